@@ -1,0 +1,625 @@
+//! One transport lifetime of a WebSocket: opening handshake, frames, messages, close.
+//!
+//! See [`Connection`] for the contract and the polling order.
+
+mod receive;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::close::{CloseCode, MAX_CLOSE_REASON, write_close_body};
+use crate::config::Config;
+use crate::error::{CloseError, ConnectionError, SendError};
+use crate::frame::{OpCode, Role, encode_frame, write_header};
+use crate::handshake::{
+    Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake, accept_response,
+    reject_response,
+};
+use crate::message::Message;
+use crate::rng::Rng;
+use crate::url::WsUrl;
+
+use receive::{Received, Receiver};
+
+/// Most pongs waiting for `poll_transmit`; older ones are dropped first (RFC 6455 §5.5.3).
+pub const MAX_PENDING_PONGS: usize = 16;
+
+/// Something the driver observed on the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input<'a> {
+    /// Bytes read from the transport, in order. Any chunking is fine.
+    Data(&'a [u8]),
+    /// The peer closed its side of the transport (read returned 0).
+    Eof,
+    /// Reading or writing failed; the transport is gone. The text says why.
+    TransportError(&'a str),
+}
+
+/// Who started the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// This endpoint: a `close` call, a protocol failure we detected, or a timeout.
+    Local,
+    /// The peer: its close frame, or the transport ending under us.
+    Remote,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The connection close code of RFC 6455 §7.1.5: the code of the first close frame received,
+    /// 1005 if it had none, 1006 if no close frame was received.
+    pub code: CloseCode,
+    /// The reason of the first close frame received, if any.
+    pub reason: String,
+    /// Who started the close.
+    pub initiator: Initiator,
+    /// True when close frames went both ways (§7.1.4 "cleanly").
+    pub clean: bool,
+    /// Set when the connection ended because of an error.
+    pub error: Option<ConnectionError>,
+}
+
+/// What the connection reports to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Server role: a valid opening request arrived; answer with [`Connection::accept`] or
+    /// [`Connection::reject`].
+    Request(Request),
+    /// The opening handshake completed; messages may flow.
+    Opened(Accepted),
+    /// A whole data message.
+    Message(Message),
+    /// The peer pinged us; the pong is sent automatically.
+    Ping(Bytes),
+    /// The peer sent a pong (solicited or not).
+    Pong(Bytes),
+    /// The peer's close frame arrived; our reply, if needed, is queued.
+    CloseReceived {
+        /// The code it carried (1005 when none).
+        code: CloseCode,
+        /// The reason it carried.
+        reason: String,
+    },
+    /// The connection is over: flush [`Connection::poll_transmit`] and drop the transport.
+    Closed(CloseInfo),
+}
+
+#[derive(Debug)]
+enum State {
+    ClientHandshake(Box<ClientHandshake>),
+    ServerHandshake(Box<ServerHandshake>),
+    AwaitingAccept,
+    Open,
+    /// A close handshake is under way or done; the flags say which halves happened.
+    Closing {
+        sent: bool,
+        received: bool,
+    },
+    Finished,
+}
+
+/// The sans-IO protocol state machine for one transport (TCP or TLS stream).
+///
+/// # Contract
+/// The connection never does IO, never reads a clock and never draws OS randomness: bytes come
+/// in through [`handle_input`](Self::handle_input), the time through `now` arguments, and
+/// randomness from the seed given to the constructor.
+///
+/// # Run loop
+/// After **every** mutating call (`handle_input`, `handle_timeout`, `send`, `ping`, `close`,
+/// `accept`, `reject`), drain the outputs until none has anything left:
+/// 1. [`poll_event`](Self::poll_event): hand events to the application. Received bytes are
+///    decoded here, one event at a time, so the application can still answer a message that
+///    arrived just before a protocol failure; decoding may queue pongs and close replies.
+/// 2. [`poll_transmit`](Self::poll_transmit): write the bytes to the transport;
+/// 3. [`poll_timeout`](Self::poll_timeout): wake up at that instant and call `handle_timeout`.
+///
+/// After [`Event::Closed`], write any remaining transmit bytes and drop the transport;
+/// [`is_finished`](Self::is_finished) then stays true and further input is ignored.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    rng: Rng,
+    state: State,
+    receiver: Receiver,
+    tx: Vec<u8>,
+    pending_pongs: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+    deadline: Option<Instant>,
+    received_close: Option<(CloseCode, String)>,
+    initiator: Option<Initiator>,
+    /// The latest `now` passed in, for deadlines set while decoding lazily.
+    now: Instant,
+}
+
+impl Connection {
+    /// A client connection: the opening request is queued for transmit at once, so call this
+    /// when the transport is up. The handshake timeout starts at `now`.
+    pub fn client(
+        url: &WsUrl,
+        options: &ClientOptions,
+        config: Config,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Self, HandshakeError> {
+        let mut rng = Rng::from_seed(seed);
+        let mut key = [0u8; 16];
+        rng.fill(&mut key);
+        let handshake = ClientHandshake::new(url, options, key)?;
+        let mut conn = Self::new(
+            Role::Client,
+            config,
+            rng,
+            State::ClientHandshake(Box::new(handshake)),
+            now,
+        );
+        if let State::ClientHandshake(hs) = &conn.state {
+            hs.write_request(&mut conn.tx);
+        }
+        Ok(conn)
+    }
+
+    /// A server connection waiting for the client's opening request. The handshake timeout
+    /// starts at `now`.
+    pub fn server(config: Config, seed: [u8; 32], now: Instant) -> Self {
+        let handshake = ServerHandshake::new(config.handshake.clone());
+        Self::new(
+            Role::Server,
+            config,
+            Rng::from_seed(seed),
+            State::ServerHandshake(Box::new(handshake)),
+            now,
+        )
+    }
+
+    fn new(role: Role, config: Config, rng: Rng, state: State, now: Instant) -> Self {
+        let deadline = Some(now + config.handshake_timeout);
+        let receiver = Receiver::new(role, &config);
+        Connection {
+            role,
+            config,
+            rng,
+            state,
+            receiver,
+            tx: Vec::new(),
+            pending_pongs: VecDeque::new(),
+            events: VecDeque::new(),
+            deadline,
+            received_close: None,
+            initiator: None,
+            now,
+        }
+    }
+
+    // ----- getters -----
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// True once the handshake completed and no close frame has been sent or received.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// True once the connection is over; the transport should be dropped after a last flush.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished)
+    }
+
+    /// Bytes queued for the transport and not yet taken by [`poll_transmit`](Self::poll_transmit).
+    pub fn buffered_amount(&self) -> usize {
+        self.tx.len() + self.pending_pongs.iter().map(|p| p.len() + 6).sum::<usize>()
+    }
+
+    // ----- inputs -----
+
+    /// Feeds what the transport produced. Never fails: misbehaviour of the peer becomes
+    /// events and state.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Data(data) => self.handle_data(now, data),
+            Input::Eof => self.handle_transport_end(None),
+            Input::TransportError(why) => self.handle_transport_end(Some(why)),
+        }
+    }
+
+    /// Lets the connection act on its deadline; call it when `now >= poll_timeout()`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline.is_none_or(|d| now < d) {
+            return;
+        }
+        self.deadline = None;
+        match self.state {
+            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
+                self.initiator = Some(Initiator::Local);
+                self.finish(Some(ConnectionError::HandshakeTimeout));
+            }
+            State::Closing { received: true, .. } => self.finish(None),
+            State::Closing { received: false, .. } => self.finish(Some(ConnectionError::CloseTimeout)),
+            State::Open | State::Finished => {}
+        }
+    }
+
+    fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        match &mut self.state {
+            State::ClientHandshake(hs) => match hs.feed(data) {
+                Ok(crate::handshake::Progress::Partial) => {}
+                Ok(crate::handshake::Progress::Complete { value, consumed }) => {
+                    self.state = State::Open;
+                    self.deadline = None;
+                    self.events.push_back(Event::Opened(value));
+                    self.receive(now, &data[consumed..]);
+                }
+                Err(e) => {
+                    self.initiator = Some(Initiator::Remote);
+                    self.finish(Some(ConnectionError::Handshake(e)));
+                }
+            },
+            State::ServerHandshake(hs) => match hs.feed(data) {
+                Ok(crate::handshake::Progress::Partial) => {}
+                Ok(crate::handshake::Progress::Complete { value, consumed }) => {
+                    self.state = State::AwaitingAccept;
+                    self.receiver.buffer(&data[consumed..]);
+                    self.events.push_back(Event::Request(value));
+                }
+                Err(e) => {
+                    reject_response(e.http_status(), e.to_string().as_bytes(), &mut self.tx);
+                    self.initiator = Some(Initiator::Remote);
+                    self.finish(Some(ConnectionError::Handshake(e)));
+                }
+            },
+            State::AwaitingAccept => self.receiver.buffer(data),
+            State::Open | State::Closing { received: false, .. } => self.receive(now, data),
+            // After the peer's close frame or after failing, nothing more is processed (§1.4, §7.1.7).
+            State::Closing { received: true, .. } | State::Finished => {}
+        }
+    }
+
+    fn handle_transport_end(&mut self, why: Option<&str>) {
+        // Whatever arrived before the end is still delivered.
+        self.decode(true);
+        let error = match &mut self.state {
+            State::Finished => return,
+            State::ClientHandshake(hs) => Some(ConnectionError::Handshake(hs.feed_eof())),
+            State::Closing { received: true, .. } => None,
+            _ => Some(ConnectionError::ResetWithoutClose),
+        };
+        let error = match why {
+            Some(text) if error.is_some() => Some(ConnectionError::Transport(text.to_owned())),
+            _ => error,
+        };
+        self.initiator.get_or_insert(Initiator::Remote);
+        self.finish(error);
+    }
+
+    // ----- commands -----
+
+    /// Server role: answers the pending [`Event::Request`] with 101, choosing `subprotocol`
+    /// (it should be one the client offered) and adding `extra_headers`.
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        subprotocol: Option<&str>,
+        extra_headers: &[(String, String)],
+    ) {
+        if !matches!(self.state, State::AwaitingAccept) {
+            return;
+        }
+        accept_response(request, subprotocol, extra_headers, &mut self.tx);
+        self.state = State::Open;
+        self.deadline = None;
+        self.events.push_back(Event::Opened(Accepted {
+            subprotocol: subprotocol.map(str::to_owned),
+            headers: request.headers.clone(),
+        }));
+        self.receive(now, &[]);
+    }
+
+    /// Server role: answers the pending [`Event::Request`] with an HTTP error and ends.
+    pub fn reject(&mut self, status: u16, body: &[u8]) {
+        if !matches!(self.state, State::AwaitingAccept) {
+            return;
+        }
+        reject_response(status, body, &mut self.tx);
+        self.initiator = Some(Initiator::Local);
+        self.finish(None);
+    }
+
+    /// Queues a whole message. Fails before the handshake and after a close frame.
+    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(t) => self.send_frame_checked(OpCode::Text, t.as_bytes()),
+            Message::Binary(b) => self.send_frame_checked(OpCode::Binary, b),
+        }
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_frame_checked(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_frame_checked(OpCode::Binary, data)
+    }
+
+    /// Queues one fragment of a message the caller splits itself: the first with `Text` or
+    /// `Binary`, the rest with `Continuation`, the last with `fin`.
+    pub fn send_fragment(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), SendError> {
+        if opcode.is_control() {
+            return Err(SendError::NotData);
+        }
+        self.check_can_send()?;
+        self.write_frame(fin, opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a ping with up to 125 bytes of payload (longer payloads are cut).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let payload = &payload[..payload.len().min(125)];
+        self.write_frame(true, OpCode::Ping, payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123 bytes). Before the
+    /// handshake completed, this abandons the connection instead.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), CloseError> {
+        if !code.is_sendable() {
+            return Err(CloseError::InvalidCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(CloseError::ReasonTooLong(reason.len()));
+        }
+        match self.state {
+            State::Open => {
+                self.initiator = Some(Initiator::Local);
+                self.send_close(code, reason);
+                self.state = State::Closing {
+                    sent: true,
+                    received: false,
+                };
+                self.deadline = Some(now + self.config.close_timeout);
+                Ok(())
+            }
+            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
+                self.initiator = Some(Initiator::Local);
+                self.finish(None);
+                Ok(())
+            }
+            State::Closing { .. } | State::Finished => Err(CloseError::AlreadyClosing),
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Moves the bytes to write into `buf` (appending) and returns how many, or `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        self.flush_pong();
+        if self.tx.is_empty() {
+            return None;
+        }
+        let n = self.tx.len();
+        if buf.is_empty() {
+            std::mem::swap(buf, &mut self.tx);
+        } else {
+            buf.extend_from_slice(&self.tx);
+            self.tx.clear();
+        }
+        Some(n)
+    }
+
+    /// The next event for the application, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.decode(false);
+        }
+        self.events.pop_front()
+    }
+
+    /// The instant at which [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    // ----- internals -----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Open => Ok(()),
+            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => Err(SendError::NotOpen),
+            State::Closing { .. } | State::Finished => Err(SendError::Closed),
+        }
+    }
+
+    fn send_frame_checked(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        self.write_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    #[inline]
+    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.rng.mask_key()),
+            Role::Server => None,
+        };
+        encode_frame(&mut self.tx, fin, opcode, payload, mask);
+    }
+
+    fn flush_pong(&mut self) {
+        let can_send = matches!(self.state, State::Open | State::Closing { sent: false, .. });
+        while let Some(payload) = self.pending_pongs.pop_front() {
+            if can_send {
+                self.write_frame(true, OpCode::Pong, &payload);
+            }
+        }
+    }
+
+    /// Queues our close frame; a pending pong goes out first, nothing goes out after.
+    fn send_close(&mut self, code: CloseCode, reason: &str) {
+        self.flush_pong();
+        let mut body = [0u8; 125];
+        let len = if code == CloseCode::NO_STATUS {
+            0
+        } else {
+            let mut v = Vec::with_capacity(2 + reason.len());
+            write_close_body(&mut v, code, reason);
+            body[..v.len()].copy_from_slice(&v);
+            v.len()
+        };
+        let mask = match self.role {
+            Role::Client => Some(self.rng.mask_key()),
+            Role::Server => None,
+        };
+        write_header(&mut self.tx, true, OpCode::Close, len, mask);
+        let start = self.tx.len();
+        self.tx.extend_from_slice(&body[..len]);
+        if let Some(key) = mask {
+            crate::frame::apply_mask(&mut self.tx[start..], key);
+        }
+    }
+
+    fn finish(&mut self, error: Option<ConnectionError>) {
+        if matches!(self.state, State::Finished) {
+            return;
+        }
+        let clean = matches!(
+            self.state,
+            State::Closing {
+                sent: true,
+                received: true
+            }
+        );
+        self.state = State::Finished;
+        self.deadline = None;
+        self.pending_pongs.clear();
+        self.receiver.discard();
+        let (code, reason) = self
+            .received_close
+            .take()
+            .unwrap_or((CloseCode::ABNORMAL, String::new()));
+        self.events.push_back(Event::Closed(CloseInfo {
+            code,
+            reason,
+            initiator: self.initiator.unwrap_or(Initiator::Remote),
+            clean,
+            error,
+        }));
+    }
+
+    /// Fails the connection (§7.1.7): send a close frame with the error's code, stop reading.
+    fn fail(&mut self, error: ConnectionError, code: CloseCode) {
+        if matches!(self.state, State::Open | State::Closing { sent: false, .. }) {
+            let reason = error.to_string();
+            self.send_close(code, truncate_utf8(&reason, MAX_CLOSE_REASON));
+        }
+        self.initiator = Some(Initiator::Local);
+        self.finish(Some(error));
+    }
+
+    /// Handles a complete close frame from the peer.
+    fn on_close_frame(&mut self, now: Instant, code: CloseCode, reason: &str) {
+        self.received_close = Some((code, reason.to_owned()));
+        self.events.push_back(Event::CloseReceived {
+            code,
+            reason: reason.to_owned(),
+        });
+        let sent = matches!(self.state, State::Closing { sent: true, .. });
+        if !sent {
+            self.initiator = Some(Initiator::Remote);
+            self.send_close(code, "");
+        }
+        self.state = State::Closing {
+            sent: true,
+            received: true,
+        };
+        self.receiver.discard();
+        match self.role {
+            // The server closes the TCP connection first (§7.1.1).
+            Role::Server => self.finish(None),
+            // The client waits for the server's TCP close, at most until the close deadline.
+            Role::Client => {
+                if self.deadline.is_none() {
+                    self.deadline = Some(now + self.config.close_timeout);
+                }
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Buffers received bytes; they are decoded lazily by [`poll_event`](Self::poll_event), so
+    /// the application sees (and can answer) every message that precedes a protocol failure.
+    fn receive(&mut self, now: Instant, data: &[u8]) {
+        self.now = now;
+        self.receiver.buffer(data);
+    }
+
+    /// Decodes buffered frames until one produces an event (or, with `all`, until every
+    /// buffered frame is decoded) or more bytes are needed.
+    fn decode(&mut self, all: bool) {
+        while (all || self.events.is_empty())
+            && matches!(self.state, State::Open | State::Closing { received: false, .. })
+        {
+            match self.receiver.poll() {
+                Ok(None) => break,
+                Ok(Some(Received::Message(message))) => self.events.push_back(Event::Message(message)),
+                Ok(Some(Received::Ping(payload))) => {
+                    // Pongs wait until the next poll_transmit; past MAX_PENDING_PONGS the
+                    // oldest is dropped, which §5.5.3 allows, so a ping flood cannot grow memory.
+                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    self.pending_pongs.push_back(payload.clone());
+                    self.events.push_back(Event::Ping(payload));
+                }
+                Ok(Some(Received::Pong(payload))) => self.events.push_back(Event::Pong(payload)),
+                Ok(Some(Received::Close(body))) => match crate::close::parse_close_body(&body) {
+                    Ok((code, reason)) => {
+                        let reason = reason.to_owned();
+                        self.on_close_frame(self.now, code, &reason);
+                    }
+                    Err(e) => {
+                        let e = crate::error::ProtocolError::from(e);
+                        let code = e.close_code();
+                        self.fail(ConnectionError::Protocol(e), code);
+                    }
+                },
+                Err(e) => {
+                    let code = e.close_code();
+                    self.fail(ConnectionError::Protocol(e), code);
+                }
+            }
+        }
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
