@@ -1,0 +1,68 @@
+//! Runs the Autobahn `fuzzingserver` client loop on the blocking driver:
+//! `cargo run --release -p resock --example autobahn_client -- ws://127.0.0.1:9001`.
+//!
+//! Asks `/getCaseCount`, runs every case echoing each message back, then asks
+//! `/updateReports`. With `--count` first, it only prints the number of selected cases. Client pings stay off: a ping in a 12.x case fails it.
+
+use resock::blocking::{Error, WebSocket};
+use resock::{ClientOptions, CloseCode, Config};
+
+const AGENT: &str = "resock";
+
+fn config() -> Config {
+    // Autobahn 9.x sends 16 MiB messages, and 9.3.x up to 65536 fragments in one message.
+    Config::default()
+        .max_frame_size(32 << 20)
+        .max_message_size(64 << 20)
+        .max_fragments(1 << 20)
+}
+
+fn main() -> Result<(), Error> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let count_only = args.first().is_some_and(|a| a == "--count");
+    if count_only {
+        args.remove(0);
+    }
+    let base = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".to_owned());
+    let base = base.trim_end_matches('/');
+    let mut ws = WebSocket::connect(&format!("{base}/getCaseCount"))?;
+    let count: u32 = match ws.recv()? {
+        Some(message) => message
+            .as_text()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| Error::Refused(format!("bad case count: {message:?}")))?,
+        None => return Err(Error::Refused("no case count".into())),
+    };
+    ws.close(CloseCode::NORMAL, "").ok();
+    if count_only {
+        println!("{count}");
+        return Ok(());
+    }
+    eprintln!("autobahn_client: running {count} cases");
+    for case in 1..=count {
+        run_case(&format!("{base}/runCase?case={case}&agent={AGENT}"));
+    }
+    let mut ws = WebSocket::connect(&format!("{base}/updateReports?agent={AGENT}"))?;
+    ws.close(CloseCode::NORMAL, "").ok();
+    while ws.recv().is_ok_and(|m| m.is_some()) {}
+    eprintln!("autobahn_client: reports updated");
+    Ok(())
+}
+
+/// Echoes every message of one case until the connection ends, however it ends.
+fn run_case(url: &str) {
+    let mut ws = match WebSocket::connect_with(url, &ClientOptions::default(), config()) {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            return;
+        }
+    };
+    while let Ok(Some(message)) = ws.recv() {
+        // A send refused because the peer is closing is fine: the next recv sees the close.
+        let _ = ws.send(&message);
+    }
+}

@@ -1,0 +1,368 @@
+//! A blocking driver on `std::net`: one thread, one socket, the read timeout taken from the
+//! core's next deadline. Both roles: [`WebSocket::connect`] for clients, [`WebSocket::accept`]
+//! for servers.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use resock_core::connection::{CloseInfo, Connection, Event, Input};
+use resock_core::{ClientOptions, CloseCode, Config, ConnectionError, Message, Request, WsUrl};
+
+/// How long one socket write may block before the connection is given up.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many bytes one socket read asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Errors of the blocking driver.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL could not be parsed or is not `ws://` (TLS comes with the `rustls` feature).
+    #[error("bad URL: {0}")]
+    Url(String),
+    /// Resolving or connecting failed for every address.
+    #[error("could not connect to {target}: {source}")]
+    Connect {
+        /// The host and port tried.
+        target: String,
+        /// The last error seen.
+        source: io::Error,
+    },
+    /// The connection ended with an error (handshake, protocol, timeout, transport).
+    #[error("{0}")]
+    Connection(ConnectionError),
+    /// The connection is closed; no more messages can be sent or received.
+    #[error("the connection is closed ({})", .0.code)]
+    Closed(Box<CloseInfo>),
+    /// The core refused the operation (for example a close code that may not be sent).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A byte stream the blocking driver can run on.
+pub trait Transport: Read + Write {
+    /// Sets how long a read may block; `None` blocks until data arrives.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Closes both directions of the stream.
+    fn shutdown(&self) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        TcpStream::shutdown(self, Shutdown::Both)
+    }
+}
+
+/// A WebSocket over a blocking stream.
+pub struct WebSocket<S: Transport = TcpStream> {
+    stream: S,
+    conn: Connection,
+    out: Vec<u8>,
+    read_buf: Vec<u8>,
+    events: VecDeque<Event>,
+    closed: Option<CloseInfo>,
+    transport_closed: bool,
+}
+
+impl<S: Transport> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects a TCP stream to the first address of `url` that answers, within `timeout`.
+pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
+    let target = url.authority();
+    let addrs = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|source| Error::Connect {
+            target: target.clone(),
+            source,
+        })?;
+    let deadline = Instant::now() + timeout;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => {
+                stream.set_nodelay(true).ok();
+                stream.set_write_timeout(Some(WRITE_TIMEOUT)).ok();
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(Error::Connect { target, source: last })
+}
+
+impl WebSocket<TcpStream> {
+    /// Connects to a `ws://` URL with default options and waits for the handshake.
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, &ClientOptions::default(), Config::default())
+    }
+
+    /// Connects with explicit handshake options and limits, and waits for the handshake.
+    pub fn connect_with(url: &str, options: &ClientOptions, config: Config) -> Result<Self, Error> {
+        let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
+        if url.secure {
+            return Err(Error::Url("wss:// needs TLS, which this build does not include".into()));
+        }
+        let stream = connect_tcp(&url, config.handshake_timeout)?;
+        Self::client_on(stream, &url, options, config)
+    }
+
+    /// Serves one accepted TCP stream: waits for the opening request and accepts it with no
+    /// subprotocol.
+    pub fn accept(stream: TcpStream, config: Config) -> Result<Self, Error> {
+        stream.set_nodelay(true).ok();
+        stream.set_write_timeout(Some(WRITE_TIMEOUT)).ok();
+        Self::accept_on(stream, config, |_| Ok(None))
+    }
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Runs the client handshake on an already connected stream and waits for it to finish.
+    pub fn client_on(stream: S, url: &WsUrl, options: &ClientOptions, config: Config) -> Result<Self, Error> {
+        let conn = Connection::client(url, options, config, crate::os_seed(), Instant::now())
+            .map_err(|e| Error::Connection(ConnectionError::Handshake(e)))?;
+        let mut ws = Self::new(stream, conn);
+        ws.wait_open()?;
+        Ok(ws)
+    }
+
+    /// Runs the server handshake on an accepted stream. `decide` sees the request and returns
+    /// the subprotocol to select, or an HTTP status to refuse with.
+    pub fn accept_on(
+        stream: S,
+        config: Config,
+        decide: impl FnOnce(&Request) -> Result<Option<String>, u16>,
+    ) -> Result<Self, Error> {
+        let conn = Connection::server(config, crate::os_seed(), Instant::now());
+        let mut ws = Self::new(stream, conn);
+        let request = loop {
+            match ws.next_raw_event()? {
+                Some(Event::Request(request)) => break request,
+                Some(Event::Closed(info)) => return Err(closed_error(info)),
+                Some(_) => {}
+                None => return Err(Error::Refused("the connection ended before a request arrived".into())),
+            }
+        };
+        match decide(&request) {
+            Ok(subprotocol) => ws.conn.accept(Instant::now(), &request, subprotocol.as_deref(), &[]),
+            Err(status) => ws.conn.reject(status, b""),
+        }
+        ws.wait_open()?;
+        Ok(ws)
+    }
+
+    fn new(stream: S, conn: Connection) -> Self {
+        WebSocket {
+            stream,
+            conn,
+            out: Vec::new(),
+            read_buf: Vec::new(),
+            events: VecDeque::new(),
+            closed: None,
+            transport_closed: false,
+        }
+    }
+
+    fn wait_open(&mut self) -> Result<(), Error> {
+        loop {
+            match self.next_raw_event()? {
+                Some(Event::Opened(_)) => return Ok(()),
+                Some(Event::Closed(info)) => return Err(closed_error(info)),
+                Some(other) => self.events.push_back(other),
+                None => return Err(Error::Refused("the connection ended during the handshake".into())),
+            }
+        }
+    }
+
+    /// The protocol state machine, for its getters.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// How the connection ended, once it has.
+    pub fn close_info(&self) -> Option<&CloseInfo> {
+        self.closed.as_ref()
+    }
+
+    /// Sends a message and writes it out before returning.
+    pub fn send(&mut self, message: &Message) -> Result<(), Error> {
+        let sent = self.conn.send(message);
+        self.after_command(sent)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        let sent = self.conn.send_text(text);
+        self.after_command(sent)
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        let sent = self.conn.send_binary(data);
+        self.after_command(sent)
+    }
+
+    /// Sends a ping; the pong arrives as [`Event::Pong`] from [`next_event`](Self::next_event).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let sent = self.conn.ping(payload);
+        self.after_command(sent)
+    }
+
+    fn after_command<E: std::fmt::Display>(&mut self, result: Result<(), E>) -> Result<(), Error> {
+        match result {
+            Ok(()) => self.flush(),
+            Err(e) => match &self.closed {
+                Some(info) => Err(Error::Closed(Box::new(info.clone()))),
+                None => Err(Error::Refused(e.to_string())),
+            },
+        }
+    }
+
+    /// Blocks until the next data message. `Ok(None)` after a clean close; an error when the
+    /// connection failed. Pings, pongs and other events are skipped.
+    pub fn recv(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            match self.next_event()? {
+                Some(Event::Message(message)) => return Ok(Some(message)),
+                Some(Event::Closed(info)) => {
+                    return match info.error {
+                        None | Some(ConnectionError::CloseTimeout) => Ok(None),
+                        Some(e) => Err(Error::Connection(e)),
+                    };
+                }
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Blocks until the next event; `Ok(None)` once [`Event::Closed`] has been delivered.
+    pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        if let Some(event) = self.events.pop_front() {
+            return Ok(Some(event));
+        }
+        self.next_raw_event()
+    }
+
+    /// Starts the close handshake and blocks until it completes or times out.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<CloseInfo, Error> {
+        if self.closed.is_none() {
+            if let Err(e) = self.conn.close(Instant::now(), code, reason) {
+                if self.closed.is_none() && !self.conn.is_finished() {
+                    return Err(Error::Refused(e.to_string()));
+                }
+            }
+            self.flush()?;
+        }
+        while self.closed.is_none() {
+            if self.next_raw_event()?.is_none() {
+                break;
+            }
+        }
+        self.closed
+            .clone()
+            .ok_or_else(|| Error::Refused("the connection ended without close details".into()))
+    }
+
+    /// Writes everything the core has queued.
+    fn flush(&mut self) -> Result<(), Error> {
+        while self.conn.poll_transmit(&mut self.out).is_some() {
+            if !self.transport_closed {
+                if let Err(e) = self.stream.write_all(&self.out).and_then(|()| self.stream.flush()) {
+                    self.conn
+                        .handle_input(Instant::now(), Input::TransportError(&e.to_string()));
+                    self.transport_closed = true;
+                }
+            }
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Drives the core until it produces an event, reading the socket as needed.
+    fn next_raw_event(&mut self) -> Result<Option<Event>, Error> {
+        loop {
+            self.flush()?;
+            if let Some(event) = self.conn.poll_event() {
+                if let Event::Closed(info) = &event {
+                    self.closed = Some(info.clone());
+                    self.flush()?;
+                    if !self.transport_closed {
+                        self.stream.shutdown().ok();
+                        self.transport_closed = true;
+                    }
+                }
+                return Ok(Some(event));
+            }
+            if self.conn.is_finished() {
+                return Ok(None);
+            }
+            self.read_once()?;
+        }
+    }
+
+    /// One blocking read, bounded by the core's next deadline.
+    fn read_once(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        let timeout = match self.conn.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                self.conn.handle_timeout(now);
+                return Ok(());
+            }
+            Some(deadline) => Some((deadline - now).max(Duration::from_millis(1))),
+            None => None,
+        };
+        if self.stream.set_read_timeout(timeout).is_err() {
+            // Without a timeout we could hang; treat it as a broken transport.
+            self.conn
+                .handle_input(now, Input::TransportError("could not set the read timeout"));
+            return Ok(());
+        }
+        if self.read_buf.len() < READ_CHUNK {
+            self.read_buf.resize(READ_CHUNK, 0);
+        }
+        match self.stream.read(&mut self.read_buf) {
+            Ok(0) => self.conn.handle_input(Instant::now(), Input::Eof),
+            Ok(n) => self.conn.handle_input(Instant::now(), Input::Data(&self.read_buf[..n])),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                self.conn.handle_timeout(Instant::now());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                self.transport_closed = true;
+                self.conn
+                    .handle_input(Instant::now(), Input::TransportError(&e.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn closed_error(info: CloseInfo) -> Error {
+    match info.error {
+        Some(e) => Error::Connection(e),
+        None => Error::Closed(Box::new(info)),
+    }
+}

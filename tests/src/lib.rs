@@ -1,0 +1,1 @@
+//! Shared helpers for resock's scenario and interop tests.
