@@ -87,6 +87,15 @@ pub enum SendError {
     /// A close frame was sent or received; no more data may be sent.
     #[error("the connection is closing or closed")]
     Closed,
+    /// A whole message or a new first fragment while a fragmented message is still open.
+    #[error("a fragmented message is still open; finish it with a Continuation frame with fin set")]
+    MessageInProgress,
+    /// A continuation fragment with no fragmented message open.
+    #[error("no fragmented message is open to continue")]
+    NoMessageInProgress,
+    /// Text fragments that are not, or can never become, valid UTF-8.
+    #[error("text fragments must be valid UTF-8")]
+    InvalidUtf8,
     /// `send_fragment` was given a control opcode.
     #[error("only text, binary and continuation frames can carry message fragments")]
     NotData,

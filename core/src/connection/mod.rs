@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::close::{CloseCode, MAX_CLOSE_REASON, write_close_body};
 use crate::config::Config;
-use crate::error::{CloseError, ConnectionError, SendError};
+use crate::error::{CloseError, ConnectionError, ProtocolError, SendError};
 use crate::frame::{OpCode, Role, encode_frame, write_header};
 use crate::handshake::{
     Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake, accept_response,
@@ -20,6 +20,7 @@ use crate::handshake::{
 use crate::message::Message;
 use crate::rng::Rng;
 use crate::url::WsUrl;
+use crate::utf8::Utf8Validator;
 
 use receive::{Received, Receiver};
 
@@ -136,6 +137,15 @@ pub struct Connection {
     initiator: Option<Initiator>,
     /// The latest `now` passed in, for deadlines set while decoding lazily.
     now: Instant,
+    /// A message we are sending in fragments, if one is open.
+    outgoing: Option<OutgoingFragments>,
+}
+
+/// The state of a message sent with `send_fragment` and not finished yet.
+#[derive(Debug, Clone)]
+struct OutgoingFragments {
+    /// Present for text: the UTF-8 state carried across fragments.
+    utf8: Option<Utf8Validator>,
 }
 
 impl Connection {
@@ -194,6 +204,7 @@ impl Connection {
             received_close: None,
             initiator: None,
             now,
+            outgoing: None,
         }
     }
 
@@ -281,7 +292,21 @@ impl Connection {
                     self.finish(Some(ConnectionError::Handshake(e)));
                 }
             },
-            State::AwaitingAccept => self.receiver.buffer(data),
+            State::AwaitingAccept => {
+                // Frames sent before our answer wait for `accept`, but only up to a frame's worth.
+                if self.receiver.buffered() + data.len() > self.config.max_frame_size.saturating_add(14) {
+                    reject_response(413, b"too much data before the handshake completed", &mut self.tx);
+                    self.initiator = Some(Initiator::Remote);
+                    let size = (self.receiver.buffered() + data.len()) as u64;
+                    let limit = self.config.max_frame_size;
+                    self.finish(Some(ConnectionError::Protocol(ProtocolError::MessageTooLarge {
+                        size,
+                        limit,
+                    })));
+                } else {
+                    self.receiver.buffer(data);
+                }
+            }
             State::Open | State::Closing { received: false, .. } => self.receive(now, data),
             // After the peer's close frame or after failing, nothing more is processed (§1.4, §7.1.7).
             State::Closing { received: true, .. } | State::Finished => {}
@@ -359,12 +384,40 @@ impl Connection {
 
     /// Queues one fragment of a message the caller splits itself: the first with `Text` or
     /// `Binary`, the rest with `Continuation`, the last with `fin`.
+    ///
+    /// Refused, with nothing sent, when the sequence would break RFC 6455: a continuation with
+    /// no message open, a new message while one is open, or text that cannot be valid UTF-8.
     pub fn send_fragment(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), SendError> {
         if opcode.is_control() {
             return Err(SendError::NotData);
         }
         self.check_can_send()?;
+        let mut outgoing = match (opcode, self.outgoing.take()) {
+            (OpCode::Continuation, Some(open)) => open,
+            (OpCode::Continuation, None) => return Err(SendError::NoMessageInProgress),
+            (_, Some(open)) => {
+                self.outgoing = Some(open);
+                return Err(SendError::MessageInProgress);
+            }
+            (_, None) => OutgoingFragments {
+                utf8: (opcode == OpCode::Text).then(Utf8Validator::new),
+            },
+        };
+        if let Some(utf8) = outgoing.utf8.as_mut() {
+            let mut checked = utf8.clone();
+            let valid = checked.feed(payload).is_ok() && (!fin || checked.finish().is_ok());
+            if !valid {
+                if opcode == OpCode::Continuation {
+                    self.outgoing = Some(outgoing);
+                }
+                return Err(SendError::InvalidUtf8);
+            }
+            *utf8 = checked;
+        }
         self.write_frame(fin, opcode, payload);
+        if !fin {
+            self.outgoing = Some(outgoing);
+        }
         Ok(())
     }
 
@@ -451,6 +504,9 @@ impl Connection {
 
     fn send_frame_checked(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
+        if self.outgoing.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         self.write_frame(true, opcode, payload);
         Ok(())
     }

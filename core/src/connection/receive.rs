@@ -74,6 +74,11 @@ impl Receiver {
         }
     }
 
+    /// Bytes received and not yet decoded.
+    pub(super) fn buffered(&self) -> usize {
+        self.rbuf.len()
+    }
+
     /// Drops everything buffered and in progress; used once reading stops for good.
     pub(super) fn discard(&mut self) {
         self.rbuf = BytesMut::new();
