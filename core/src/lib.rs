@@ -41,6 +41,8 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 pub mod rng;
+#[cfg(feature = "json")]
+pub mod typed;
 pub mod url;
 pub mod utf8;
 
