@@ -41,6 +41,7 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 pub mod rng;
+pub mod session;
 #[cfg(feature = "json")]
 pub mod typed;
 pub mod url;
@@ -55,4 +56,8 @@ pub use frame::{OpCode, Role};
 pub use handshake::{Accepted, ClientOptions, HandshakeError, HandshakeLimits, HttpRejection, Request};
 pub use message::{Message, Text};
 pub use rng::Rng;
+pub use session::{
+    ClosedReason, DisconnectReason, MessageId, Output, Session, SessionConfig, SessionEvent, SessionSendError,
+    SessionState, TransportError, TransportErrorKind, TransportId, TransportInput,
+};
 pub use url::WsUrl;

@@ -1,0 +1,104 @@
+//! Session errors: one small enum per operation under a top-level [`Error`].
+
+use crate::close::CloseCode;
+use crate::error::ProtocolError;
+use crate::handshake::HandshakeError;
+use crate::message::Message;
+
+use super::policy::{DisconnectReason, TransportError};
+
+/// Why `Session::send` refused a message; the message comes back.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionSendError {
+    /// The outbound queue is at its message or byte bound (overflow policy `Reject`).
+    #[error("the outbound queue is full; try again after a Writable event")]
+    QueueFull(Message),
+    /// The session closed for good.
+    #[error("the session is closed")]
+    Closed(Message),
+    /// The message alone exceeds the queue's byte bound.
+    #[error("the message of {} bytes exceeds the queue's byte bound", .0.len())]
+    TooLarge(Message),
+}
+
+impl SessionSendError {
+    /// The refused message.
+    pub fn into_message(self) -> Message {
+        match self {
+            SessionSendError::QueueFull(m) | SessionSendError::Closed(m) | SessionSendError::TooLarge(m) => m,
+        }
+    }
+}
+
+/// Which timeout fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    /// Opening (transport plus handshake).
+    Open,
+    /// The close handshake.
+    Close,
+    /// The heartbeat's pong deadline.
+    Pong,
+}
+
+/// Failures of establishing or keeping the connection.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The transport failed (DNS, refused, reset, TLS).
+    #[error("transport: {0}")]
+    Transport(TransportError),
+    /// The handshake failed; `Rejected` carries the HTTP status.
+    #[error("handshake: {0}")]
+    Handshake(HandshakeError),
+    /// A timeout fired.
+    #[error("{0:?} timeout")]
+    Timeout(TimeoutKind),
+}
+
+/// Every error the session reports.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connecting or staying connected failed.
+    #[error("connection error: {0}")]
+    Connect(#[from] ConnectError),
+    /// The server broke the protocol; we closed with `close_code`.
+    #[error("protocol error (sent close {close_code}): {error}")]
+    Protocol {
+        /// What was wrong.
+        error: ProtocolError,
+        /// The code we sent.
+        close_code: CloseCode,
+    },
+    /// A received message did not decode into the expected type.
+    #[cfg(feature = "json")]
+    #[error("{0}")]
+    Decode(crate::typed::DecodeError),
+    /// A send was refused.
+    #[error("send refused: {0}")]
+    Send(#[from] SessionSendError),
+}
+
+impl Error {
+    /// The error behind a disconnect, if it was one (a clean close or the user's is not).
+    pub fn from_disconnect(reason: &DisconnectReason) -> Option<Error> {
+        Some(match reason {
+            DisconnectReason::Transport(e) => Error::Connect(ConnectError::Transport(e.clone())),
+            DisconnectReason::OpenTimeout => Error::Connect(ConnectError::Timeout(TimeoutKind::Open)),
+            DisconnectReason::CloseTimeout => Error::Connect(ConnectError::Timeout(TimeoutKind::Close)),
+            DisconnectReason::PongTimeout => Error::Connect(ConnectError::Timeout(TimeoutKind::Pong)),
+            DisconnectReason::Handshake(e) => Error::Connect(ConnectError::Handshake(e.clone())),
+            DisconnectReason::Protocol(e) => Error::Protocol {
+                close_code: e.close_code(),
+                error: e.clone(),
+            },
+            DisconnectReason::Reset => Error::Connect(ConnectError::Transport(TransportError::new(
+                super::policy::TransportErrorKind::Refused,
+                "connection reset without a close frame",
+            ))),
+            DisconnectReason::ServerClosed { .. } | DisconnectReason::UserClosed => return None,
+        })
+    }
+}

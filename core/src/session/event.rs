@@ -1,0 +1,174 @@
+//! What a session reports: its state, outputs for the driver and events for the application.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::close::CloseCode;
+use crate::connection::Initiator;
+use crate::message::Message;
+use crate::url::WsUrl;
+
+use super::error::Error;
+use super::heartbeat::Rtt;
+use super::policy::DisconnectReason;
+use super::queue::MessageId;
+
+/// Names one transport the session asked for; inputs about an older transport are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransportId(pub u64);
+
+/// The connection state, small enough for a UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    /// Created, `connect` not called yet.
+    Idle,
+    /// Opening a transport and doing the handshake; `attempt` counts from 1 since the last
+    /// healthy connection.
+    Connecting {
+        /// The attempt number.
+        attempt: u32,
+    },
+    /// The handshake completed; messages flow.
+    Open,
+    /// A close handshake is under way.
+    Closing,
+    /// Disconnected; the next attempt starts at `until`.
+    WaitingToRetry {
+        /// When the next attempt starts.
+        until: Instant,
+        /// The number that attempt will have.
+        attempt: u32,
+    },
+    /// Closed for good.
+    Closed(ClosedReason),
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionState::Idle => f.write_str("idle"),
+            SessionState::Connecting { attempt } => write!(f, "connecting (attempt {attempt})"),
+            SessionState::Open => f.write_str("open"),
+            SessionState::Closing => f.write_str("closing"),
+            SessionState::WaitingToRetry { attempt, .. } => write!(f, "waiting to retry (attempt {attempt} next)"),
+            SessionState::Closed(reason) => write!(f, "closed: {reason}"),
+        }
+    }
+}
+
+/// Why a session closed for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClosedReason {
+    /// The application closed it.
+    User,
+    /// The reconnect policy classified the last disconnect as final.
+    Fatal(DisconnectReason),
+    /// The attempt or time limit ran out; the last disconnect is attached.
+    RetriesExhausted(DisconnectReason),
+}
+
+impl fmt::Display for ClosedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClosedReason::User => f.write_str("closed by the application"),
+            ClosedReason::Fatal(reason) => write!(f, "{reason} (not retried)"),
+            ClosedReason::RetriesExhausted(reason) => write!(f, "gave up reconnecting after: {reason}"),
+        }
+    }
+}
+
+/// Why a message was handed back instead of written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandBackReason {
+    /// Evicted by the drop-oldest overflow policy.
+    Dropped,
+    /// The session closed for good before the message could be written.
+    Closed,
+}
+
+/// Something the application should know.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The state changed.
+    StateChanged(SessionState),
+    /// A connection opened, with the subprotocol the server agreed to.
+    Opened {
+        /// The agreed subprotocol.
+        subprotocol: Option<String>,
+    },
+    /// A data message arrived.
+    Message(Message),
+    /// A text message decoded with the configured JSON envelope.
+    #[cfg(feature = "json")]
+    Typed(crate::typed::Envelope),
+    /// A close handshake finished or the server closed: code, reason and who started it.
+    Closed {
+        /// The close code (1005 when none was given).
+        code: CloseCode,
+        /// The close reason.
+        reason: String,
+        /// Who started the close.
+        initiator: Initiator,
+    },
+    /// The connection was lost; `retry_at` says when the next attempt starts, if any.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+        /// The next attempt, or `None` when the session closed for good.
+        retry_at: Option<Instant>,
+    },
+    /// An error a program can act on (also reported through `Disconnected`).
+    Error(Error),
+    /// A pong answered our heartbeat ping.
+    Pong {
+        /// This round trip.
+        rtt: Duration,
+        /// The smoothed round-trip time.
+        smoothed: Duration,
+    },
+    /// A message was handed to the transport (its bytes were taken by `poll_transmit`).
+    Sent(MessageId),
+    /// A message was handed back, never written.
+    HandedBack {
+        /// Its id.
+        id: MessageId,
+        /// The message itself.
+        message: Message,
+        /// Why.
+        reason: HandBackReason,
+    },
+    /// Bytes waiting for the transport fell below the low-water mark after exceeding the
+    /// high-water mark: sending is welcome again.
+    Writable,
+}
+
+impl SessionEvent {
+    pub(crate) fn pong(rtt: Rtt) -> Self {
+        SessionEvent::Pong {
+            rtt: rtt.latest,
+            smoothed: rtt.smoothed,
+        }
+    }
+}
+
+/// What the driver must do, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Output {
+    /// Open a transport (TCP, then TLS for `wss`) to `url`, then report `Connected` or
+    /// `Failed` for `id`.
+    Connect {
+        /// The transport's id.
+        id: TransportId,
+        /// Where to connect.
+        url: WsUrl,
+    },
+    /// Write what `poll_transmit` still returns, then close transport `id`.
+    Disconnect {
+        /// The transport's id.
+        id: TransportId,
+    },
+    /// An event for the application.
+    Event(SessionEvent),
+}

@@ -1,0 +1,304 @@
+//! The session's transitions: attempts, inputs from the transport, timers, disconnects.
+
+use std::time::Instant;
+
+use crate::close::CloseCode;
+use crate::connection::{CloseInfo, Connection, Event, Initiator, Input};
+use crate::error::ConnectionError;
+
+use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
+use super::heartbeat::Action;
+use super::policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay};
+use super::{Session, TransportInput};
+
+impl Session {
+    /// Feeds what the driver saw on transport `id`; inputs about an older transport are ignored.
+    pub fn handle_transport(&mut self, now: Instant, id: TransportId, input: TransportInput<'_>) {
+        self.now = now;
+        if self.transport != Some(id) {
+            return;
+        }
+        match input {
+            TransportInput::Connected => self.on_transport_up(now),
+            TransportInput::Data(data) => {
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.handle_input(now, Input::Data(data));
+                }
+            }
+            TransportInput::Eof => match self.conn.as_mut() {
+                Some(conn) => conn.handle_input(now, Input::Eof),
+                None => self.disconnect(now, DisconnectReason::Reset),
+            },
+            TransportInput::Failed(error) => match self.conn.as_mut() {
+                Some(conn) => {
+                    self.pending_failure = Some(DisconnectReason::Transport(error.clone()));
+                    conn.handle_input(now, Input::TransportError(&error.message));
+                }
+                None => self.disconnect(now, DisconnectReason::Transport(error.clone())),
+            },
+        }
+    }
+
+    /// Acts on every deadline that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.open_deadline.is_some_and(|d| now >= d) {
+            self.open_deadline = None;
+            self.drop_connection();
+            self.disconnect(now, DisconnectReason::OpenTimeout);
+        }
+        if self.retry_at.is_some_and(|d| now >= d) {
+            self.retry_at = None;
+            self.start_attempt(now);
+        }
+        if self.healthy_at.is_some_and(|d| now >= d) {
+            self.healthy_at = None;
+            self.healthy = true;
+            self.failures = 0;
+            self.retries = 0;
+            self.first_failure_at = None;
+        }
+        if self.conn.as_ref().is_some_and(|c| c.is_open()) {
+            match self.heartbeat.on_timeout(now) {
+                Some(Action::Ping(payload)) => {
+                    let app = self.heartbeat.config().app_message.clone();
+                    if let Some(conn) = self.conn.as_mut() {
+                        conn.ping(&payload).ok();
+                        if let Some(message) = app {
+                            conn.send(&message).ok();
+                        }
+                    }
+                }
+                Some(Action::Dead) => self.fail_dead_peer(now),
+                None => {}
+            }
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            if conn.poll_timeout().is_some_and(|d| now >= d) {
+                conn.handle_timeout(now);
+            }
+        }
+    }
+
+    /// Asks the driver for a new transport.
+    pub(super) fn start_attempt(&mut self, now: Instant) {
+        let id = TransportId(self.next_transport);
+        self.next_transport += 1;
+        self.transport = Some(id);
+        self.open_deadline = Some(now + self.config.open_timeout);
+        self.set_state(SessionState::Connecting {
+            attempt: self.failures + 1,
+        });
+        self.outputs.push_back(Output::Connect {
+            id,
+            url: self.config.url.clone(),
+        });
+    }
+
+    fn on_transport_up(&mut self, now: Instant) {
+        if self.conn.is_some() {
+            return;
+        }
+        let config = self
+            .config
+            .connection
+            .clone()
+            .handshake_timeout(self.config.open_timeout)
+            .close_timeout(self.config.close_timeout);
+        let seed = self.rng.fork_seed();
+        match Connection::client(&self.config.url, &self.config.client, config, seed, now) {
+            Ok(conn) => self.conn = Some(conn),
+            Err(e) => {
+                // Local misuse (a bad header in the options): retrying cannot help.
+                self.drop_connection();
+                self.close_for_good(
+                    ClosedReason::Fatal(DisconnectReason::Handshake(e.clone())),
+                    DisconnectReason::Handshake(e),
+                );
+            }
+        }
+    }
+
+    /// Turns the connection's events into session events and transitions.
+    pub(super) fn drain_connection_events(&mut self) {
+        let now = self.now;
+        while self.outputs.is_empty() {
+            let Some(event) = self.conn.as_mut().and_then(|c| c.poll_event()) else {
+                return;
+            };
+            match event {
+                Event::Opened(accepted) => {
+                    self.open_deadline = None;
+                    self.healthy_at = Some(now + self.config.reconnect.healthy_after);
+                    self.heartbeat.on_open(now);
+                    self.set_state(SessionState::Open);
+                    self.emit(SessionEvent::Opened {
+                        subprotocol: accepted.subprotocol,
+                    });
+                }
+                Event::Message(message) => {
+                    self.heartbeat.on_frame(now);
+                    self.deliver(message);
+                }
+                Event::Ping(_) => self.heartbeat.on_frame(now),
+                Event::Pong(payload) => {
+                    self.heartbeat.on_frame(now);
+                    if let Some(rtt) = self.heartbeat.on_pong(now, &payload) {
+                        self.emit(SessionEvent::pong(rtt));
+                    }
+                }
+                Event::CloseReceived { .. } => {
+                    self.heartbeat.stop();
+                    self.set_state(SessionState::Closing);
+                }
+                Event::Closed(info) => self.on_connection_closed(now, info),
+                Event::Request(_) => {}
+            }
+        }
+    }
+
+    /// Hands a received message to the application, decoded when an envelope is configured.
+    fn deliver(&mut self, message: crate::message::Message) {
+        #[cfg(feature = "json")]
+        if let Some(envelope) = &self.config.envelope {
+            let event = match envelope.decode_envelope(&message) {
+                Ok(typed) => SessionEvent::Typed(typed),
+                Err(error) => SessionEvent::Error(super::Error::Decode(error)),
+            };
+            return self.emit(event);
+        }
+        self.emit(SessionEvent::Message(message));
+    }
+
+    fn on_connection_closed(&mut self, now: Instant, info: CloseInfo) {
+        if info.code != CloseCode::ABNORMAL {
+            self.emit(SessionEvent::Closed {
+                code: info.code,
+                reason: info.reason.clone(),
+                initiator: info.initiator,
+            });
+        }
+        let reason = if let Some(reason) = self.pending_failure.take() {
+            reason
+        } else if self.user_close.is_some() {
+            DisconnectReason::UserClosed
+        } else {
+            match info.error {
+                Some(ConnectionError::Handshake(e)) => DisconnectReason::Handshake(e),
+                Some(ConnectionError::HandshakeTimeout) => DisconnectReason::OpenTimeout,
+                Some(ConnectionError::Protocol(e)) => DisconnectReason::Protocol(e),
+                Some(ConnectionError::CloseTimeout) => DisconnectReason::CloseTimeout,
+                Some(ConnectionError::Transport(message)) => {
+                    DisconnectReason::Transport(TransportError::new(TransportErrorKind::Io, message))
+                }
+                Some(ConnectionError::ResetWithoutClose) => DisconnectReason::Reset,
+                None if info.initiator == Initiator::Remote || info.code != CloseCode::ABNORMAL => {
+                    DisconnectReason::ServerClosed {
+                        code: info.code,
+                        reason: info.reason,
+                    }
+                }
+                None => DisconnectReason::Reset,
+            }
+        };
+        self.drop_connection();
+        self.disconnect(now, reason);
+    }
+
+    /// No pong in time: send 1011 if the transport takes it, and drop the transport at once.
+    fn fail_dead_peer(&mut self, now: Instant) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close(now, CloseCode::INTERNAL_ERROR, "pong timeout").ok();
+        }
+        self.drop_connection();
+        self.disconnect(now, DisconnectReason::PongTimeout);
+    }
+
+    /// Forgets the connection: its last bytes (a close frame) go out before the `Disconnect`,
+    /// and messages it had encoded but not transmitted go back to the front of the queue.
+    pub(super) fn drop_connection(&mut self) {
+        self.open_deadline = None;
+        self.healthy_at = None;
+        self.heartbeat.stop();
+        if let Some(mut conn) = self.conn.take() {
+            if self.in_flight.is_empty() {
+                while conn.poll_transmit(&mut self.final_tx).is_some() {}
+            }
+        }
+        let unsent = std::mem::take(&mut self.in_flight);
+        self.queue.requeue_front(unsent.into_iter());
+        if let Some(id) = self.transport.take() {
+            self.outputs.push_back(Output::Disconnect { id });
+        }
+    }
+
+    /// Decides between retrying and closing for good after the connection is gone.
+    pub(super) fn disconnect(&mut self, now: Instant, reason: DisconnectReason) {
+        if self.transport.is_some() {
+            self.drop_connection();
+        }
+        let policy = &self.config.reconnect;
+        let mut decision = reason.default_decision(policy);
+        if let Some(hook) = &policy.classify {
+            decision = hook(&reason, decision);
+        }
+        let (max_attempts, max_elapsed) = (policy.max_attempts, policy.max_elapsed);
+        if !policy.enabled || self.user_close.is_some() {
+            decision = Decision::Stop;
+        }
+        if let Some(error) = super::Error::from_disconnect(&reason) {
+            self.emit(SessionEvent::Error(error));
+        }
+        let minimum = match decision {
+            Decision::Stop => {
+                let closed = if self.user_close.is_some() {
+                    ClosedReason::User
+                } else {
+                    ClosedReason::Fatal(reason.clone())
+                };
+                return self.close_for_good(closed, reason);
+            }
+            Decision::Retry => None,
+            Decision::RetryAfter(minimum) => Some(minimum),
+        };
+        // The drop of a healthy connection is not a failed attempt; anything else is.
+        if !std::mem::take(&mut self.healthy) {
+            self.failures += 1;
+        }
+        let first_failure = *self.first_failure_at.get_or_insert(now);
+        let exhausted_attempts = max_attempts.is_some_and(|max| self.failures >= max);
+        let mut delay = backoff_delay(&self.config.reconnect, self.retries, &mut self.rng);
+        if let Some(minimum) = minimum {
+            delay = delay.max(minimum);
+        }
+        let exhausted_time =
+            max_elapsed.is_some_and(|limit| (now + delay).saturating_duration_since(first_failure) > limit);
+        if exhausted_attempts || exhausted_time {
+            return self.close_for_good(ClosedReason::RetriesExhausted(reason.clone()), reason);
+        }
+        self.retries += 1;
+        let until = now + delay;
+        self.retry_at = Some(until);
+        self.emit(SessionEvent::Disconnected {
+            reason,
+            retry_at: Some(until),
+        });
+        self.set_state(SessionState::WaitingToRetry {
+            until,
+            attempt: self.failures + 1,
+        });
+    }
+
+    /// Closed for good: every unsent message is handed back.
+    pub(super) fn close_for_good(&mut self, closed: ClosedReason, reason: DisconnectReason) {
+        self.retry_at = None;
+        self.open_deadline = None;
+        self.healthy_at = None;
+        let unsent: Vec<_> = self.queue.drain().collect();
+        for item in unsent {
+            self.hand_back(item, HandBackReason::Closed);
+        }
+        self.emit(SessionEvent::Disconnected { reason, retry_at: None });
+        self.set_state(SessionState::Closed(closed));
+    }
+}

@@ -1,0 +1,331 @@
+//! The session: a connection that stays up. It owns at most one [`Connection`] at a time and
+//! adds reconnection with backoff and jitter, a heartbeat, a bounded outbound queue that
+//! survives reconnects, and events a UI can show. Still sans-IO: the driver opens transports
+//! when asked ([`Output::Connect`]), and time and randomness come in from outside.
+
+mod config;
+mod error;
+mod event;
+mod heartbeat;
+mod lifecycle;
+mod policy;
+mod queue;
+#[cfg(feature = "json")]
+mod typed;
+
+pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
+pub use error::{ConnectError, Error, SessionSendError, TimeoutKind};
+pub use event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
+pub use heartbeat::Rtt;
+pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
+pub use queue::{MessageId, Queued};
+#[cfg(feature = "json")]
+pub use typed::TypedSendError;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::close::CloseCode;
+use crate::connection::Connection;
+use crate::message::Message;
+use crate::rng::Rng;
+
+use heartbeat::Heartbeat;
+use queue::{OutboundQueue, Refusal};
+
+/// What the driver observed on the transport it opened for an [`Output::Connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportInput<'a> {
+    /// The transport (TCP, plus TLS for `wss`) is up.
+    Connected,
+    /// Bytes read from it.
+    Data(&'a [u8]),
+    /// The peer closed it.
+    Eof,
+    /// Opening, reading or writing failed.
+    Failed(&'a TransportError),
+}
+
+/// Bytes of queued messages encoded per `poll_transmit` call, so one call never builds an
+/// unbounded buffer; the driver calls it until it returns `None`.
+const TRANSMIT_BATCH: usize = 64 * 1024;
+
+/// A WebSocket client session that stays connected.
+///
+/// # Run loop
+/// Call [`connect`](Self::connect) once. Then, after every input (`handle_transport`,
+/// `handle_timeout`) and command (`send`, `close`), drain until nothing is left:
+/// 1. [`poll_output`](Self::poll_output): events for the application, and `Connect` /
+///    `Disconnect` for the driver (on `Disconnect`, drain `poll_transmit` first, then close);
+/// 2. [`poll_transmit`](Self::poll_transmit): bytes for the current transport;
+/// 3. [`poll_timeout`](Self::poll_timeout): when to call `handle_timeout` next.
+///
+/// # Guarantees
+/// Every message accepted by `send` gets an id and ends in exactly one of
+/// [`SessionEvent::Sent`] (its bytes were taken by `poll_transmit`) or
+/// [`SessionEvent::HandedBack`]. Messages wait in the queue, in order, while disconnected.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    rng: Rng,
+    state: SessionState,
+    conn: Option<Connection>,
+    transport: Option<TransportId>,
+    next_transport: u64,
+    queue: OutboundQueue,
+    /// Messages encoded into the connection but not yet taken by `poll_transmit`.
+    in_flight: Vec<Queued>,
+    /// Last bytes of a dropped connection (a close frame), written before its `Disconnect`.
+    final_tx: Vec<u8>,
+    heartbeat: Heartbeat,
+    outputs: VecDeque<Output>,
+    open_deadline: Option<Instant>,
+    retry_at: Option<Instant>,
+    healthy_at: Option<Instant>,
+    /// Consecutive attempts that did not reach a healthy connection (bounded by `max_attempts`).
+    failures: u32,
+    /// Retries scheduled since the last healthy connection: the backoff exponent.
+    retries: u32,
+    /// The current connection stayed open `healthy_after`; its drop is not a failed attempt.
+    healthy: bool,
+    first_failure_at: Option<Instant>,
+    user_close: Option<(CloseCode, String)>,
+    pending_failure: Option<DisconnectReason>,
+    above_high_water: bool,
+    now: Instant,
+}
+
+impl Session {
+    /// A session in [`SessionState::Idle`]; `seed` feeds its CSPRNG (take it from the OS).
+    pub fn new(config: SessionConfig, seed: [u8; 32], now: Instant) -> Self {
+        let heartbeat = Heartbeat::new(config.heartbeat.clone());
+        let queue = OutboundQueue::new(config.queue.clone());
+        Session {
+            config,
+            rng: Rng::from_seed(seed),
+            state: SessionState::Idle,
+            conn: None,
+            transport: None,
+            next_transport: 0,
+            queue,
+            in_flight: Vec::new(),
+            final_tx: Vec::new(),
+            heartbeat,
+            outputs: VecDeque::new(),
+            open_deadline: None,
+            retry_at: None,
+            healthy_at: None,
+            failures: 0,
+            retries: 0,
+            healthy: false,
+            first_failure_at: None,
+            user_close: None,
+            pending_failure: None,
+            above_high_water: false,
+            now,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The current state.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Latest and smoothed round-trip times of heartbeat pings.
+    pub fn rtt(&self) -> Option<Rtt> {
+        self.heartbeat.rtt()
+    }
+
+    /// Messages waiting in the outbound queue.
+    pub fn queued_messages(&self) -> usize {
+        self.queue.len() + self.in_flight.len()
+    }
+
+    /// Bytes accepted but not yet taken by `poll_transmit` (queued payloads plus encoded bytes).
+    pub fn buffered_amount(&self) -> usize {
+        self.queue.bytes() + self.final_tx.len() + self.conn.as_ref().map_or(0, |c| c.buffered_amount())
+    }
+
+    /// False while more than the high-water mark is waiting; a `Writable` event follows.
+    pub fn is_writable(&self) -> bool {
+        !self.above_high_water
+    }
+
+    /// The transport the session currently wants, if any.
+    pub fn transport(&self) -> Option<TransportId> {
+        self.transport
+    }
+
+    /// The number of consecutive failed attempts since the last healthy connection.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    // ----- commands -----
+
+    /// Starts connecting (from `Idle`, or again from `Closed`).
+    pub fn connect(&mut self, now: Instant) {
+        self.now = now;
+        match self.state {
+            SessionState::Idle => self.start_attempt(now),
+            SessionState::Closed(_) => {
+                self.failures = 0;
+                self.retries = 0;
+                self.healthy = false;
+                self.first_failure_at = None;
+                self.user_close = None;
+                self.start_attempt(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Accepts a message for sending in any state but closed-for-good. While not open it waits
+    /// in the bounded queue; it is written in order after the next handshake.
+    pub fn send(&mut self, message: Message) -> Result<MessageId, SessionSendError> {
+        if matches!(self.state, SessionState::Closed(_)) || self.user_close.is_some() {
+            return Err(SessionSendError::Closed(message));
+        }
+        match self.queue.push(message) {
+            Ok((id, evicted)) => {
+                for old in evicted {
+                    self.hand_back(old, HandBackReason::Dropped);
+                }
+                self.update_water_marks();
+                Ok(id)
+            }
+            Err((Refusal::Full, message)) => Err(SessionSendError::QueueFull(message)),
+            Err((Refusal::TooLarge, message)) => Err(SessionSendError::TooLarge(message)),
+        }
+    }
+
+    /// Closes for good: queued messages are written first when open, then the close handshake
+    /// runs; when not open, the session closes at once. Unsent messages are handed back.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) {
+        self.now = now;
+        if matches!(self.state, SessionState::Closed(_)) || self.user_close.is_some() {
+            return;
+        }
+        let code = if code.is_sendable() { code } else { CloseCode::NORMAL };
+        let reason: String = reason
+            .chars()
+            .scan(0, |n, c| {
+                *n += c.len_utf8();
+                (*n <= crate::close::MAX_CLOSE_REASON).then_some(c)
+            })
+            .collect();
+        self.user_close = Some((code, reason.clone()));
+        let open = self.conn.as_ref().is_some_and(|c| c.is_open());
+        if open {
+            self.pump_queue(usize::MAX);
+            if let Some(conn) = self.conn.as_mut() {
+                conn.close(now, code, &reason).ok();
+            }
+            // No pings after our close frame; a stale ping deadline would never be cleared.
+            self.heartbeat.stop();
+            self.set_state(SessionState::Closing);
+        } else {
+            self.drop_connection();
+            self.close_for_good(ClosedReason::User, DisconnectReason::UserClosed);
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next output for the driver or the application.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.outputs.is_empty() {
+            self.drain_connection_events();
+        }
+        self.outputs.pop_front()
+    }
+
+    /// Appends bytes to write to the current transport into `buf`; returns how many.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        if !self.final_tx.is_empty() {
+            let n = self.final_tx.len();
+            buf.append(&mut self.final_tx);
+            return Some(n);
+        }
+        self.pump_queue(TRANSMIT_BATCH);
+        let n = self.conn.as_mut()?.poll_transmit(buf)?;
+        for item in std::mem::take(&mut self.in_flight) {
+            self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
+        }
+        self.update_water_marks();
+        Some(n)
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.open_deadline,
+            self.retry_at,
+            self.healthy_at,
+            self.heartbeat.poll_timeout(),
+            self.conn.as_ref().and_then(|c| c.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Encodes queued messages into the open connection, up to `budget` bytes (at least one).
+    fn pump_queue(&mut self, budget: usize) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        if !conn.is_open() {
+            return;
+        }
+        let mut written = 0usize;
+        while written < budget {
+            let Some(item) = self.queue.pop_front() else { break };
+            if conn.send(&item.message).is_err() {
+                self.queue.requeue_front(std::iter::once(item));
+                break;
+            }
+            written += item.message.len().max(1);
+            self.in_flight.push(item);
+        }
+    }
+
+    fn update_water_marks(&mut self) {
+        let pending = self.buffered_amount();
+        let config = self.queue.config();
+        if pending > config.high_water {
+            self.above_high_water = true;
+        } else if self.above_high_water && pending < config.low_water {
+            self.above_high_water = false;
+            self.emit(SessionEvent::Writable);
+        }
+    }
+
+    fn hand_back(&mut self, item: Queued, reason: HandBackReason) {
+        self.emit(SessionEvent::HandedBack {
+            id: item.id,
+            message: item.message,
+            reason,
+        });
+    }
+
+    fn emit(&mut self, event: SessionEvent) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn set_state(&mut self, state: SessionState) {
+        if self.state != state {
+            self.state = state.clone();
+            self.emit(SessionEvent::StateChanged(state));
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Why a connection ended, whether to try again, and how long to wait.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::close::CloseCode;
+use crate::error::ProtocolError;
+use crate::handshake::{HandshakeError, HttpRejection};
+use crate::rng::Rng;
+
+use super::config::ReconnectPolicy;
+
+/// What kind of transport failure the driver saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The host name did not resolve.
+    Dns,
+    /// The connection was refused or reset.
+    Refused,
+    /// Connecting or a read/write timed out.
+    TimedOut,
+    /// The TLS handshake failed for a reason other than the certificate.
+    Tls,
+    /// The server's certificate was not trusted or did not match the host (fatal by default).
+    TlsCertificate,
+    /// Any other IO error.
+    Io,
+}
+
+/// A transport failure reported by the driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct TransportError {
+    /// The kind, which drives the retry decision.
+    pub kind: TransportErrorKind,
+    /// A human-readable description.
+    pub message: String,
+}
+
+impl TransportError {
+    /// Builds a transport error.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why the session lost (or never got) its connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The transport could not be opened, or failed later.
+    Transport(TransportError),
+    /// Transport plus handshake took longer than the open timeout.
+    OpenTimeout,
+    /// The opening handshake failed (HTTP status or validation).
+    Handshake(HandshakeError),
+    /// No pong (or frame) arrived within the heartbeat timeout; we sent 1011.
+    PongTimeout,
+    /// The server broke the protocol; we failed the connection with the code it carries.
+    Protocol(ProtocolError),
+    /// The server closed with a close frame.
+    ServerClosed {
+        /// Its close code (1005 when it sent none).
+        code: CloseCode,
+        /// Its reason.
+        reason: String,
+    },
+    /// The transport ended without a close frame (1006).
+    Reset,
+    /// The server did not complete the close handshake in time.
+    CloseTimeout,
+    /// The application asked to close.
+    UserClosed,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::Transport(e) => write!(f, "transport error: {e}"),
+            DisconnectReason::OpenTimeout => f.write_str("opening the connection timed out"),
+            DisconnectReason::Handshake(e) => write!(f, "handshake failed: {e}"),
+            DisconnectReason::PongTimeout => f.write_str("no pong within the heartbeat timeout"),
+            DisconnectReason::Protocol(e) => write!(f, "protocol violation by the server: {e}"),
+            DisconnectReason::ServerClosed { code, reason } if reason.is_empty() => {
+                write!(f, "the server closed the connection with {code}")
+            }
+            DisconnectReason::ServerClosed { code, reason } => {
+                write!(f, "the server closed the connection with {code}: {reason}")
+            }
+            DisconnectReason::Reset => f.write_str("the connection was reset without a close frame"),
+            DisconnectReason::CloseTimeout => f.write_str("the close handshake timed out"),
+            DisconnectReason::UserClosed => f.write_str("closed by the application"),
+        }
+    }
+}
+
+/// What to do after a disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Try again after the backoff delay.
+    Retry,
+    /// Try again, waiting at least this long (even above the backoff cap).
+    RetryAfter(Duration),
+    /// Give up for good.
+    Stop,
+}
+
+impl DisconnectReason {
+    /// The documented default classification:
+    ///
+    /// * retry: transport errors (except certificate errors), timeouts, resets, protocol
+    ///   violations by the server, HTTP 5xx, 408 and 429 (honouring `Retry-After`), close codes
+    ///   1000, 1001, 1005, 1006, 1011, 1012, 1014 and 3000-4999; 1013 waits at least
+    ///   `try_again_later_delay`;
+    /// * stop: certificate errors, handshake validation failures, other HTTP statuses, close
+    ///   codes 1002, 1003, 1007, 1008, 1009, 1010, and a close the application asked for.
+    pub fn default_decision(&self, policy: &ReconnectPolicy) -> Decision {
+        match self {
+            DisconnectReason::Transport(e) if e.kind == TransportErrorKind::TlsCertificate => Decision::Stop,
+            DisconnectReason::Transport(_)
+            | DisconnectReason::OpenTimeout
+            | DisconnectReason::PongTimeout
+            | DisconnectReason::Protocol(_)
+            | DisconnectReason::Reset
+            | DisconnectReason::CloseTimeout => Decision::Retry,
+            DisconnectReason::Handshake(HandshakeError::Rejected(rejection)) => http_decision(rejection),
+            DisconnectReason::Handshake(HandshakeError::UnexpectedEof) => Decision::Retry,
+            DisconnectReason::Handshake(_) => Decision::Stop,
+            DisconnectReason::ServerClosed { code, .. } => match code.0 {
+                1002 | 1003 | 1007 | 1008 | 1009 | 1010 => Decision::Stop,
+                1013 => Decision::RetryAfter(policy.try_again_later_delay),
+                _ => Decision::Retry,
+            },
+            DisconnectReason::UserClosed => Decision::Stop,
+        }
+    }
+}
+
+fn http_decision(rejection: &HttpRejection) -> Decision {
+    let retryable = matches!(rejection.status, 408 | 429 | 500..=599);
+    if !retryable {
+        return Decision::Stop;
+    }
+    match retry_after(rejection) {
+        Some(delay) => Decision::RetryAfter(delay),
+        None => Decision::Retry,
+    }
+}
+
+/// The `Retry-After` of a rejection: delay-seconds, or an HTTP-date measured against the
+/// response's own `Date` header (core has no wall clock).
+pub fn retry_after(rejection: &HttpRejection) -> Option<Duration> {
+    let value = rejection.retry_after.as_deref()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(24 * 3600)));
+    }
+    let at = parse_http_date(value)?;
+    let date = rejection
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("date"))
+        .and_then(|(_, v)| parse_http_date(v.trim()))?;
+    Some(Duration::from_secs(at.saturating_sub(date).min(24 * 3600)))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into seconds since 1970.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let mut parts = s.split_ascii_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as i64);
+    u64::try_from(days).ok().map(|d| d * 86400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The delay before retry number `failures` (0 for the first retry after a healthy period):
+/// `random(0, min(cap, base * factor^failures))` with jitter, the bound itself without.
+pub fn backoff_delay(policy: &ReconnectPolicy, failures: u32, rng: &mut Rng) -> Duration {
+    let base = policy.initial_delay.as_secs_f64();
+    let cap = policy.max_delay.as_secs_f64().max(0.0);
+    let grown = base * policy.factor.max(1.0).powi(failures.min(1024) as i32);
+    let bound = if grown.is_finite() { grown.min(cap) } else { cap };
+    let bound = Duration::from_secs_f64(bound.max(0.0));
+    if !policy.jitter {
+        return bound;
+    }
+    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.below_or_equal(nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejection(status: u16, retry: Option<&str>, date: Option<&str>) -> HttpRejection {
+        HttpRejection {
+            status,
+            reason: String::new(),
+            headers: date
+                .map(|d| vec![("Date".to_owned(), d.to_owned())])
+                .unwrap_or_default(),
+            retry_after: retry.map(str::to_owned),
+            location: None,
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn http_statuses_classified() {
+        let p = ReconnectPolicy::default();
+        let decide =
+            |r: HttpRejection| DisconnectReason::Handshake(HandshakeError::Rejected(Box::new(r))).default_decision(&p);
+        assert_eq!(decide(rejection(503, None, None)), Decision::Retry);
+        assert_eq!(decide(rejection(408, None, None)), Decision::Retry);
+        assert_eq!(
+            decide(rejection(429, Some("120"), None)),
+            Decision::RetryAfter(Duration::from_secs(120))
+        );
+        assert_eq!(
+            decide(rejection(
+                503,
+                Some("Wed, 21 Oct 2015 07:28:30 GMT"),
+                Some("Wed, 21 Oct 2015 07:28:00 GMT")
+            )),
+            Decision::RetryAfter(Duration::from_secs(30))
+        );
+        assert_eq!(decide(rejection(403, Some("5"), None)), Decision::Stop);
+        assert_eq!(decide(rejection(404, None, None)), Decision::Stop);
+        assert_eq!(decide(rejection(301, None, None)), Decision::Stop);
+    }
+
+    #[test]
+    fn close_codes_classified() {
+        let p = ReconnectPolicy::default();
+        let decide = |code: u16| {
+            DisconnectReason::ServerClosed {
+                code: CloseCode(code),
+                reason: String::new(),
+            }
+            .default_decision(&p)
+        };
+        for code in [1000, 1001, 1005, 1011, 1012, 1014, 4000] {
+            assert_eq!(decide(code), Decision::Retry, "{code}");
+        }
+        for code in [1002, 1003, 1007, 1008, 1009, 1010] {
+            assert_eq!(decide(code), Decision::Stop, "{code}");
+        }
+        assert_eq!(decide(1013), Decision::RetryAfter(p.try_again_later_delay));
+        assert_eq!(DisconnectReason::UserClosed.default_decision(&p), Decision::Stop);
+        let cert = TransportError::new(TransportErrorKind::TlsCertificate, "unknown issuer");
+        assert_eq!(DisconnectReason::Transport(cert).default_decision(&p), Decision::Stop);
+        let refused = TransportError::new(TransportErrorKind::Refused, "refused");
+        assert_eq!(
+            DisconnectReason::Transport(refused).default_decision(&p),
+            Decision::Retry
+        );
+        assert_eq!(
+            DisconnectReason::Handshake(HandshakeError::BadAccept).default_decision(&p),
+            Decision::Stop
+        );
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn backoff_bounds() {
+        let p = ReconnectPolicy::default();
+        let mut rng = Rng::from_seed([3; 32]);
+        for failures in 0..40 {
+            let bound = (p.initial_delay.as_secs_f64() * 2f64.powi(failures as i32)).min(p.max_delay.as_secs_f64());
+            for _ in 0..50 {
+                let d = backoff_delay(&p, failures, &mut rng);
+                assert!(d.as_secs_f64() <= bound + 1e-9, "{failures}: {d:?} > {bound}");
+            }
+        }
+        let fixed = ReconnectPolicy::fixed(Duration::from_secs(5));
+        assert_eq!(backoff_delay(&fixed, 0, &mut rng), Duration::from_secs(5));
+        assert_eq!(backoff_delay(&fixed, 30, &mut rng), Duration::from_secs(5));
+    }
+}
