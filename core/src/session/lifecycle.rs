@@ -82,6 +82,8 @@ impl Session {
 
     /// Asks the driver for a new transport.
     pub(super) fn start_attempt(&mut self, now: Instant) {
+        // Bytes of an older transport never reach this one, even if a driver did not drain them.
+        self.final_tx.clear();
         let id = TransportId(self.next_transport);
         self.next_transport += 1;
         self.transport = Some(id);
@@ -294,6 +296,8 @@ impl Session {
         self.retry_at = None;
         self.open_deadline = None;
         self.healthy_at = None;
+        // Nothing is pending any more, so no backpressure is left to report.
+        self.above_high_water = false;
         let unsent: Vec<_> = self.queue.drain().collect();
         for item in unsent {
             self.hand_back(item, HandBackReason::Closed);
