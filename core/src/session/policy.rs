@@ -190,7 +190,14 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    // Four-digit years only (RFC 9110 §5.6.7), which also keeps the day arithmetic in range.
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month, day as i64);
@@ -301,6 +308,10 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("garbage"), None);
+        // Found by fuzzing: huge years overflowed the day arithmetic.
+        assert_eq!(parse_http_date("Sun, 06 Nov 9223372036854775807 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 99999999999 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"), Some(253402300799));
     }
 
     #[test]
