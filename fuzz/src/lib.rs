@@ -1,0 +1,46 @@
+//! Fuzz target bodies for resock-core.
+//!
+//! Each public function is one libFuzzer target (`fuzz_targets/<name>.rs` only calls it) and is
+//! also what the stable test `tests/replay_corpus.rs` runs on every file of `corpus/<name>/`, so a
+//! crash found on nightly stays a regression test on stable. Every function takes arbitrary
+//! bytes and panics only when resock breaks an invariant.
+//!
+//! | target | what reads network bytes | input layout |
+//! |---|---|---|
+//! | [`frame_decode`] | `frame::decode_header` (both roles), encoder, masking | [`frame`] |
+//! | [`handshake_response`] | `ClientHandshake::feed` / `feed_eof`, `retry_after` | [`handshake`] |
+//! | [`handshake_request`] | `ServerHandshake::feed`, `Connection::server` | [`handshake`] |
+//! | [`message_stream`] | `Connection::handle_input` after the handshake, both roles | [`stream`] |
+//! | [`json_envelope`] | `JsonEnvelope::decode_envelope`, `Json`, `Router`, RFC 3339 | [`json`] |
+//! | [`session_script`] | `Session` as a sequence of steps | [`session`] |
+//! | [`differential`] | resock vs tungstenite on one stream | [`differential`](mod@differential) |
+
+pub mod differential;
+pub mod frame;
+pub mod handshake;
+pub mod json;
+pub mod seeds;
+pub mod session;
+pub mod stream;
+pub mod util;
+
+pub use differential::differential;
+pub use frame::frame_decode;
+pub use handshake::{handshake_request, handshake_response};
+pub use json::json_envelope;
+pub use session::session_script;
+pub use stream::message_stream;
+
+/// A target body.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, for the corpus replay and the seed writer.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("frame_decode", frame_decode),
+    ("handshake_response", handshake_response),
+    ("handshake_request", handshake_request),
+    ("message_stream", message_stream),
+    ("json_envelope", json_envelope),
+    ("session_script", session_script),
+    ("differential", differential),
+];

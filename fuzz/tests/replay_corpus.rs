@@ -1,0 +1,156 @@
+//! Replays every file of `corpus/<target>/` (the generated seeds and the regressions that
+//! fuzzing found) through the same function the libFuzzer target calls, on stable.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target)
+}
+
+fn replay(target: &str) {
+    let run = resock_fuzz::TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .map(|(_, f)| *f)
+        .expect("known target");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir(target))
+        .unwrap_or_else(|e| panic!("corpus/{target}: {e}"))
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "corpus/{target} is empty");
+    let mut failures = Vec::new();
+    for file in &files {
+        let data = std::fs::read(file).expect("read corpus file");
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(&data))) {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            failures.push(format!("{}: {why}", file.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+    println!("corpus/{target}: {} files replayed", files.len());
+}
+
+#[test]
+fn frame_decode() {
+    replay("frame_decode");
+}
+
+#[test]
+fn handshake_response() {
+    replay("handshake_response");
+}
+
+#[test]
+fn handshake_request() {
+    replay("handshake_request");
+}
+
+#[test]
+fn message_stream() {
+    replay("message_stream");
+}
+
+#[test]
+fn json_envelope() {
+    replay("json_envelope");
+}
+
+#[test]
+fn session_script() {
+    replay("session_script");
+}
+
+#[test]
+fn differential() {
+    replay("differential");
+}
+
+/// The committed seeds are exactly what `seeds::all()` generates (run the `make_seeds` example
+/// after changing it); every target has a corpus.
+#[test]
+fn seeds_are_committed() {
+    let mut stale = Vec::new();
+    for seed in resock_fuzz::seeds::all() {
+        let path = corpus_dir(seed.target).join(&seed.name);
+        if std::fs::read(&path).ok().as_deref() != Some(&seed.bytes[..]) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "seed files missing or stale (run `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`):\n{}",
+        stale.join("\n")
+    );
+    for (target, _) in resock_fuzz::TARGETS {
+        assert!(corpus_dir(target).is_dir(), "no corpus for {target}");
+    }
+}
+
+/// The session seeds reach the states they are named after (so the fuzzer starts deep).
+#[test]
+fn session_seeds_reach_deep_states() {
+    let report = |name: &str| {
+        let bytes = std::fs::read(corpus_dir("session_script").join(name)).expect("seed file");
+        resock_fuzz::session::run_script(&bytes)
+    };
+    let r = report("open_send_echo_close");
+    assert_eq!((r.opened, r.sent, r.received), (1, 3, 3), "{r:?}");
+    let r = report("drop_oldest_overflow");
+    assert!(r.handed_back >= 4 && r.sent >= 1, "{r:?}");
+    let r = report("heartbeat_pong_timeout_then_reconnect");
+    assert_eq!((r.opened, r.retries), (2, 1), "{r:?}");
+    let r = report("heartbeat_answered");
+    assert!(r.pongs >= 1, "{r:?}");
+    let r = report("eof_while_open_requeues");
+    assert_eq!((r.opened, r.sent), (2, 2), "{r:?}");
+    let r = report("transport_failures");
+    assert!(r.final_state.contains("TlsCertificate"), "{r:?}");
+    let r = report("rejected_401_fatal");
+    assert!(r.final_state.contains("401"), "{r:?}");
+}
+
+/// Crashes found by fuzzing in code this crate may not fix (listed in `README.md`) wait in
+/// `regressions/<target>/`, outside the corpus libFuzzer loads. Each must still crash; once it
+/// no longer does, this test fails so that the file moves to `corpus/<target>/` as a regression.
+#[test]
+fn open_findings_still_crash() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+    let Ok(dirs) = std::fs::read_dir(&root) else { return };
+    let mut fixed = Vec::new();
+    for dir in dirs {
+        let dir = dir.expect("dir entry").path();
+        let target = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("target dir name")
+            .to_owned();
+        let run = resock_fuzz::TARGETS
+            .iter()
+            .find(|(name, _)| *name == target)
+            .map(|(_, f)| *f)
+            .unwrap_or_else(|| panic!("regressions/{target}: no such target"));
+        for file in std::fs::read_dir(&dir).expect("read regressions dir") {
+            let file = file.expect("dir entry").path();
+            let data = std::fs::read(&file).expect("read regression");
+            if catch_unwind(AssertUnwindSafe(|| run(&data))).is_ok() {
+                fixed.push(format!("{} (move it to corpus/{target}/)", file.display()));
+            } else {
+                println!("still open: {}", file.display());
+            }
+        }
+    }
+    assert!(fixed.is_empty(), "open findings no longer crash:\n{}", fixed.join("\n"));
+}
