@@ -7,6 +7,10 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `blocking` | yes | [`blocking`]: a driver on `std::net::TcpStream` for both roles |
+//! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
+//! | `json` | yes | typed JSON messages (`resock_core::typed`) |
+//! | `smol` | no | the async driver spawned on smol |
+//! | `async-std` | no | the same async driver spawned on async-std (discontinued upstream) |
 //!
 //! ```no_run
 //! use resock::blocking::WebSocket;
@@ -23,7 +27,12 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod builder;
 mod seed;
+#[cfg(feature = "rustls")]
+pub mod tls;
+
+pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
 
 pub use resock_core::{
     self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,

@@ -1,0 +1,126 @@
+//! [`ClientBuilder`]: a URL plus every setting of a session client, shared by all drivers.
+//! Each runtime module adds its own `start`/`connect` method to the builder.
+
+use std::time::Duration;
+
+use resock_core::WsUrl;
+use resock_core::session::{HeartbeatConfig, QueueConfig, ReconnectPolicy, SessionConfig};
+use resock_core::url::UrlError;
+
+#[cfg(feature = "rustls")]
+use crate::tls::TlsOptions;
+
+/// Default number of session events a client buffers for the application before the driver
+/// stops reading from the socket (backpressure instead of unbounded memory).
+pub const DEFAULT_EVENT_CAPACITY: usize = 256;
+
+/// Everything needed to start a client; see the runtime modules for how to start one.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    pub(crate) config: SessionConfig,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: TlsOptions,
+    pub(crate) event_capacity: usize,
+}
+
+impl ClientBuilder {
+    /// A builder for `url` (`ws://` or `wss://`) with the session defaults.
+    pub fn new(url: &str) -> Result<Self, UrlError> {
+        Ok(Self::from_config(SessionConfig::new(WsUrl::parse(url)?)))
+    }
+
+    /// A builder around a complete session configuration.
+    pub fn from_config(config: SessionConfig) -> Self {
+        ClientBuilder {
+            config,
+            #[cfg(feature = "rustls")]
+            tls: TlsOptions::default(),
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+        }
+    }
+
+    /// The session configuration so far.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Mutable access to every session setting.
+    pub fn config_mut(&mut self) -> &mut SessionConfig {
+        &mut self.config
+    }
+
+    /// Adds a header to the opening handshake (e.g. `Authorization`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.client.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Offers a subprotocol (repeat for several, in order of preference).
+    pub fn subprotocol(mut self, name: impl Into<String>) -> Self {
+        self.config.client.subprotocols.push(name.into());
+        self
+    }
+
+    /// Sets the `Origin` header.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.config.client.origin = Some(origin.into());
+        self
+    }
+
+    /// Sets the reconnect policy (`ReconnectPolicy::disabled()` to never reconnect).
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.config.reconnect = policy;
+        self
+    }
+
+    /// Sets the heartbeat (`HeartbeatConfig::disabled()` to turn it off).
+    pub fn heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
+        self.config.heartbeat = heartbeat;
+        self
+    }
+
+    /// Sets the outbound queue bounds.
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.config.queue = queue;
+        self
+    }
+
+    /// Time allowed for DNS, TCP connect, TLS and the WebSocket handshake together.
+    pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.config.open_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for the close handshake.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Largest message accepted from the server, in bytes (frames are capped to the same).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.connection.max_message_size = bytes;
+        self.config.connection.max_frame_size = self.config.connection.max_frame_size.min(bytes);
+        self
+    }
+
+    /// Decode received text messages with this JSON envelope (typed events and `send_typed`).
+    #[cfg(feature = "json")]
+    pub fn envelope(mut self, envelope: resock_core::typed::JsonEnvelope) -> Self {
+        self.config.envelope = Some(envelope);
+        self
+    }
+
+    /// TLS settings for `wss://` URLs.
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// How many events the client buffers for the application (at least 1).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+}
