@@ -299,3 +299,45 @@ fn harness_rejects_input_that_does_not_fail() {
 fn harness_rejects_the_wrong_code() {
     assert_failing(&frame(FIN | PING, &[0; 126]), TOO_BIG);
 }
+
+/// A whole unfragmented frame takes the receive fast path, a frame fed byte by byte the general
+/// one; `assert_failing_with` feeds both ways and demands the same outcome.
+#[test]
+fn whole_frames_respect_the_limits_of_the_general_path() {
+    for role in [Role::Client, Role::Server] {
+        // max_fragments 0: even an empty message is one fragment too many.
+        let config = Config::default().max_fragments(0);
+        let events = assert_failing_with(role, config, &to(role, FIN | TEXT, b""), CloseCode::POLICY_VIOLATION);
+        assert!(matches!(
+            closed_info(&events).error,
+            Some(ConnectionError::Protocol(ProtocolError::TooManyFragments { limit: 0 }))
+        ));
+        // One byte above the message limit, with a 16-bit length.
+        let config = Config::default().max_message_size(200);
+        assert_failing_with(
+            role,
+            config,
+            &to(role, FIN | BINARY, &[0u8; 201]),
+            CloseCode::MESSAGE_TOO_BIG,
+        );
+        // Exactly at the limit is fine, whole or byte by byte.
+        for bytewise in [false, true] {
+            let mut peer = Peer::open(role, Config::default().max_message_size(200));
+            let frame = to(role, FIN | TEXT, &[b'a'; 200]);
+            let events = if bytewise {
+                peer.feed_bytewise(&frame)
+            } else {
+                peer.feed(&frame);
+                peer.events()
+            };
+            assert_eq!(messages(&events), vec![Message::text("a".repeat(200))]);
+        }
+        // Invalid UTF-8 in a whole frame fails like it does byte by byte.
+        assert_failing_with(
+            role,
+            Config::default(),
+            &to(role, FIN | TEXT, b"ok\xff"),
+            CloseCode::INVALID_PAYLOAD,
+        );
+    }
+}

@@ -315,7 +315,7 @@ impl Connection {
 
     fn handle_transport_end(&mut self, why: Option<&str>) {
         // Whatever arrived before the end is still delivered.
-        self.decode(true);
+        self.decode_all();
         let error = match &mut self.state {
             State::Finished => return,
             State::ClientHandshake(hs) => Some(ConnectionError::Handshake(hs.feed_eof())),
@@ -481,7 +481,12 @@ impl Connection {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
-            self.decode(false);
+            match self.decode_step() {
+                Decoded::Message(message) => return Some(Event::Message(message)),
+                Decoded::Ping(payload) => return Some(Event::Ping(payload)),
+                Decoded::Pong(payload) => return Some(Event::Pong(payload)),
+                Decoded::Queued | Decoded::NeedMore => {}
+            }
         }
         self.events.pop_front()
     }
@@ -629,26 +634,42 @@ impl Connection {
         self.receiver.buffer(data);
     }
 
-    /// Decodes buffered frames until one produces an event (or, with `all`, until every
-    /// buffered frame is decoded) or more bytes are needed.
-    fn decode(&mut self, all: bool) {
-        while (all || self.events.is_empty())
-            && matches!(self.state, State::Open | State::Closing { received: false, .. })
-        {
-            match self.receiver.poll() {
-                Ok(None) => break,
-                Ok(Some(Received::Message(message))) => self.events.push_back(Event::Message(message)),
-                Ok(Some(Received::Ping(payload))) => {
-                    // Pongs wait until the next poll_transmit; past MAX_PENDING_PONGS the
-                    // oldest is dropped, which §5.5.3 allows, so a ping flood cannot grow memory.
-                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
-                        self.pending_pongs.pop_front();
-                    }
-                    self.pending_pongs.push_back(payload.clone());
-                    self.events.push_back(Event::Ping(payload));
+    /// Decodes every buffered frame into queued events (used when the transport ends).
+    fn decode_all(&mut self) {
+        loop {
+            match self.decode_step() {
+                Decoded::Message(message) => self.events.push_back(Event::Message(message)),
+                Decoded::Ping(payload) => self.events.push_back(Event::Ping(payload)),
+                Decoded::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+                Decoded::Queued => {}
+                Decoded::NeedMore => break,
+            }
+        }
+    }
+
+    /// Decodes buffered bytes until one unit is complete. A message, ping or pong is returned
+    /// directly (the hot path: no trip through the event queue); a close frame or a failure
+    /// queues its events.
+    #[inline(always)]
+    fn decode_step(&mut self) -> Decoded {
+        if !matches!(self.state, State::Open | State::Closing { received: false, .. }) {
+            return Decoded::NeedMore;
+        }
+        match self.receiver.poll() {
+            Ok(None) => Decoded::NeedMore,
+            Ok(Some(Received::Message(message))) => Decoded::Message(message),
+            Ok(Some(Received::Ping(payload))) => {
+                // Pongs wait until the next poll_transmit; past MAX_PENDING_PONGS the
+                // oldest is dropped, which §5.5.3 allows, so a ping flood cannot grow memory.
+                if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                    self.pending_pongs.pop_front();
                 }
-                Ok(Some(Received::Pong(payload))) => self.events.push_back(Event::Pong(payload)),
-                Ok(Some(Received::Close(body))) => match crate::close::parse_close_body(&body) {
+                self.pending_pongs.push_back(payload.clone());
+                Decoded::Ping(payload)
+            }
+            Ok(Some(Received::Pong(payload))) => Decoded::Pong(payload),
+            Ok(Some(Received::Close(body))) => {
+                match crate::close::parse_close_body(&body) {
                     Ok((code, reason)) => {
                         let reason = reason.to_owned();
                         self.on_close_frame(self.now, code, &reason);
@@ -658,14 +679,30 @@ impl Connection {
                         let code = e.close_code();
                         self.fail(ConnectionError::Protocol(e), code);
                     }
-                },
-                Err(e) => {
-                    let code = e.close_code();
-                    self.fail(ConnectionError::Protocol(e), code);
                 }
+                Decoded::Queued
+            }
+            Err(e) => {
+                let code = e.close_code();
+                self.fail(ConnectionError::Protocol(e), code);
+                Decoded::Queued
             }
         }
     }
+}
+
+/// The outcome of one [`Connection::decode_step`].
+enum Decoded {
+    /// A data message, for the caller directly.
+    Message(Message),
+    /// A ping (its pong is queued), for the caller directly.
+    Ping(Bytes),
+    /// A pong, for the caller directly.
+    Pong(Bytes),
+    /// A unit whose events were queued (close frame, failure).
+    Queued,
+    /// More bytes are needed, or nothing more is decoded in this state.
+    NeedMore,
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.

@@ -12,6 +12,9 @@ use crate::frame::{FrameHeader, FrameLimits, OpCode, Role, apply_mask_at, decode
 use crate::message::{Message, Text};
 use crate::utf8::Utf8Validator;
 
+/// Most extra bytes the receive buffer reserves beyond a read when it has to grow.
+const GROWTH_SLACK: usize = 128 * 1024;
+
 /// A complete unit handed to the connection.
 #[derive(Debug)]
 pub(super) enum Received {
@@ -25,6 +28,8 @@ pub(super) enum Received {
 #[derive(Debug, Clone, Copy)]
 struct InFrame {
     header: FrameHeader,
+    /// Header bytes still at the front of the read buffer.
+    header_len: usize,
     len: usize,
     processed: usize,
 }
@@ -46,6 +51,9 @@ pub(super) struct Receiver {
     limits: FrameLimits,
     max_message_size: usize,
     max_fragments: usize,
+    /// Payloads the fast path takes are shorter than this: within the frame and message limits,
+    /// and none when `max_fragments` is 0 (every message then fails in the general path).
+    whole_frame_bound: usize,
     rbuf: BytesMut,
     frame: Option<InFrame>,
     message: Assembly,
@@ -60,6 +68,11 @@ impl Receiver {
             },
             max_message_size: config.max_message_size,
             max_fragments: config.max_fragments,
+            whole_frame_bound: if config.max_fragments == 0 {
+                0
+            } else {
+                config.max_frame_size.min(config.max_message_size).saturating_add(1)
+            },
             rbuf: BytesMut::new(),
             frame: None,
             message: Assembly::default(),
@@ -67,10 +80,29 @@ impl Receiver {
     }
 
     /// Appends received bytes; they are decoded by [`poll`](Self::poll).
+    ///
+    /// When the buffer must grow, it grows by more than `data` (up to [`GROWTH_SLACK`]), so a
+    /// frame that straddles reads is moved to the front of the allocation once every few reads
+    /// rather than on every read. The slack is bounded by what actually arrived, so a header
+    /// announcing a huge frame allocates nothing by itself.
     #[inline]
     pub(super) fn buffer(&mut self, data: &[u8]) {
-        if !data.is_empty() {
-            self.rbuf.extend_from_slice(data);
+        if data.is_empty() {
+            return;
+        }
+        if self.rbuf.capacity() - self.rbuf.len() < data.len() {
+            let slack = (self.rbuf.len() + data.len()).min(GROWTH_SLACK);
+            self.rbuf.reserve(data.len() + slack);
+        }
+        self.rbuf.extend_from_slice(data);
+    }
+
+    /// Lets go of the allocation once every received byte is decoded: delivered messages keep
+    /// their part of it alive, and an idle connection holds no receive buffer at all.
+    #[inline]
+    fn release_if_empty(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = BytesMut::new();
         }
     }
 
@@ -87,8 +119,16 @@ impl Receiver {
     }
 
     /// Decodes as far as the buffered bytes allow; `Ok(None)` means more bytes are needed.
+    ///
+    /// A frame's header stays in the buffer until its payload is complete, so a finished frame
+    /// leaves the buffer with one split and its payload is a view into the same allocation.
     #[inline]
     pub(super) fn poll(&mut self) -> Result<Option<Received>, ProtocolError> {
+        if self.frame.is_none() && self.message.text.is_none() {
+            if let Some(received) = self.poll_whole_frame()? {
+                return Ok(Some(received));
+            }
+        }
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
@@ -97,7 +137,7 @@ impl Receiver {
                     None => return Ok(None),
                 },
             };
-            let available = self.rbuf.len().min(frame.len);
+            let available = (self.rbuf.len() - frame.header_len).min(frame.len);
             if available > frame.processed {
                 self.process_payload(frame, available)?;
             }
@@ -108,11 +148,59 @@ impl Receiver {
                 return Ok(None);
             }
             self.frame = None;
-            let payload = self.rbuf.split_to(frame.len);
+            let mut payload = self.rbuf.split_to(frame.header_len + frame.len).freeze();
+            payload.advance(frame.header_len);
+            self.release_if_empty();
             if let Some(received) = self.complete_frame(frame.header, payload)? {
                 return Ok(Some(received));
             }
         }
+    }
+
+    /// The fast path for the common case: an unfragmented text or binary frame with a 7- or
+    /// 16-bit length lies whole in the buffer and no message is in progress. It applies exactly
+    /// the checks of the general path (which handles everything else) in one pass: RSV bits are
+    /// clear and the opcode valid by the match, masking matches the role, the length is minimal
+    /// and within the limits, text is valid UTF-8. `Ok(None)` means "use the general path".
+    #[inline]
+    fn poll_whole_frame(&mut self) -> Result<Option<Received>, ProtocolError> {
+        let (text, b1) = match self.rbuf.get(..2) {
+            Some(&[0x81, b1]) => (true, b1),
+            Some(&[0x82, b1]) => (false, b1),
+            _ => return Ok(None),
+        };
+        let masked = b1 & 0x80 != 0;
+        if masked != (self.role == Role::Server) {
+            return Ok(None);
+        }
+        let (len, len_bytes) = match b1 & 0x7F {
+            126 => match self.rbuf.get(2..4) {
+                Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) >= 126 => (u16::from_be_bytes([hi, lo]) as usize, 2),
+                _ => return Ok(None),
+            },
+            127 => return Ok(None),
+            short => (short as usize, 0),
+        };
+        let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
+        if self.rbuf.len() < header_len + len || len >= self.whole_frame_bound {
+            return Ok(None);
+        }
+        let body = &mut self.rbuf[header_len - if masked { 4 } else { 0 }..header_len + len];
+        if masked {
+            let (key, payload) = body.split_at_mut(4);
+            apply_mask_at(payload, [key[0], key[1], key[2], key[3]], 0);
+        }
+        if text && simdutf8::basic::from_utf8(&self.rbuf[header_len..header_len + len]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        let mut payload = self.rbuf.split_to(header_len + len).freeze();
+        payload.advance(header_len);
+        self.release_if_empty();
+        Ok(Some(Received::Message(if text {
+            Message::Text(Text::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        })))
     }
 
     /// Decodes the next header and checks it against the message in progress and the limits.
@@ -120,7 +208,6 @@ impl Receiver {
         let Some((header, header_len)) = decode_header(&self.rbuf, self.role, &self.limits)? else {
             return Ok(None);
         };
-        self.rbuf.advance(header_len);
         let len = header.payload_len as usize;
         match header.opcode {
             OpCode::Continuation if self.message.text.is_none() => {
@@ -151,6 +238,7 @@ impl Receiver {
         }
         let frame = InFrame {
             header,
+            header_len,
             len,
             processed: 0,
         };
@@ -161,7 +249,7 @@ impl Receiver {
     /// Unmasks and, for text, validates payload bytes `frame.processed..available`.
     #[inline]
     fn process_payload(&mut self, frame: InFrame, available: usize) -> Result<(), ProtocolError> {
-        let fresh = &mut self.rbuf[frame.processed..available];
+        let fresh = &mut self.rbuf[frame.header_len + frame.processed..frame.header_len + available];
         if let Some(key) = frame.header.mask {
             apply_mask_at(fresh, key, frame.processed);
         }
@@ -173,18 +261,14 @@ impl Receiver {
 
     /// Handles a frame whose payload is complete, unmasked and (for text) validated.
     #[inline]
-    fn complete_frame(&mut self, header: FrameHeader, payload: BytesMut) -> Result<Option<Received>, ProtocolError> {
+    fn complete_frame(&mut self, header: FrameHeader, payload: Bytes) -> Result<Option<Received>, ProtocolError> {
         match header.opcode {
-            OpCode::Ping => Ok(Some(Received::Ping(payload.freeze()))),
-            OpCode::Pong => Ok(Some(Received::Pong(payload.freeze()))),
-            OpCode::Close => Ok(Some(Received::Close(payload.freeze()))),
+            OpCode::Ping => Ok(Some(Received::Ping(payload))),
+            OpCode::Pong => Ok(Some(Received::Pong(payload))),
+            OpCode::Close => Ok(Some(Received::Close(payload))),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if !header.fin {
-                    if self.message.buf.is_empty() {
-                        self.message.buf = payload;
-                    } else {
-                        self.message.buf.extend_from_slice(&payload);
-                    }
+                    self.message.buf.extend_from_slice(&payload);
                     return Ok(None);
                 }
                 let text = self.message.text == Some(true);
@@ -192,7 +276,7 @@ impl Receiver {
                     self.message.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 let body = if self.message.buf.is_empty() {
-                    payload.freeze()
+                    payload
                 } else {
                     self.message.buf.extend_from_slice(&payload);
                     std::mem::take(&mut self.message.buf).freeze()

@@ -1,0 +1,46 @@
+//! Instruction counts per message, for `valgrind --tool=callgrind` (repeatable on a noisy
+//! machine): `scripts/callgrind.sh` runs this binary under callgrind, collecting only inside
+//! the two `decode_*` functions below, and divides by the message count.
+//!
+//! Without valgrind it just runs both decoders once over 10 000 text frames of 128 B.
+//! Other cases for profiling: `instructions <text|textmb|binary> <size> <count>`.
+
+mod support;
+
+use std::hint::black_box;
+
+use support::Kind;
+
+/// Messages decoded per library by default.
+const MESSAGES: usize = 10_000;
+/// Payload size of each text message by default.
+const SIZE: usize = 128;
+
+#[inline(never)]
+fn decode_resock(conn: &mut resock_core::Connection, wire: &[u8]) -> usize {
+    support::resock_decode(conn, wire)
+}
+
+#[inline(never)]
+fn decode_tungstenite(ws: &mut support::TungClient, count: usize) -> usize {
+    support::tung_decode(ws, count)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let kind = match args.first().map(String::as_str) {
+        None | Some("text") => Kind::Text,
+        Some("textmb") => Kind::TextMb,
+        Some("binary") => Kind::Binary,
+        Some(other) => panic!("unknown kind {other}"),
+    };
+    let size = args.get(1).map_or(SIZE, |s| s.parse().expect("size"));
+    let count = args.get(2).map_or(MESSAGES, |s| s.parse().expect("count"));
+    let payload = support::payload(kind, size);
+    let wire = support::server_frames(kind, &payload, count);
+    let mut conn = support::open_client(support::config());
+    let mut ws = support::tung_client(wire.clone());
+    assert_eq!(black_box(decode_resock(&mut conn, &wire)), count);
+    assert_eq!(black_box(decode_tungstenite(&mut ws, count)), count);
+    println!("decoded {count} {} messages of {size} B with each library", kind.name());
+}
