@@ -130,6 +130,29 @@ fn measure(case: &Case, opts: &Options) -> (f64, f64, f64) {
     (median(&mut ours), median(&mut theirs), median(&mut ratios))
 }
 
+/// The session's decode path against the bare connection's, same bytes, same round.
+fn measure_session(kind: Kind, size: usize, opts: &Options) -> (f64, f64, f64) {
+    let payload = support::payload(kind, size);
+    let count = support::messages_per_pass(size);
+    let wire = support::server_frames(kind, &payload, count);
+    let mut conn = support::open_client(support::config());
+    let (mut session, id) = support::open_session();
+    let mut out = Vec::new();
+    let (mut bare, mut layered, mut overheads) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..opts.rounds {
+        let c = rate(opts.min_time, count, || {
+            assert_eq!(support::resock_decode(&mut conn, &wire), count);
+        });
+        let s = rate(opts.min_time, count, || {
+            assert_eq!(support::session_decode(&mut session, id, &wire, &mut out), count);
+        });
+        bare.push(c);
+        layered.push(s);
+        overheads.push((c / s - 1.0) * 100.0);
+    }
+    (median(&mut bare), median(&mut layered), median(&mut overheads))
+}
+
 fn main() {
     let opts = options();
     // `cargo bench` passes `--bench`; ignore it and any libtest flags.
@@ -148,6 +171,22 @@ fn main() {
                     mmsg(theirs)
                 );
             }
+        }
+    }
+    // The session layer's cost on the receive path (time per message added to the bare
+    // connection's, in percent).
+    for kind in [Kind::Text, Kind::Binary] {
+        for size in [16, 128, 1024, 65536] {
+            let label = format!("session decode {} {size}", kind.name());
+            if opts.filter.as_deref().is_some_and(|f| !label.contains(f)) {
+                continue;
+            }
+            let (bare, layered, overhead) = measure_session(kind, size, &opts);
+            println!(
+                "{label}: connection {} Mmsg/s, session {} Mmsg/s, overhead {overhead:.1}%",
+                mmsg(bare),
+                mmsg(layered)
+            );
         }
     }
 }

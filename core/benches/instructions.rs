@@ -1,6 +1,6 @@
 //! Instruction counts per message, for `valgrind --tool=callgrind` (repeatable on a noisy
 //! machine): `scripts/callgrind.sh` runs this binary under callgrind, collecting only inside
-//! the two `decode_*` functions below, and divides by the message count.
+//! the `decode_*` functions below (the session one shows the session layer's cost), and divides by the message count.
 //!
 //! Without valgrind it just runs both decoders once over 10 000 text frames of 128 B.
 //! Other cases for profiling: `instructions <text|textmb|binary> <size> <count>`.
@@ -26,6 +26,16 @@ fn decode_tungstenite(ws: &mut support::TungClient, count: usize) -> usize {
     support::tung_decode(ws, count)
 }
 
+#[inline(never)]
+fn decode_session(
+    session: &mut resock_core::session::Session,
+    id: resock_core::session::TransportId,
+    wire: &[u8],
+    out: &mut Vec<u8>,
+) -> usize {
+    support::session_decode(session, id, wire, out)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let kind = match args.first().map(String::as_str) {
@@ -42,5 +52,8 @@ fn main() {
     let mut ws = support::tung_client(wire.clone());
     assert_eq!(black_box(decode_resock(&mut conn, &wire)), count);
     assert_eq!(black_box(decode_tungstenite(&mut ws, count)), count);
+    let (mut session, id) = support::open_session();
+    let mut out = Vec::new();
+    assert_eq!(black_box(decode_session(&mut session, id, &wire, &mut out)), count);
     println!("decoded {count} {} messages of {size} B with each library", kind.name());
 }

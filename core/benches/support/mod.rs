@@ -280,3 +280,60 @@ pub fn check_same_decode(kind: Kind, payload: &[u8], wire: &[u8], count: usize) 
         assert_eq!(ours.is_text(), kind.is_text());
     }
 }
+
+/// An open session (heartbeat, queue and reconnect bookkeeping on, as by default), its
+/// handshake done against resock's own server role; returns it with its transport id.
+pub fn open_session() -> (resock_core::session::Session, resock_core::session::TransportId) {
+    use resock_core::session::{Output, Session, SessionConfig, TransportInput};
+    let now = now();
+    let url = WsUrl::parse("ws://bench.invalid/").unwrap();
+    let mut session = Session::new(SessionConfig::new(url), [3; 32], now);
+    session.connect(now);
+    let id = loop {
+        match session.poll_output() {
+            Some(Output::Connect { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("the session asked for no transport"),
+        }
+    };
+    session.handle_transport(now, id, TransportInput::Connected);
+    let mut wire = Vec::new();
+    while session.poll_transmit(&mut wire).is_some() {}
+    let mut server = Connection::server(config(), [9; 32], now);
+    server.handle_input(now, Input::Data(&wire));
+    let Some(Event::Request(request)) = server.poll_event() else {
+        panic!("the server saw no request")
+    };
+    server.accept(now, &request, None, &[]);
+    wire.clear();
+    while server.poll_transmit(&mut wire).is_some() {}
+    session.handle_transport(now, id, TransportInput::Data(&wire));
+    while session.poll_output().is_some() {}
+    assert_eq!(session.state(), &resock_core::session::SessionState::Open);
+    (session, id)
+}
+
+/// The session: feeds `wire` in `READ_CHUNK` pieces and takes every output, as a driver does
+/// (outputs, then transmit); returns the number of messages.
+pub fn session_decode(
+    session: &mut resock_core::session::Session,
+    id: resock_core::session::TransportId,
+    wire: &[u8],
+    out: &mut Vec<u8>,
+) -> usize {
+    use resock_core::session::{Output, SessionEvent, TransportInput};
+    let now = now();
+    let mut messages = 0;
+    for chunk in wire.chunks(READ_CHUNK) {
+        session.handle_transport(now, id, TransportInput::Data(chunk));
+        while let Some(output) = session.poll_output() {
+            if let Output::Event(SessionEvent::Message(message)) = output {
+                black_box(&message);
+                messages += 1;
+            }
+        }
+        out.clear();
+        while session.poll_transmit(out).is_some() {}
+    }
+    messages
+}

@@ -491,6 +491,28 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// The session's hot path: the next event if it is a data message, decoded straight into
+    /// the return value (an [`Event`] is several times larger than a [`Message`]). Any other
+    /// event stays queued for [`poll_event`](Self::poll_event).
+    #[inline]
+    pub(crate) fn poll_message(&mut self) -> Option<Message> {
+        if !self.events.is_empty() {
+            return None;
+        }
+        match self.decode_step() {
+            Decoded::Message(message) => Some(message),
+            Decoded::Ping(payload) => {
+                self.events.push_back(Event::Ping(payload));
+                None
+            }
+            Decoded::Pong(payload) => {
+                self.events.push_back(Event::Pong(payload));
+                None
+            }
+            Decoded::Queued | Decoded::NeedMore => None,
+        }
+    }
+
     /// The instant at which [`handle_timeout`](Self::handle_timeout) must be called, if any.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -28,6 +28,9 @@ pub(crate) struct Heartbeat {
     config: HeartbeatConfig,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
+    /// The latest frame not yet applied to the deadlines: `on_frame` runs for every received
+    /// frame, so it only records the instant; the deadlines follow when next looked at.
+    last_frame: Option<Instant>,
     outstanding: Option<([u8; 8], Instant)>,
     counter: u64,
     rtt: Option<Rtt>,
@@ -39,6 +42,7 @@ impl Heartbeat {
             config,
             next_ping: None,
             pong_deadline: None,
+            last_frame: None,
             outstanding: None,
             counter: 0,
             rtt: None,
@@ -53,6 +57,7 @@ impl Heartbeat {
     pub(crate) fn on_open(&mut self, now: Instant) {
         self.next_ping = self.config.interval.map(|i| now + i);
         self.pong_deadline = None;
+        self.last_frame = None;
         self.outstanding = None;
     }
 
@@ -60,20 +65,38 @@ impl Heartbeat {
     pub(crate) fn stop(&mut self) {
         self.next_ping = None;
         self.pong_deadline = None;
+        self.last_frame = None;
         self.outstanding = None;
     }
 
     /// A frame arrived: with `any_frame_is_liveness`, the peer is alive and the next ping waits.
+    #[inline]
     pub(crate) fn on_frame(&mut self, now: Instant) {
-        if !self.config.any_frame_is_liveness || self.next_ping.is_none() {
-            return;
+        if self.config.any_frame_is_liveness && self.next_ping.is_some() {
+            self.last_frame = Some(now);
         }
-        self.pong_deadline = None;
-        self.next_ping = self.config.interval.map(|i| now + i);
+    }
+
+    /// The deadlines as of the latest frame: no pong is awaited and the next ping is one
+    /// interval after that frame.
+    fn deadlines(&self) -> (Option<Instant>, Option<Instant>) {
+        match self.last_frame {
+            Some(at) => (self.config.interval.map(|i| at + i), None),
+            None => (self.next_ping, self.pong_deadline),
+        }
+    }
+
+    /// Folds the latest frame into the stored deadlines.
+    fn apply_last_frame(&mut self) {
+        if self.last_frame.is_some() {
+            (self.next_ping, self.pong_deadline) = self.deadlines();
+            self.last_frame = None;
+        }
     }
 
     /// A pong arrived; returns the new RTT when it answers our outstanding ping.
     pub(crate) fn on_pong(&mut self, now: Instant, payload: &[u8]) -> Option<Rtt> {
+        self.apply_last_frame();
         let (expected, sent_at) = self.outstanding?;
         if payload != expected {
             return None;
@@ -100,7 +123,7 @@ impl Heartbeat {
 
     /// The next heartbeat deadline.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match (self.next_ping, self.pong_deadline) {
+        match self.deadlines() {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -110,6 +133,7 @@ impl Heartbeat {
     /// was not running (suspend, debugger): the peer gets one fresh liveness check instead of
     /// being declared dead, and stale pings never fire in a burst.
     pub(crate) fn on_timeout(&mut self, now: Instant) -> Option<Action> {
+        self.apply_last_frame();
         if let Some(deadline) = self.pong_deadline {
             if now >= deadline {
                 let overshoot = now - deadline;

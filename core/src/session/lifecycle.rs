@@ -123,39 +123,62 @@ impl Session {
 
     /// Turns the connection's events into session events and transitions.
     pub(super) fn drain_connection_events(&mut self) {
-        let now = self.now;
         while self.outputs.is_empty() {
             let Some(event) = self.conn.as_mut().and_then(|c| c.poll_event()) else {
                 return;
             };
-            match event {
-                Event::Opened(accepted) => {
-                    self.open_deadline = None;
-                    self.healthy_at = Some(now + self.config.reconnect.healthy_after);
-                    self.heartbeat.on_open(now);
-                    self.set_state(SessionState::Open);
-                    self.emit(SessionEvent::Opened {
-                        subprotocol: accepted.subprotocol,
-                    });
-                }
-                Event::Message(message) => {
-                    self.heartbeat.on_frame(now);
-                    self.deliver(message);
-                }
-                Event::Ping(_) => self.heartbeat.on_frame(now),
-                Event::Pong(payload) => {
-                    self.heartbeat.on_frame(now);
-                    if let Some(rtt) = self.heartbeat.on_pong(now, &payload) {
-                        self.emit(SessionEvent::pong(rtt));
-                    }
-                }
-                Event::CloseReceived { .. } => {
-                    self.heartbeat.stop();
-                    self.set_state(SessionState::Closing);
-                }
-                Event::Closed(info) => self.on_connection_closed(now, info),
-                Event::Request(_) => {}
+            self.on_connection_event(event);
+        }
+    }
+
+    /// The hot path of [`poll_output`](Session::poll_output): with nothing queued, a received
+    /// message goes straight to the caller instead of through the output queue. Anything else
+    /// takes the general path. Returns `None` when the caller should pop the queue.
+    #[inline]
+    pub(super) fn next_direct_output(&mut self) -> Option<Output> {
+        if let Some(message) = self.conn.as_mut().and_then(|c| c.poll_message()) {
+            self.heartbeat.on_frame(self.now);
+            #[cfg(feature = "json")]
+            if self.config.envelope.is_some() {
+                self.deliver(message);
+                return None;
             }
+            return Some(Output::Event(SessionEvent::Message(message)));
+        }
+        self.drain_connection_events();
+        None
+    }
+
+    /// Applies one connection event: session events and transitions.
+    fn on_connection_event(&mut self, event: Event) {
+        let now = self.now;
+        match event {
+            Event::Opened(accepted) => {
+                self.open_deadline = None;
+                self.healthy_at = Some(now + self.config.reconnect.healthy_after);
+                self.heartbeat.on_open(now);
+                self.set_state(SessionState::Open);
+                self.emit(SessionEvent::Opened {
+                    subprotocol: accepted.subprotocol,
+                });
+            }
+            Event::Message(message) => {
+                self.heartbeat.on_frame(now);
+                self.deliver(message);
+            }
+            Event::Ping(_) => self.heartbeat.on_frame(now),
+            Event::Pong(payload) => {
+                self.heartbeat.on_frame(now);
+                if let Some(rtt) = self.heartbeat.on_pong(now, &payload) {
+                    self.emit(SessionEvent::pong(rtt));
+                }
+            }
+            Event::CloseReceived { .. } => {
+                self.heartbeat.stop();
+                self.set_state(SessionState::Closing);
+            }
+            Event::Closed(info) => self.on_connection_closed(now, info),
+            Event::Request(_) => {}
         }
     }
 

@@ -244,7 +244,9 @@ impl Session {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         if self.outputs.is_empty() {
-            self.drain_connection_events();
+            if let Some(output) = self.next_direct_output() {
+                return Some(output);
+            }
         }
         self.outputs.pop_front()
     }
