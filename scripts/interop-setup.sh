@@ -30,6 +30,9 @@ setup_python() {
   if [ ! -x "$venv/bin/python" ]; then
     echo "interop-setup: python: creating .venv-interop"
     python3 -m venv "$venv"
+  elif ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "interop-setup: python: .venv-interop is broken (its python moved?), recreating it"
+    python3 -m venv --clear "$venv"
   fi
   echo "interop-setup: python: pip install -r interop/python/requirements.txt"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$req"
