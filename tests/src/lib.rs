@@ -4,5 +4,6 @@
 
 pub mod alloc;
 pub mod pair;
+pub mod peers;
 pub mod server;
 pub mod wire;
