@@ -16,6 +16,13 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+thread_local! {
+    /// The read buffer, one per thread rather than one per connection: a blocking read uses it
+    /// only for the duration of the call and the core copies what it needs, so an idle
+    /// connection holds no read buffer.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Errors of the blocking driver.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +72,8 @@ pub struct WebSocket<S: Transport = TcpStream> {
     stream: S,
     conn: Connection,
     out: Vec<u8>,
-    read_buf: Vec<u8>,
+    /// The read timeout last set on the stream, so the syscall is made only when it changes.
+    read_timeout: Option<Option<Duration>>,
     events: VecDeque<Event>,
     closed: Option<CloseInfo>,
     transport_closed: bool,
@@ -173,7 +181,7 @@ impl<S: Transport> WebSocket<S> {
             stream,
             conn,
             out: Vec::new(),
-            read_buf: Vec::new(),
+            read_timeout: None,
             events: VecDeque::new(),
             closed: None,
             transport_closed: false,
@@ -334,18 +342,37 @@ impl<S: Transport> WebSocket<S> {
             Some(deadline) => Some((deadline - now).max(Duration::from_millis(1))),
             None => None,
         };
-        if self.stream.set_read_timeout(timeout).is_err() {
-            // Without a timeout we could hang; treat it as a broken transport.
-            self.conn
-                .handle_input(now, Input::TransportError("could not set the read timeout"));
-            return Ok(());
+        if self.read_timeout != Some(timeout) {
+            if self.stream.set_read_timeout(timeout).is_err() {
+                // Without a timeout we could hang; treat it as a broken transport.
+                self.conn
+                    .handle_input(now, Input::TransportError("could not set the read timeout"));
+                return Ok(());
+            }
+            self.read_timeout = Some(timeout);
         }
-        if self.read_buf.len() < READ_CHUNK {
-            self.read_buf.resize(READ_CHUNK, 0);
-        }
-        match self.stream.read(&mut self.read_buf) {
-            Ok(0) => self.conn.handle_input(Instant::now(), Input::Eof),
-            Ok(n) => self.conn.handle_input(Instant::now(), Input::Data(&self.read_buf[..n])),
+        let (conn, stream) = (&mut self.conn, &mut self.stream);
+        let result = READ_BUF.with(|cell| {
+            // A re-entrant read on this thread (not possible through this API) gets its own buffer.
+            let mut own = Vec::new();
+            let mut shared = cell.try_borrow_mut();
+            let buf = match shared.as_mut() {
+                Ok(buf) => buf,
+                Err(_) => &mut own,
+            };
+            if buf.len() < READ_CHUNK {
+                buf.resize(READ_CHUNK, 0);
+            }
+            let result = stream.read(&mut buf[..]);
+            match result {
+                Ok(0) => conn.handle_input(Instant::now(), Input::Eof),
+                Ok(n) => conn.handle_input(Instant::now(), Input::Data(&buf[..n])),
+                Err(_) => {}
+            }
+            result
+        });
+        match result {
+            Ok(_) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 self.conn.handle_timeout(Instant::now());
             }
