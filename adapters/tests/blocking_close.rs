@@ -93,3 +93,19 @@ fn the_client_reports_the_code_and_reason_the_server_closes_with() {
     assert!(client.next_event().is_none());
     server.stop();
 }
+
+#[test]
+fn dropping_the_client_closes_with_1000() {
+    let (tx, closes) = mpsc::channel();
+    let server = Server::local(move |stream| {
+        if let Some(mut ws) = accept(stream) {
+            tx.send(echo(&mut ws)).ok();
+        }
+    });
+    let mut client = ClientBuilder::new(&server.url("/")).unwrap().connect_blocking();
+    expect_open(&mut client);
+    drop(client);
+    let frame = closes.recv_timeout(PATIENCE).unwrap().expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1000);
+    server.stop();
+}

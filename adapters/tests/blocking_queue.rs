@@ -116,3 +116,28 @@ fn recv_keeps_handed_back_messages_for_the_caller() {
     assert_eq!(back.len(), 1);
     assert_eq!((back[0].id, &back[0].message), (id, &Message::text("never sent")));
 }
+
+#[test]
+fn a_full_event_buffer_drops_sent_notices_but_keeps_what_matters() {
+    let server = Server::local(|stream| {
+        if let Some(mut ws) = accept(stream) {
+            echo(&mut ws);
+        }
+    });
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .event_capacity(2)
+        .connect_blocking();
+    expect_open(&mut client);
+    // Sending without reading events: the buffer fills, and the `Sent` notices beyond it go.
+    for n in 0..20 {
+        client.send_text(format!("n{n}")).unwrap();
+    }
+    assert!(client.dropped_events() >= 18, "{}", client.dropped_events());
+    // Every echo still arrives, in order.
+    for n in 0..20 {
+        assert_eq!(client.recv(), Some(Message::text(format!("n{n}"))));
+    }
+    assert!(client.close(CloseCode::NORMAL, ""));
+    server.stop();
+}

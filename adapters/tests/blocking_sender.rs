@@ -81,3 +81,11 @@ fn a_sender_times_out_when_nobody_drives_the_client() {
     // The owner never saw it, so it is not queued either.
     assert_eq!(client.session().queued_messages(), 0);
 }
+
+#[test]
+fn the_client_moves_between_threads_and_senders_are_shared() {
+    fn send_and_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send::<resock::blocking_client::Client>();
+    send_and_sync::<resock::blocking_client::Sender>();
+}
