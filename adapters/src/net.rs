@@ -12,6 +12,10 @@ use resock_core::session::{TransportError, TransportErrorKind};
 #[cfg(feature = "rustls")]
 use std::sync::Arc;
 
+/// How long writing the TLS `close_notify` may block when a stream ends.
+#[cfg(feature = "rustls")]
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// The TLS client settings a `wss://` connection needs, built once per client.
 #[cfg(feature = "rustls")]
 pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
@@ -42,11 +46,13 @@ impl Stream {
         self.tcp().set_read_timeout(timeout)
     }
 
-    /// Ends the stream: a TLS `close_notify` when encrypted, then a TCP shutdown of both
-    /// directions. Errors are ignored; the stream is dropped right after.
+    /// Ends the stream: a TLS `close_notify` when encrypted (written within 250 ms), then a TCP
+    /// shutdown of both directions. Errors are ignored; the stream is dropped right after.
     pub(crate) fn shutdown(&mut self) {
         #[cfg(feature = "rustls")]
         if let Stream::Tls(tls) = self {
+            // A peer that stopped reading must not hold us for the whole write timeout.
+            tls.get_ref().set_write_timeout(Some(CLOSE_NOTIFY_TIMEOUT)).ok();
             tls.conn.send_close_notify();
             tls.flush().ok();
         }
