@@ -7,6 +7,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `blocking` | yes | [`blocking`]: a driver on `std::net::TcpStream` for both roles |
+//! | `blocking` | yes | [`blocking_client`]: a client that stays connected (reconnect, heartbeat, queue, TLS) on `std::net`, from [`ClientBuilder::connect_blocking`] |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
 //! | `smol` | no | the async driver spawned on smol |
@@ -27,7 +28,11 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+#[cfg(feature = "blocking")]
+pub mod blocking_client;
 mod builder;
+#[cfg(feature = "blocking")]
+mod net;
 mod seed;
 #[cfg(feature = "rustls")]
 pub mod tls;

@@ -1,0 +1,287 @@
+//! Blocking resolution and connection for the session driver: DNS on every attempt, every
+//! resolved address tried in turn within the open deadline, `TCP_NODELAY`, and TLS for
+//! `wss://`, with failures mapped to the [`TransportErrorKind`]s the reconnect policy reads.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use resock_core::WsUrl;
+use resock_core::session::{TransportError, TransportErrorKind};
+
+#[cfg(feature = "rustls")]
+use std::sync::Arc;
+
+/// How long writing the TLS `close_notify` may block when a stream ends.
+#[cfg(feature = "rustls")]
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// The TLS client settings a `wss://` connection needs, built once per client.
+#[cfg(feature = "rustls")]
+pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
+/// Without the `rustls` feature there is nothing to configure.
+#[cfg(not(feature = "rustls"))]
+pub(crate) type TlsConfig = ();
+
+/// A connected byte stream: plain TCP, or TLS over TCP.
+pub(crate) enum Stream {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`, after a completed TLS handshake.
+    #[cfg(feature = "rustls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    /// Sets how long one read may block; `None` blocks until data arrives.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(timeout)
+    }
+
+    /// Ends the stream: a TLS `close_notify` when encrypted (written within 250 ms), then a TCP
+    /// shutdown of both directions. Errors are ignored; the stream is dropped right after.
+    pub(crate) fn shutdown(&mut self) {
+        #[cfg(feature = "rustls")]
+        if let Stream::Tls(tls) = self {
+            // A peer that stopped reading must not hold us for the whole write timeout.
+            tls.get_ref().set_write_timeout(Some(CLOSE_NOTIFY_TIMEOUT)).ok();
+            tls.conn.send_close_notify();
+            tls.flush().ok();
+        }
+        self.tcp().shutdown(Shutdown::Both).ok();
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Stream::Plain(_) => "Plain",
+            #[cfg(feature = "rustls")]
+            Stream::Tls(_) => "Tls",
+        };
+        f.debug_tuple(kind).field(self.tcp()).finish()
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.flush(),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// Maps an IO error of connecting, reading or writing to the kind the reconnect policy uses.
+pub(crate) fn transport_error(context: &str, error: &io::Error) -> TransportError {
+    let kind = match error.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => TransportErrorKind::Refused,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::TimedOut,
+        _ => TransportErrorKind::Io,
+    };
+    TransportError::new(kind, format!("{context}: {error}"))
+}
+
+/// Resolves `url`'s host and port (a fresh lookup each call, so DNS changes are seen on the
+/// next attempt). IP literals resolve without a lookup.
+pub(crate) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, TransportError> {
+    let authority = url.authority();
+    let addrs: Vec<SocketAddr> = authority
+        .to_socket_addrs()
+        .map_err(|e| TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(TransportError::new(
+            TransportErrorKind::Dns,
+            format!("{authority} resolved to no address"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Time left before `deadline`, or a timeout error when none is.
+fn left(deadline: Instant, what: &str) -> Result<Duration, TransportError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(TransportError::new(
+            TransportErrorKind::TimedOut,
+            format!("{what}: the open timeout passed"),
+        ));
+    }
+    Ok(left)
+}
+
+/// Connects to the first of `addrs` that answers, each try limited by the time left before
+/// `deadline`. The error names every address that failed, and its kind is the last one's.
+pub(crate) fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, TransportError> {
+    let mut failures = Vec::new();
+    let mut last_kind = TransportErrorKind::Io;
+    for addr in addrs {
+        let timeout = left(deadline, &format!("connecting to {addr}"))?;
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(tcp) => {
+                // Frames are written whole; Nagle would only delay the small ones.
+                tcp.set_nodelay(true).ok();
+                return Ok(tcp);
+            }
+            Err(e) => {
+                last_kind = transport_error("", &e).kind;
+                failures.push(format!("{addr}: {e}"));
+            }
+        }
+    }
+    Err(TransportError::new(
+        last_kind,
+        format!("could not connect ({})", failures.join("; ")),
+    ))
+}
+
+/// Opens the transport for `url` before `deadline`: resolve, TCP, and for `wss://` a TLS
+/// handshake verified against `tls`. The stream comes back with `write_timeout` set.
+pub(crate) fn connect(
+    url: &WsUrl,
+    deadline: Instant,
+    tls: Option<&TlsConfig>,
+    write_timeout: Duration,
+) -> Result<Stream, TransportError> {
+    let addrs = resolve(url)?;
+    let tcp = connect_tcp(&addrs, deadline)?;
+    let stream = if url.secure {
+        tls_handshake(url, tcp, deadline, tls)?
+    } else {
+        Stream::Plain(tcp)
+    };
+    stream
+        .tcp()
+        .set_write_timeout(Some(write_timeout))
+        .map_err(|e| transport_error("setting the write timeout", &e))?;
+    Ok(stream)
+}
+
+/// Runs the TLS handshake on `tcp` with socket timeouts bounded by `deadline`.
+#[cfg(feature = "rustls")]
+fn tls_handshake(
+    url: &WsUrl,
+    mut tcp: TcpStream,
+    deadline: Instant,
+    tls: Option<&TlsConfig>,
+) -> Result<Stream, TransportError> {
+    let Some(config) = tls else {
+        return Err(TransportError::new(
+            TransportErrorKind::TlsCertificate,
+            "no TLS configuration for a wss:// URL",
+        ));
+    };
+    let name = crate::tls::server_name(&url.host)?;
+    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name)
+        .map_err(|e| TransportError::new(TransportErrorKind::Tls, format!("starting TLS: {e}")))?;
+    while conn.is_handshaking() {
+        let timeout = left(deadline, "TLS handshake")?;
+        tcp.set_read_timeout(Some(timeout))
+            .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+            .map_err(|e| transport_error("setting socket timeouts", &e))?;
+        match conn.complete_io(&mut tcp) {
+            Ok((0, 0)) if conn.is_handshaking() => {
+                return Err(TransportError::new(
+                    TransportErrorKind::Refused,
+                    "the server closed the connection during the TLS handshake",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::tls::classify_handshake_error(&e)),
+        }
+    }
+    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+}
+
+/// Without the `rustls` feature a `wss://` URL cannot work; retrying would not change that.
+#[cfg(not(feature = "rustls"))]
+fn tls_handshake(
+    _url: &WsUrl,
+    _tcp: TcpStream,
+    _deadline: Instant,
+    _tls: Option<&TlsConfig>,
+) -> Result<Stream, TransportError> {
+    Err(TransportError::new(
+        TransportErrorKind::TlsCertificate,
+        "wss:// needs the rustls feature, which this build does not include",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn every_address_is_tried_in_turn() {
+        // A port that refuses: bind, note the address, close the listener.
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let tcp = connect_tcp(&[refused, good], Instant::now() + Duration::from_secs(5)).unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), good);
+        assert!(tcp.nodelay().unwrap());
+    }
+
+    #[test]
+    fn refusals_are_reported_with_every_address() {
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let error = connect_tcp(&[refused, refused], Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::Refused);
+        assert_eq!(error.message.matches(&refused.to_string()).count(), 2, "{error}");
+    }
+
+    #[test]
+    fn a_passed_deadline_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let error = connect_tcp(&[listener.local_addr().unwrap()], Instant::now()).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn ip_literals_resolve_without_a_lookup() {
+        let url = WsUrl::parse("ws://[::1]:9/").unwrap();
+        assert_eq!(resolve(&url).unwrap(), vec!["[::1]:9".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn io_errors_map_to_policy_kinds() {
+        let kind = |k| transport_error("x", &io::Error::from(k)).kind;
+        assert_eq!(kind(io::ErrorKind::ConnectionRefused), TransportErrorKind::Refused);
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), TransportErrorKind::Refused);
+        assert_eq!(kind(io::ErrorKind::TimedOut), TransportErrorKind::TimedOut);
+        assert_eq!(kind(io::ErrorKind::PermissionDenied), TransportErrorKind::Io);
+    }
+}

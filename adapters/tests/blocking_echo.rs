@@ -1,0 +1,93 @@
+//! The blocking client against a tungstenite echo server: text and binary from 0 B to 16 MiB,
+//! IPv6, and a DNS name.
+#![cfg(feature = "blocking")]
+
+mod support;
+
+use std::net::TcpListener;
+
+use resock::ClientBuilder;
+use resock::blocking_client::Client;
+use resock::core::session::QueueConfig;
+use resock::{CloseCode, Message};
+
+use support::expect_open;
+use support::ws_server::{Server, accept, echo};
+
+fn echo_server(listener: TcpListener) -> Server {
+    Server::spawn(listener, |stream| {
+        if let Some(mut ws) = accept(stream) {
+            echo(&mut ws);
+        }
+    })
+}
+
+/// A client whose queue takes the largest test message.
+fn client(url: &str) -> Client {
+    let mut queue = QueueConfig::default();
+    queue.max_bytes = 40 << 20;
+    queue.high_water = 40 << 20;
+    ClientBuilder::new(url).unwrap().queue(queue).connect_blocking()
+}
+
+const SIZES: [usize; 9] = [0, 1, 125, 126, 65_535, 65_536, 1 << 20, (16 << 20) - 14, 16 << 20];
+
+#[test]
+fn text_and_binary_echo_from_empty_to_16_mib() {
+    let server = echo_server(TcpListener::bind("127.0.0.1:0").unwrap());
+    let mut client = client(&server.url("/echo"));
+    expect_open(&mut client);
+    for size in SIZES {
+        let text: String = (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let id = client.send(Message::text(text.clone())).unwrap();
+        let echoed = client
+            .recv()
+            .unwrap_or_else(|| panic!("no echo of {size} B text (id {id:?})"));
+        assert!(echoed.is_text());
+        assert_eq!(echoed.as_text().map(str::len), Some(size));
+        assert!(echoed == Message::text(text), "text of {size} B came back different");
+
+        let binary: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        client.send_binary(binary.clone()).unwrap();
+        let echoed = client.recv().unwrap_or_else(|| panic!("no echo of {size} B binary"));
+        assert!(!echoed.is_text());
+        assert!(
+            echoed.as_bytes() == binary.as_slice(),
+            "binary of {size} B came back different"
+        );
+    }
+    assert!(client.close(CloseCode::NORMAL, "bye"));
+    assert!(client.is_closed());
+    drop(client);
+    server.stop();
+}
+
+#[test]
+fn ipv6_loopback() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: ::1 cannot be bound here");
+        return;
+    };
+    let server = echo_server(listener);
+    let url = server.url("/v6");
+    assert!(url.starts_with("ws://[::1]:"), "{url}");
+    let mut client = client(&url);
+    expect_open(&mut client);
+    client.send_text("over IPv6").unwrap();
+    assert_eq!(client.recv(), Some(Message::text("over IPv6")));
+    assert!(client.close(CloseCode::NORMAL, ""));
+    server.stop();
+}
+
+#[test]
+fn a_dns_name_tries_every_address() {
+    // `localhost` may resolve to ::1 first; the server listens on 127.0.0.1 only, so the
+    // client has to move on to the next address.
+    let server = echo_server(TcpListener::bind("127.0.0.1:0").unwrap());
+    let mut client = client(&format!("ws://localhost:{}/dns", server.addr().port()));
+    expect_open(&mut client);
+    client.send_text("by name").unwrap();
+    assert_eq!(client.recv(), Some(Message::text("by name")));
+    assert!(client.close(CloseCode::NORMAL, ""));
+    server.stop();
+}

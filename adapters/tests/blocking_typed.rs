@@ -1,0 +1,132 @@
+//! Typed JSON with the blocking client: `send_typed`, envelope decoding into `Typed` events,
+//! and `run_router` dispatching by type with replies from the handlers.
+#![cfg(all(feature = "blocking", feature = "json"))]
+
+mod support;
+
+use std::sync::mpsc;
+
+use resock::core::session::{Error, ReconnectPolicy, SessionEvent};
+use resock::core::typed::{JsonEnvelope, Router};
+use resock::{ClientBuilder, CloseCode};
+use serde::{Deserialize, Serialize};
+use tungstenite::Message as WsMessage;
+
+use support::ws_server::{Server, accept, echo};
+use support::{PATIENCE, expect_event, expect_open};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Chat {
+    from: String,
+    text: String,
+}
+
+fn echo_server() -> Server {
+    Server::local(|stream| {
+        if let Some(mut ws) = accept(stream) {
+            echo(&mut ws);
+        }
+    })
+}
+
+#[test]
+fn send_typed_writes_the_envelope_and_the_builder_envelope_decodes_replies() {
+    let server = echo_server();
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .envelope(JsonEnvelope::new())
+        .connect_blocking();
+    expect_open(&mut client);
+    let chat = Chat {
+        from: "ann".into(),
+        text: "hi \"there\"".into(),
+    };
+    client.send_typed("chat", &chat).unwrap();
+    let event = expect_event(&mut client, "Typed", |e| matches!(e, SessionEvent::Typed(_)));
+    let SessionEvent::Typed(envelope) = event else {
+        unreachable!()
+    };
+    assert_eq!(envelope.ty, "chat");
+    assert_eq!(envelope.data::<Chat>().unwrap(), chat);
+    assert!(
+        envelope.timestamp.as_deref().is_some_and(|t| t.ends_with('Z')),
+        "{:?}",
+        envelope.timestamp
+    );
+
+    // Text that is not an envelope is reported, and the connection stays up.
+    client.send_text("not json").unwrap();
+    let event = expect_event(&mut client, "decode error", |e| matches!(e, SessionEvent::Error(_)));
+    let SessionEvent::Error(Error::Decode(error)) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(error.raw, "not json");
+    client.send_typed("unit", &()).unwrap();
+    assert!(matches!(
+        expect_event(&mut client, "Typed", |e| matches!(e, SessionEvent::Typed(_))),
+        SessionEvent::Typed(envelope) if envelope.ty == "unit"
+    ));
+    assert!(client.close(CloseCode::NORMAL, ""));
+    server.stop();
+}
+
+#[test]
+fn run_router_dispatches_by_type_and_handlers_can_reply() {
+    let (tx, from_client) = mpsc::channel::<String>();
+    let server = Server::local(move |stream| {
+        let Some(mut ws) = accept(stream) else { return };
+        let script = [
+            r#"{"type":"chat","data":{"from":"bob","text":"hello"}}"#,
+            r#"{"type":"presence","data":"online"}"#,
+            r#"{"type":"chat","data":{"wrong":"shape"}}"#,
+            r#"{"type":"bye"}"#,
+        ];
+        for line in script {
+            ws.send(WsMessage::text(line)).ok();
+        }
+        // The router's reply to the chat, then the client's close.
+        while let Ok(message) = ws.read() {
+            if let WsMessage::Text(text) = message {
+                tx.send(text.to_string()).ok();
+            }
+        }
+    });
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .reconnect(ReconnectPolicy::disabled())
+        .connect_blocking();
+    let (log_tx, log) = mpsc::channel::<String>();
+    let mut router = Router::new(JsonEnvelope::new());
+    let chats = log_tx.clone();
+    router
+        .on(
+            "chat",
+            move |client: &mut resock::blocking_client::Client, chat: Chat| {
+                chats.send(format!("chat from {}: {}", chat.from, chat.text)).unwrap();
+                let reply = Chat {
+                    from: "me".into(),
+                    text: format!("hi {}", chat.from),
+                };
+                client.send_typed("chat", &reply).unwrap();
+            },
+        )
+        .on("bye", |client: &mut resock::blocking_client::Client, _: ()| {
+            client.close(CloseCode::NORMAL, "bye");
+        });
+    let others = log_tx.clone();
+    router.fallback(move |_, envelope| others.send(format!("fallback {}", envelope.ty)).unwrap());
+    let mut errors = Vec::new();
+    client.run_router(&mut router, |_, error| errors.push(error.raw));
+    drop(log_tx);
+
+    assert!(client.is_closed());
+    let log: Vec<String> = log.try_iter().collect();
+    assert_eq!(log, ["chat from bob: hello", "fallback presence"]);
+    assert_eq!(errors, [r#"{"type":"chat","data":{"wrong":"shape"}}"#]);
+    drop(client);
+    server.stop();
+    let reply = from_client.recv_timeout(PATIENCE).expect("the handler's reply");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["type"], "chat");
+    assert_eq!(reply["data"], serde_json::json!({"from": "me", "text": "hi bob"}));
+}
