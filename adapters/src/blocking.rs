@@ -13,15 +13,7 @@ use resock_core::{ClientOptions, CloseCode, Config, ConnectionError, Message, Re
 /// How long one socket write may block before the connection is given up.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How many bytes one socket read asks for.
-const READ_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// The read buffer, one per thread rather than one per connection: a blocking read uses it
-    /// only for the duration of the call and the core copies what it needs, so an idle
-    /// connection holds no read buffer.
-    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+use crate::read_buf::with_read_buf;
 
 /// Errors of the blocking driver.
 #[non_exhaustive]
@@ -352,18 +344,8 @@ impl<S: Transport> WebSocket<S> {
             self.read_timeout = Some(timeout);
         }
         let (conn, stream) = (&mut self.conn, &mut self.stream);
-        let result = READ_BUF.with(|cell| {
-            // A re-entrant read on this thread (not possible through this API) gets its own buffer.
-            let mut own = Vec::new();
-            let mut shared = cell.try_borrow_mut();
-            let buf = match shared.as_mut() {
-                Ok(buf) => buf,
-                Err(_) => &mut own,
-            };
-            if buf.len() < READ_CHUNK {
-                buf.resize(READ_CHUNK, 0);
-            }
-            let result = stream.read(&mut buf[..]);
+        let result = with_read_buf(|buf| {
+            let result = stream.read(buf);
             match result {
                 Ok(0) => conn.handle_input(Instant::now(), Input::Eof),
                 Ok(n) => conn.handle_input(Instant::now(), Input::Data(&buf[..n])),

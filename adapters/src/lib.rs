@@ -32,6 +32,8 @@ pub mod blocking;
 pub mod blocking_client;
 mod builder;
 #[cfg(feature = "blocking")]
+mod read_buf;
+#[cfg(feature = "blocking")]
 mod net;
 mod seed;
 #[cfg(feature = "rustls")]

@@ -9,9 +9,7 @@ use resock_core::session::{Output, SessionEvent, TransportError, TransportErrorK
 use super::{Client, Transport};
 use crate::blocking::WRITE_TIMEOUT;
 use crate::net;
-
-/// How many bytes one socket read asks for.
-const READ_CHUNK: usize = 64 * 1024;
+use crate::read_buf::with_read_buf;
 
 /// Shortest read timeout set on the socket (zero would mean "block forever").
 const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
@@ -180,19 +178,21 @@ impl Client {
                 .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
             return;
         }
-        if self.read_buf.len() != READ_CHUNK {
-            self.read_buf.resize(READ_CHUNK, 0);
-        }
         let id = transport.id;
-        match transport.stream.read(&mut self.read_buf) {
+        let session = &mut self.session;
+        let result = with_read_buf(|buf| {
+            let result = transport.stream.read(buf);
+            if let Ok(n @ 1..) = result {
+                session.handle_transport(Instant::now(), id, TransportInput::Data(&buf[..n]));
+            }
+            result
+        });
+        match result {
             Ok(0) => {
                 transport.readable = false;
                 self.session.handle_transport(Instant::now(), id, TransportInput::Eof);
             }
-            Ok(n) => {
-                self.session
-                    .handle_transport(Instant::now(), id, TransportInput::Data(&self.read_buf[..n]));
-            }
+            Ok(_) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A TLS peer that closes the TCP connection without close_notify: the WebSocket

@@ -146,7 +146,6 @@ pub struct Client {
     handed_back_capacity: usize,
     dropped_events: u64,
     out: Vec<u8>,
-    read_buf: Vec<u8>,
     shared: Arc<Shared>,
     send_timeout: Duration,
 }
@@ -186,7 +185,6 @@ impl ClientBuilder {
             handed_back_capacity,
             dropped_events: 0,
             out: Vec::new(),
-            read_buf: Vec::new(),
             shared: Shared::new(inbox_capacity),
             send_timeout: DEFAULT_SEND_TIMEOUT,
         }
