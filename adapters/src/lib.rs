@@ -9,8 +9,9 @@
 //! | `blocking` | yes | [`blocking`]: a driver on `std::net::TcpStream` for both roles |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
-//! | `smol` | no | the async driver spawned on smol |
-//! | `async-std` | no | the same async driver spawned on async-std (discontinued upstream) |
+//! | `async` | with `smol` / `async-std` | [`Client`], the cloneable handle, and [`Driver`], the async driver on `futures-io` and `async-io` timers ([`ClientBuilder::build_async`] for any executor) |
+//! | `smol` | no | [`ClientBuilder::start_smol`]: the async driver spawned on smol |
+//! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
 //! ```no_run
 //! use resock::blocking::WebSocket;
@@ -25,14 +26,29 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_driver;
+#[cfg(feature = "async-std")]
+pub mod async_std;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod builder;
+#[cfg(feature = "async")]
+mod handle;
 mod seed;
+#[cfg(feature = "smol")]
+pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
+#[cfg(feature = "async")]
+pub use async_driver::{Driver, HandedBack};
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
+#[cfg(feature = "json")]
+#[cfg(feature = "async")]
+pub use handle::TypedSendError;
+#[cfg(feature = "async")]
+pub use handle::{Client, Events, SendError, TrySendError};
 
 pub use resock_core::{
     self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,
