@@ -108,6 +108,8 @@ pub(crate) struct Run<C: Connect> {
     started: bool,
     /// Every handle is gone: the session was told to close, and events go nowhere.
     orphaned: bool,
+    /// The last `drain_outputs` emptied the session's outputs.
+    drained: bool,
     done: bool,
 }
 
@@ -127,6 +129,7 @@ impl<C: Connect> Run<C> {
                 events: Default::default(),
                 aside: Default::default(),
                 paused: false,
+                closing: false,
                 finished: false,
             }),
             wake_driver: Event::new(),
@@ -150,6 +153,7 @@ impl<C: Connect> Run<C> {
             retire_within,
             started: false,
             orphaned: false,
+            drained: false,
             done: false,
         };
         (client, run)
@@ -187,7 +191,7 @@ impl<C: Connect> Run<C> {
     /// One round of work; true when anything moved.
     fn round(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = self.poll_opening(cx);
-        let (deadline, paused) = {
+        let (deadline, paused, frozen) = {
             let shared = Arc::clone(&self.shared);
             let mut state = shared.lock();
             let now = Instant::now();
@@ -197,13 +201,15 @@ impl<C: Connect> Run<C> {
             }
             if !self.orphaned && shared.handles.load(Ordering::Acquire) == 0 {
                 self.orphaned = true;
+                state.closing = true;
                 state.events.clear();
                 state.aside.clear();
                 state.session.close(now, CloseCode::NORMAL, "");
                 progress = true;
             }
             progress |= self.drain_outputs(&mut state);
-            if !state.paused && state.session.poll_timeout().is_some_and(|at| at <= now) {
+            let frozen = state.paused && !state.closing;
+            if !frozen && state.session.poll_timeout().is_some_and(|at| at <= now) {
                 state.session.handle_timeout(now);
                 self.drain_outputs(&mut state);
                 progress = true;
@@ -216,7 +222,7 @@ impl<C: Connect> Run<C> {
                 self.shared.changed.notify(usize::MAX);
                 return true;
             }
-            (state.session.poll_timeout(), state.paused)
+            (state.session.poll_timeout(), state.paused, frozen)
         };
         progress |= self.poll_write(cx);
         if !paused {
@@ -228,23 +234,24 @@ impl<C: Connect> Run<C> {
                 progress = true;
             }
         }
-        if !paused {
+        if !frozen {
             progress |= self.poll_timer(cx, deadline);
         }
         progress
     }
 
     /// Moves the session's outputs out: events to the buffer, transport requests acted on.
-    /// Stops (and marks the driver paused) while the event buffer is full.
+    /// While the event buffer is full it marks the driver paused, and stops unless closing.
     fn drain_outputs(&mut self, state: &mut State) -> bool {
         let mut any = false;
         loop {
-            if !self.orphaned && state.events.len() >= self.shared.capacity {
-                state.paused = true;
+            state.paused = !self.orphaned && state.events.len() >= self.shared.capacity;
+            if state.paused && !state.closing {
+                self.drained = false;
                 return any;
             }
             let Some(output) = state.session.poll_output() else {
-                state.paused = false;
+                self.drained = true;
                 return any;
             };
             any = true;
@@ -398,7 +405,7 @@ impl<C: Connect> Run<C> {
     /// Closed for good, every output handed on, and the last transport closed.
     fn is_finished(&self, state: &State) -> bool {
         matches!(state.session.state(), resock_core::SessionState::Closed(_))
-            && !state.paused
+            && self.drained
             && matches!(self.link, Link::None)
             && self.retiring.is_none()
     }

@@ -55,8 +55,12 @@ pub(crate) struct State {
     pub(crate) events: VecDeque<SessionEvent>,
     /// Handed-back messages `recv` stepped over; they precede everything in `events`.
     pub(crate) aside: VecDeque<HandedBack>,
-    /// The driver stopped taking outputs from the session because `events` is full.
+    /// `events` is full: the driver stopped reading the socket and waits for the application
+    /// to take events (and, unless `closing`, stopped taking outputs and handling timers).
     pub(crate) paused: bool,
+    /// The application asked to close for good: a full buffer then only stops socket reads,
+    /// so the close finishes (no reconnect follows, so the events it adds are few).
+    pub(crate) closing: bool,
     /// The driver task ended; nothing more will happen.
     pub(crate) finished: bool,
 }

@@ -41,6 +41,8 @@ use crate::async_driver::{HandedBack, Shared};
 /// reading the socket and handling timers, and sends wait. Nothing is dropped and memory stays
 /// bounded, but an application that sends and never reads stalls after `event_capacity`
 /// events (for example `Sent` confirmations): run a task over `events()` or `recv()`.
+/// Closing is the exception: once [`close`](Self::close) was called, a full buffer only stops
+/// reading, so the close always ends.
 ///
 /// # Closing
 /// [`close`](Self::close) closes gracefully. Dropping the last handle (an [`Events`] stream
@@ -92,11 +94,13 @@ impl Client {
     /// and ended, with why the session closed; unsent messages are handed back as events.
     ///
     /// The close starts at the first poll; dropping the future afterwards does not undo it.
-    /// Events keep arriving while it runs: if nobody takes them and the buffer fills, the
-    /// close waits for that too.
+    /// Events keep arriving while it runs. If nobody takes them and the buffer fills, the
+    /// driver stops reading the socket but goes on closing, so the close then ends by the
+    /// close timeout instead of the server's answer.
     pub async fn close(&self, code: CloseCode, reason: &str) -> ClosedReason {
         {
             let mut state = self.shared.lock();
+            state.closing = true;
             state.session.close(Instant::now(), code, reason);
         }
         self.shared.wake_driver.notify(usize::MAX);
