@@ -9,8 +9,8 @@
 //! | `blocking` | yes | [`blocking`]: a driver on `std::net::TcpStream` for both roles |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
-//! | `async` | with `smol` / `async-std` | [`Client`], the cloneable handle, and [`Driver`], the async driver on `futures-io` and `async-io` timers ([`ClientBuilder::build_async`] for any executor) |
-//! | `smol` | no | [`ClientBuilder::start_smol`]: the async driver spawned on smol |
+//! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on `futures-io` and `async-io` timers (`ClientBuilder::build_async` for any executor) |
+//! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
 //! ```no_run

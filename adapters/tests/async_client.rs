@@ -671,6 +671,96 @@ fn ipv6_loopback<R: Runtime>() {
     });
 }
 
+/// A rustls server configuration for `localhost` with a fresh self-signed certificate, and
+/// that certificate in PEM for the client to trust.
+#[cfg(feature = "rustls")]
+fn tls_server() -> (Arc<rustls::ServerConfig>, String) {
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key.into())
+        .unwrap();
+    (Arc::new(config), certified.cert.pem())
+}
+
+/// Serves WebSocket over TLS: echoes, then sends close_notify; reports each connection's end.
+#[cfg(feature = "rustls")]
+fn tls_echo_server(config: Arc<rustls::ServerConfig>, tx: SyncSender<Seen>) -> Server {
+    Server::start(move |_, stream| {
+        let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::clone(&config)).unwrap(), stream);
+        if let Ok(mut ws) = tungstenite::accept_with_config(tls, Some(server_config())) {
+            echo(&mut ws);
+            ws.get_mut().conn.send_close_notify();
+            ws.get_mut().flush().ok();
+        }
+        tx.send(Seen::Ended).unwrap();
+    })
+}
+
+#[cfg(feature = "rustls")]
+fn wss_with_a_custom_root<R: Runtime>() {
+    let (config, pem) = tls_server();
+    let (tx, rx) = channel();
+    let server = tls_echo_server(config, tx);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let tls = resock::tls::TlsOptions::no_default_roots()
+        .add_root_pem(pem.as_bytes())
+        .unwrap();
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::disabled())
+            .tls(tls),
+    );
+    R::block_on(async {
+        within("send", client.send_text("over TLS")).await.unwrap();
+        assert_eq!(within("echo", client.recv()).await, Some(Message::text("over TLS")));
+        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(closed, ClosedReason::User);
+    });
+    assert_eq!(next_seen(&rx), Seen::Ended);
+}
+
+#[cfg(feature = "rustls")]
+fn wss_untrusted_certificate_is_fatal<R: Runtime>() {
+    let (config, _) = tls_server();
+    let (_, other_pem) = tls_server();
+    let (tx, rx) = channel();
+    let server = tls_echo_server(config, tx);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let tls = resock::tls::TlsOptions::no_default_roots()
+        .add_root_pem(other_pem.as_bytes())
+        .unwrap();
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::fixed(Duration::from_millis(10)))
+            .tls(tls),
+    );
+    R::block_on(async {
+        assert!(within("the end", client.recv()).await.is_none());
+        match client.state() {
+            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::Transport(error))) => {
+                assert_eq!(error.kind, resock_core::TransportErrorKind::TlsCertificate);
+            }
+            other => panic!("expected a fatal certificate error, got {other}"),
+        }
+    });
+    drop(server);
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        [Seen::Ended],
+        "one attempt, not retried"
+    );
+}
+
 macro_rules! on_runtime {
     ($module:ident, $feature:literal, $runtime:ty) => {
         #[cfg(feature = $feature)]
@@ -734,6 +824,16 @@ macro_rules! on_runtime {
             #[test]
             fn ipv6_loopback() {
                 super::ipv6_loopback::<$runtime>();
+            }
+            #[cfg(feature = "rustls")]
+            #[test]
+            fn wss_with_a_custom_root() {
+                super::wss_with_a_custom_root::<$runtime>();
+            }
+            #[cfg(feature = "rustls")]
+            #[test]
+            fn wss_untrusted_certificate_is_fatal() {
+                super::wss_untrusted_certificate_is_fatal::<$runtime>();
             }
         }
     };
