@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -16,9 +17,10 @@ use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::{StreamExt, future};
-use resock::{Client, ClientBuilder, Events, TrySendError};
+use resock::{Client, ClientBuilder, Driver, Events, SendError, TrySendError};
 use resock_core::session::{
-    ClosedReason, DisconnectReason, HeartbeatConfig, QueueConfig, ReconnectPolicy, SessionEvent, SessionState,
+    ClosedReason, DisconnectReason, HandBackReason, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy,
+    SessionEvent, SessionState,
 };
 use resock_core::{CloseCode, Initiator, Message};
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
@@ -32,6 +34,14 @@ const LIMIT: Duration = Duration::from_secs(20);
 trait Runtime {
     fn block_on<T>(future: impl Future<Output = T>) -> T;
     fn start(builder: ClientBuilder) -> Client;
+    /// Spawns a driver; the future resolves when its task ends.
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    /// Starts a client whose driver task can be awaited.
+    fn start_joinable(builder: ClientBuilder) -> (Client, Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let (client, driver) = builder.build_async();
+        (client, Self::spawn(driver))
+    }
 }
 
 #[cfg(feature = "smol")]
@@ -46,6 +56,10 @@ impl Runtime for Smol {
     fn start(builder: ClientBuilder) -> Client {
         builder.start_smol()
     }
+
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(smol::spawn(driver))
+    }
 }
 
 #[cfg(feature = "async-std")]
@@ -59,6 +73,10 @@ impl Runtime for AsyncStd {
 
     fn start(builder: ClientBuilder) -> Client {
         builder.start_async_std()
+    }
+
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async_std::task::spawn(driver))
     }
 }
 
@@ -601,7 +619,7 @@ fn close_ends_when_nobody_takes_events<R: Runtime>() {
 fn dropping_the_last_handle_closes_with_1000<R: Runtime>() {
     let (tx, rx) = channel();
     let server = Server::start(move |_, stream| collect(&mut accept(stream), &tx, false));
-    let client = R::start(builder(&server));
+    let (client, driver) = R::start_joinable(builder(&server));
     let second = client.clone();
     R::block_on(async {
         let mut events = client.events();
@@ -612,6 +630,93 @@ fn dropping_the_last_handle_closes_with_1000<R: Runtime>() {
     drop(second);
     assert_eq!(next_seen(&rx), Seen::Close(Some((1000, String::new()))));
     assert_eq!(next_seen(&rx), Seen::Ended);
+    R::block_on(within("the driver task to end", driver));
+}
+
+/// A server that accepts TCP and never answers the handshake, so messages stay queued.
+fn silent_server() -> Server {
+    Server::start(|_, mut stream| {
+        let mut buf = [0u8; 1024];
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    })
+}
+
+fn closing_hands_queued_messages_back_past_recv<R: Runtime>() {
+    let server = silent_server();
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        let a = client.try_send(Message::text("a")).unwrap();
+        let b = client.try_send(Message::binary(vec![1, 2])).unwrap();
+        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(closed, ClosedReason::User);
+        assert_eq!(within("recv", client.recv()).await, None);
+        let back: Vec<_> = client
+            .take_handed_back()
+            .into_iter()
+            .map(|h| (h.id, h.message, h.reason))
+            .collect();
+        assert_eq!(
+            back,
+            [
+                (a, Message::text("a"), HandBackReason::Closed),
+                (b, Message::binary(vec![1, 2]), HandBackReason::Closed)
+            ]
+        );
+        let rest: Vec<SessionEvent> = within("the rest", client.events().collect()).await;
+        assert!(!rest.iter().any(|e| matches!(e, SessionEvent::HandedBack { .. })));
+        assert!(matches!(client.send_text("late").await, Err(SendError::Closed(_))));
+    });
+}
+
+/// A close issued before the driver's first poll stays a close: no connection is opened.
+fn close_before_the_driver_runs<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, _| tx.send(Seen::Ended).unwrap());
+    let (client, driver) = builder(&server).build_async();
+    R::block_on(async {
+        client.try_send(Message::text("queued")).unwrap();
+        let mut closing = std::pin::pin!(client.close(CloseCode::NORMAL, ""));
+        assert!(
+            future::poll_once(&mut closing).await.is_none(),
+            "close waits for the driver"
+        );
+        let task = R::spawn(driver);
+        assert_eq!(within("close", closing).await, ClosedReason::User);
+        within("the driver task to end", task).await;
+        let events: Vec<SessionEvent> = within("the events", client.events().collect()).await;
+        assert!(events.iter().any(|e| matches!(
+            e,
+            SessionEvent::HandedBack { message, reason: HandBackReason::Closed, .. } if *message == Message::text("queued")
+        )));
+    });
+    drop(server);
+    assert_eq!(rx.try_iter().count(), 0, "no connection was opened");
+}
+
+fn drop_oldest_hands_back_through_events<R: Runtime>() {
+    let server = silent_server();
+    let mut queue = QueueConfig::default();
+    queue.max_messages = 1;
+    queue.overflow = OverflowPolicy::DropOldest;
+    let client = R::start(builder(&server).queue(queue));
+    R::block_on(async {
+        let mut events = client.events();
+        let first = client.try_send(Message::text("first")).unwrap();
+        client.try_send(Message::text("second")).unwrap();
+        let back = wait_for(&mut events, "the evicted message", |e| {
+            matches!(e, SessionEvent::HandedBack { .. })
+        })
+        .await;
+        let SessionEvent::HandedBack { id, message, reason } = back else {
+            unreachable!()
+        };
+        assert_eq!(
+            (id, message, reason),
+            (first, Message::text("first"), HandBackReason::Dropped)
+        );
+        assert_eq!(client.queued_messages(), 1);
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
 }
 
 fn open_timeout_abandons_the_attempt<R: Runtime>() {
@@ -812,6 +917,18 @@ macro_rules! on_runtime {
             #[test]
             fn dropping_the_last_handle_closes_with_1000() {
                 super::dropping_the_last_handle_closes_with_1000::<$runtime>();
+            }
+            #[test]
+            fn closing_hands_queued_messages_back_past_recv() {
+                super::closing_hands_queued_messages_back_past_recv::<$runtime>();
+            }
+            #[test]
+            fn close_before_the_driver_runs() {
+                super::close_before_the_driver_runs::<$runtime>();
+            }
+            #[test]
+            fn drop_oldest_hands_back_through_events() {
+                super::drop_oldest_hands_back_through_events::<$runtime>();
             }
             #[test]
             fn open_timeout_abandons_the_attempt() {

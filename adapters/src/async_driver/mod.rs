@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use event_listener::{Event, EventListener};
 use resock_core::CloseCode;
-use resock_core::session::{Output, Session, TransportId, TransportInput};
+use resock_core::session::{Output, Session, SessionState, TransportId, TransportInput};
 
 use crate::ClientBuilder;
 use crate::handle::Client;
@@ -197,7 +197,10 @@ impl<C: Connect> Run<C> {
             let now = Instant::now();
             if !self.started {
                 self.started = true;
-                state.session.connect(now);
+                // Not after a close issued before this first poll: `connect` would undo it.
+                if *state.session.state() == SessionState::Idle {
+                    state.session.connect(now);
+                }
             }
             if !self.orphaned && shared.handles.load(Ordering::Acquire) == 0 {
                 self.orphaned = true;
@@ -404,7 +407,7 @@ impl<C: Connect> Run<C> {
 
     /// Closed for good, every output handed on, and the last transport closed.
     fn is_finished(&self, state: &State) -> bool {
-        matches!(state.session.state(), resock_core::SessionState::Closed(_))
+        matches!(state.session.state(), SessionState::Closed(_))
             && self.drained
             && matches!(self.link, Link::None)
             && self.retiring.is_none()

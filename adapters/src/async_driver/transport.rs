@@ -11,6 +11,9 @@ use std::time::Instant;
 use async_io::Timer;
 use futures_io::{AsyncRead, AsyncWrite};
 
+/// Write-buffer capacity kept between writes.
+const RETAINED_CAPACITY: usize = 1 << 20;
+
 pub(crate) struct Io<S> {
     pub(crate) stream: S,
     /// Bytes from `poll_transmit`; `out[written..]` is still to be written.
@@ -61,6 +64,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         }
         self.out.clear();
         self.written = 0;
+        if self.out.capacity() > RETAINED_CAPACITY {
+            // One large message should not pin its buffer for the connection's life.
+            self.out = Vec::new();
+        }
         match Pin::new(&mut self.stream).poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 self.needs_flush = false;
