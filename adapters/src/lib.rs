@@ -10,8 +10,9 @@
 //! | `blocking` | yes | [`blocking_client`]: a client that stays connected (reconnect, heartbeat, queue, TLS) on `std::net`, from [`ClientBuilder::connect_blocking`] |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
-//! | `smol` | no | the async driver spawned on smol |
-//! | `async-std` | no | the same async driver spawned on async-std (discontinued upstream) |
+//! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on `futures-io` and `async-io` timers (`ClientBuilder::build_async` for any executor) |
+//! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
+//! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
 //! ```no_run
 //! use resock::blocking::WebSocket;
@@ -26,20 +27,44 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_driver;
+#[cfg(feature = "async-std")]
+pub mod async_std;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
 mod builder;
-#[cfg(feature = "blocking")]
-mod read_buf;
+#[cfg(feature = "async")]
+mod handle;
 #[cfg(feature = "blocking")]
 mod net;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod read_buf;
 mod seed;
+#[cfg(feature = "smol")]
+pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
+#[cfg(feature = "async")]
+pub use async_driver::{Driver, HandedBack};
+/// Frees a queue's allocation once it is empty: events are large, and a burst must not stay
+/// allocated for the life of an idle connection.
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = std::collections::VecDeque::new();
+    }
+}
+
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
+#[cfg(feature = "json")]
+#[cfg(feature = "async")]
+pub use handle::TypedSendError;
+#[cfg(feature = "async")]
+pub use handle::{Client, Events, SendError, TrySendError};
 
 pub use resock_core::{
     self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,

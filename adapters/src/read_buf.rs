@@ -1,6 +1,7 @@
-//! The blocking drivers' read buffer: one per thread rather than one per connection. A read
+//! The drivers' read buffer: one per thread rather than one per connection. A read
 //! uses it only for the duration of the call and the core copies what it keeps, so an idle
-//! connection holds no read buffer (tungstenite keeps 128 KiB per connection).
+//! connection holds no read buffer. The async driver may use it too: its poll hands the bytes
+//! to the session before returning.
 
 use std::cell::RefCell;
 

@@ -136,6 +136,7 @@ impl TlsOptions {
 
 /// The name the certificate must match; an IP literal is matched against IP SANs and sent
 /// without SNI.
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TransportError> {
     ServerName::try_from(host.to_owned()).map_err(|e| {
         TransportError::new(
@@ -147,6 +148,7 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TransportEr
 
 /// Classifies a failed TLS handshake: certificate problems are fatal to the reconnect policy,
 /// other TLS failures are retried like transport errors.
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
 pub(crate) fn classify_handshake_error(error: &io::Error) -> TransportError {
     let tls = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
     let kind = match tls {

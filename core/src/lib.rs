@@ -46,6 +46,7 @@ pub mod session;
 pub mod typed;
 pub mod url;
 pub mod utf8;
+mod util;
 
 pub use bytes::Bytes;
 pub use close::CloseCode;

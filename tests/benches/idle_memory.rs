@@ -1,108 +1,143 @@
 //! Heap bytes held per open, idle connection: 1000 connections per client kind to a loopback
-//! tungstenite server (on other threads), counted by a global allocator on the thread that
-//! opens and holds the clients only.
+//! tungstenite server, counted by a global allocator in this process while the server runs
+//! in a child process (this same binary with `--hold-server`), so its buffers never count.
 //!
 //! `cargo bench -p resock-tests --bench idle_memory` (`-- --quick` for 200 connections).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use resock_tests::alloc::{Counting, thread_live_bytes};
+use resock_tests::alloc::{Counting, live_bytes};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Accepts connections and holds them open without reading until told to stop.
-struct HoldingServer {
-    addr: SocketAddr,
-    stop: mpsc::Sender<()>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl HoldingServer {
-    fn start() -> HoldingServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            let deadline = Instant::now() + Duration::from_secs(300);
-            while stopped.try_recv().is_err() && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        if let Ok(ws) = tungstenite::accept(stream) {
-                            held.push(ws);
+/// The child: accepts connections on 127.0.0.1 and answers each on a small thread (echo and
+/// the close handshake) until its stdin closes.
+fn hold_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("LISTENING {}", listener.local_addr().unwrap().port());
+    std::io::stdout().flush().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    if let Ok(mut ws) = tungstenite::accept(stream) {
+                        while let Ok(message) = ws.read() {
+                            if message.is_text() || message.is_binary() {
+                                ws.send(message).ok();
+                            }
                         }
                     }
-                    Err(_) => std::thread::sleep(Duration::from_micros(200)),
-                }
-            }
-        });
-        HoldingServer {
-            addr,
-            stop,
-            thread: Some(thread),
+                })
+                .ok();
         }
+    });
+    // Until the parent closes our stdin (or dies).
+    let mut sink = Vec::new();
+    std::io::stdin().read_to_end(&mut sink).ok();
+}
+
+/// The server child process; killed by PID and reaped on drop.
+struct ServerProcess {
+    child: Child,
+    port: u16,
+}
+
+impl ServerProcess {
+    fn start() -> ServerProcess {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--hold-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .expect("the server's port")
+            .parse()
+            .unwrap();
+        ServerProcess { child, port }
     }
 }
 
-impl Drop for HoldingServer {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
-        self.stop.send(()).ok();
-        if let Some(thread) = self.thread.take() {
-            thread.join().ok();
-        }
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 
 /// Opens `count` clients with `open`, keeps them, and returns the heap growth per client.
 fn per_connection<T>(count: usize, mut open: impl FnMut() -> T) -> f64 {
-    // One client first, so one-time costs (thread-local buffers, lazy statics) are not counted.
+    // One client first, so one-time costs (thread-local buffers, executors) are not counted.
     let warm = open();
-    let before = thread_live_bytes();
+    let before = live_bytes();
     let clients: Vec<T> = (0..count).map(|_| open()).collect();
-    let after = thread_live_bytes();
+    let after = live_bytes();
     drop(clients);
     drop(warm);
     (after - before) as f64 / count as f64
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--hold-server") {
+        return hold_server();
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let count = if quick { 200 } else { 1000 };
-    let server = HoldingServer::start();
-    let url = format!("ws://{}/", server.addr);
+    let server = ServerProcess::start();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let url = format!("ws://{addr}/");
     println!("heap bytes per open idle connection, {count} connections each (plain ws:// over loopback)");
 
-    let core = per_connection(count, || {
-        let stream = TcpStream::connect(server.addr).unwrap();
-        let ws = resock::blocking::WebSocket::client_on(
+    let bare = per_connection(count, || {
+        let stream = std::net::TcpStream::connect(&addr).unwrap();
+        resock::blocking::WebSocket::client_on(
             stream,
             &resock::WsUrl::parse(&url).unwrap(),
             &resock::ClientOptions::default(),
             resock::Config::default(),
         )
-        .unwrap();
-        ws
+        .unwrap()
     });
-    println!("idle resock-blocking (WebSocket): {core:.0} B per connection");
+    println!("idle resock-blocking (blocking::WebSocket, no session): {bare:.0} B per connection");
 
     let session = per_connection(count, || {
         let mut client = resock::ClientBuilder::new(&url).unwrap().connect_blocking();
         while !matches!(client.state(), resock::core::session::SessionState::Open) {
-            client.next_event_timeout(Duration::from_secs(5)).expect("the client opened");
+            client
+                .next_event_timeout(Duration::from_secs(5))
+                .expect("the client opened");
         }
         while client.next_event_timeout(Duration::ZERO).is_some() {}
         client
     });
-    println!("idle resock-blocking-session (blocking_client::Client): {session:.0} B per connection");
+    println!("idle resock-blocking (blocking_client::Client, session): {session:.0} B per connection");
+
+    let smol = per_connection(count, || {
+        let client = resock::ClientBuilder::new(&url).unwrap().start_smol();
+        smol::block_on(async {
+            let mut events = client.events();
+            while !matches!(client.state(), resock::core::session::SessionState::Open) {
+                use futures_lite::StreamExt;
+                events.next().await.expect("the client opened");
+            }
+        });
+        client
+    });
+    println!("idle resock-smol (Client + driver task, session): {smol:.0} B per connection");
 
     let tung = per_connection(count, || {
-        let stream = TcpStream::connect(server.addr).unwrap();
+        let stream = std::net::TcpStream::connect(&addr).unwrap();
         let (ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
         ws
     });

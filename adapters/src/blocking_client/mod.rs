@@ -46,7 +46,7 @@ use resock_core::session::{
 use resock_core::{CloseCode, Message};
 
 #[cfg(feature = "json")]
-use resock_core::typed::{Codec, Json, JsonEnvelope, OutgoingEnvelope};
+use resock_core::typed::JsonEnvelope;
 
 use crate::ClientBuilder;
 use crate::net::{Stream, TlsConfig};
@@ -299,10 +299,11 @@ impl Client {
     /// Sends `{"type": ty, "data": data, "timestamp": now}` in the builder's JSON envelope
     /// (or the default one); see [`send`](Self::send). `T` is any `serde::Serialize` type.
     #[cfg(feature = "json")]
-    pub fn send_typed<T: ?Sized>(&mut self, ty: &str, data: &T) -> Result<MessageId, TypedSendError>
-    where
-        Json<(), T>: Codec<Outgoing = T>,
-    {
+    pub fn send_typed<T: serde::Serialize + ?Sized>(
+        &mut self,
+        ty: &str,
+        data: &T,
+    ) -> Result<MessageId, TypedSendError> {
         let message = encode_typed(self.envelope.as_ref(), ty, data)?;
         Ok(self.send(message)?)
     }
@@ -402,6 +403,7 @@ impl Client {
     fn next_raw_event(&mut self, until: Option<Instant>) -> Option<SessionEvent> {
         loop {
             if let Some(event) = self.events.pop_front() {
+                crate::release_if_drained(&mut self.events);
                 return Some(event);
             }
             self.pump(false);
@@ -432,28 +434,15 @@ impl Client {
 /// core's plain JSON codec, is read back as a JSON value inside a throwaway envelope, and the
 /// configured envelope writes the message (its field order, names and checks).
 #[cfg(feature = "json")]
-fn encode_typed<T: ?Sized>(
+fn encode_typed<T: serde::Serialize + ?Sized>(
     envelope: Option<&JsonEnvelope>,
     ty: &str,
     data: &T,
-) -> Result<Message, resock_core::typed::EncodeError>
-where
-    Json<(), T>: Codec<Outgoing = T>,
-{
-    let data = Json::<(), T>::new().encode(data, None)?;
-    let probe = format!(r#"{{"type":"","data":{}}}"#, data.as_text().unwrap_or("null"));
-    let value = JsonEnvelope::default()
-        .decode_envelope(&Message::text(probe))
-        .map(|envelope| envelope.data)
-        .map_err(|e| match e.kind {
-            resock_core::typed::DecodeErrorKind::Json(error) => resock_core::typed::EncodeError::Json(error),
-            other => unreachable!("core's JSON codec wrote an invalid value: {other}"),
-        })?;
-    let outgoing = OutgoingEnvelope::new(ty, value);
+) -> Result<Message, resock_core::typed::EncodeError> {
     let at = Some(std::time::SystemTime::now());
     match envelope {
-        Some(envelope) => Codec::encode(envelope, &outgoing, at),
-        None => Codec::encode(&JsonEnvelope::default(), &outgoing, at),
+        Some(envelope) => envelope.encode(ty, data, at),
+        None => JsonEnvelope::default().encode(ty, data, at),
     }
 }
 

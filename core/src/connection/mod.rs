@@ -488,7 +488,9 @@ impl Connection {
                 Decoded::Queued | Decoded::NeedMore => {}
             }
         }
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        crate::util::release_if_drained(&mut self.events);
+        event
     }
 
     /// The session's hot path: the next event if it is a data message, decoded straight into

@@ -5,6 +5,7 @@ use std::time::Instant;
 use crate::close::CloseCode;
 use crate::connection::{CloseInfo, Connection, Event, Initiator, Input};
 use crate::error::ConnectionError;
+use crate::rng::Rng;
 
 use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
 use super::heartbeat::Action;
@@ -107,7 +108,7 @@ impl Session {
             .clone()
             .handshake_timeout(self.config.open_timeout)
             .close_timeout(self.config.close_timeout);
-        let seed = self.rng.fork_seed();
+        let seed = self.with_rng(Rng::fork_seed);
         match Connection::client(&self.config.url, &self.config.client, config, seed, now) {
             Ok(conn) => self.conn = Some(conn),
             Err(e) => {
@@ -292,7 +293,9 @@ impl Session {
         }
         let first_failure = *self.first_failure_at.get_or_insert(now);
         let exhausted_attempts = max_attempts.is_some_and(|max| self.failures >= max);
-        let mut delay = backoff_delay(&self.config.reconnect, self.retries, &mut self.rng);
+        let mut rng = Rng::from_seed(self.seed);
+        let mut delay = backoff_delay(&self.config.reconnect, self.retries, &mut rng);
+        self.seed = rng.fork_seed();
         if let Some(minimum) = minimum {
             delay = delay.max(minimum);
         }

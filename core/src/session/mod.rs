@@ -68,7 +68,10 @@ const TRANSMIT_BATCH: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
-    rng: Rng,
+    /// The seed of the session's randomness (jitter, connection seeds). A generator is built
+    /// from it when needed and the seed ratcheted forward, so an idle session holds 32 bytes
+    /// instead of a whole ChaCha state (each connection has its own generator).
+    seed: [u8; 32],
     state: SessionState,
     conn: Option<Connection>,
     transport: Option<TransportId>,
@@ -103,7 +106,7 @@ impl Session {
         let queue = OutboundQueue::new(config.queue.clone());
         Session {
             config,
-            rng: Rng::from_seed(seed),
+            seed,
             state: SessionState::Idle,
             conn: None,
             transport: None,
@@ -248,7 +251,9 @@ impl Session {
                 return Some(output);
             }
         }
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        crate::util::release_if_drained(&mut self.outputs);
+        output
     }
 
     /// Appends bytes to write to the current transport into `buf`; returns how many.
@@ -318,6 +323,14 @@ impl Session {
             message: item.message,
             reason,
         });
+    }
+
+    /// Runs `f` with a generator from the current seed, then moves the seed forward.
+    fn with_rng<R>(&mut self, f: impl FnOnce(&mut Rng) -> R) -> R {
+        let mut rng = Rng::from_seed(self.seed);
+        let result = f(&mut rng);
+        self.seed = rng.fork_seed();
+        result
     }
 
     fn emit(&mut self, event: SessionEvent) {

@@ -1,0 +1,61 @@
+//! A typed JSON chat on smol: lines from stdin go out as `{"type":"chat","data":{..}}`, and a
+//! router prints incoming `chat` messages (an echo server sends yours back).
+//!
+//! `cargo run -p resock --features smol --example smol_chat -- [ws://127.0.0.1:9001] [name]`
+
+use futures_lite::{AsyncBufReadExt, StreamExt, io::BufReader};
+use resock::core::SessionEvent;
+use resock::core::typed::{JsonEnvelope, Router};
+use resock::{ClientBuilder, CloseCode};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Chat {
+    from: String,
+    text: String,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let name = args.next().unwrap_or_else(|| "guest".into());
+    let client = ClientBuilder::new(&url).expect("a ws:// or wss:// URL").start_smol();
+    smol::block_on(async {
+        let mut router = Router::<u32>::new(JsonEnvelope::new());
+        router
+            .on("chat", |count: &mut u32, chat: Chat| {
+                *count += 1;
+                println!("{}: {}", chat.from, chat.text);
+            })
+            .fallback(|_, envelope| println!("(a {} message)", envelope.ty));
+        // Wait for the connection before the router task starts taking events.
+        let opened = client.events().find(|e| matches!(e, SessionEvent::Opened { .. })).await;
+        if opened.is_none() {
+            return eprintln!("closed before the connection opened: {}", client.state());
+        }
+        let reader = client.clone();
+        let receiving = smol::spawn(async move {
+            let mut count = 0;
+            reader
+                .run_router(&mut router, &mut count, |_, e| eprintln!("undecodable: {e}"))
+                .await;
+            count
+        });
+        let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
+        while let Some(Ok(text)) = lines.next().await {
+            let chat = Chat {
+                from: name.clone(),
+                text,
+            };
+            client
+                .send_typed("chat", &chat)
+                .await
+                .expect("the session is not closed");
+        }
+        println!("closed: {}", client.close(CloseCode::NORMAL, "bye").await);
+        println!("{} chat messages received", receiving.await);
+        for unsent in client.take_handed_back() {
+            println!("not sent: {:?}", unsent.message);
+        }
+    });
+}

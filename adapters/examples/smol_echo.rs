@@ -1,0 +1,20 @@
+//! Sends three messages and prints their echoes, on smol.
+//!
+//! `cargo run -p resock --features smol --example smol_echo -- [ws://127.0.0.1:9001]`
+
+use resock::{ClientBuilder, CloseCode};
+
+fn main() {
+    let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let client = ClientBuilder::new(&url).expect("a ws:// or wss:// URL").start_smol();
+    smol::block_on(async {
+        for text in ["hello", "from", "resock"] {
+            client.send_text(text).await.expect("the session is not closed");
+            match client.recv().await {
+                Some(echo) => println!("echo: {echo:?}"),
+                None => break,
+            }
+        }
+        println!("closed: {}", client.close(CloseCode::NORMAL, "bye").await);
+    });
+}

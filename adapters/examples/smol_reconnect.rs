@@ -1,0 +1,35 @@
+//! Stays connected and prints the session's state log, on smol: stop and restart the server
+//! to watch it reconnect with backoff. Ends when the session closes for good.
+//!
+//! `cargo run -p resock --features smol --example smol_reconnect -- [ws://127.0.0.1:9001]`
+
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use resock::ClientBuilder;
+use resock::core::session::{ReconnectPolicy, SessionEvent};
+
+fn main() {
+    let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let client = ClientBuilder::new(&url)
+        .expect("a ws:// or wss:// URL")
+        .reconnect(ReconnectPolicy::exponential(
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+        ))
+        .start_smol();
+    smol::block_on(async {
+        let mut events = client.events();
+        while let Some(event) = events.next().await {
+            match event {
+                SessionEvent::StateChanged(state) => println!("state: {state}"),
+                SessionEvent::Disconnected { reason, retry_at } => match retry_at {
+                    Some(at) => println!("lost: {reason}; retry in {:?}", at - Instant::now().min(at)),
+                    None => println!("lost for good: {reason}"),
+                },
+                SessionEvent::Pong { rtt, .. } => println!("heartbeat rtt {rtt:?}"),
+                _ => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,162 @@
+//! Opening a transport for the session: DNS on every attempt, each resolved address in turn,
+//! then TLS for `wss://`. The session times the whole opening; the driver abandons this future
+//! (drops it) when the session gives up on it.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_net::TcpStream;
+use futures_io::{AsyncRead, AsyncWrite};
+use resock_core::WsUrl;
+use resock_core::session::{TransportError, TransportErrorKind};
+
+/// A transport being opened.
+pub(crate) type Opening<S> = Pin<Box<dyn Future<Output = Result<S, TransportError>> + Send>>;
+
+/// Opens transports for the driver. The driver is generic over this so the same run loop can
+/// serve any byte stream.
+pub(crate) trait Connect: Send + 'static {
+    /// The stream it opens.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Starts opening a transport to `url`.
+    fn connect(&self, url: &WsUrl) -> Opening<Self::Stream>;
+}
+
+/// TCP from `async-net` (any executor: async-io runs its own reactor), plus rustls for `wss`.
+pub(crate) struct NetConnector {
+    #[cfg(feature = "rustls")]
+    tls: Option<Result<std::sync::Arc<rustls::ClientConfig>, String>>,
+}
+
+impl NetConnector {
+    /// Builds the TLS configuration once, when the URL needs it; a configuration error is
+    /// reported by every attempt as a certificate error, which stops the session.
+    pub(crate) fn new(builder: &crate::ClientBuilder) -> Self {
+        #[cfg(not(feature = "rustls"))]
+        let _ = builder;
+        NetConnector {
+            #[cfg(feature = "rustls")]
+            tls: (builder.config.url.secure).then(|| builder.tls.client_config().map_err(|e| e.to_string())),
+        }
+    }
+}
+
+impl Connect for NetConnector {
+    type Stream = NetStream;
+
+    fn connect(&self, url: &WsUrl) -> Opening<NetStream> {
+        let host = url.host.clone();
+        let port = url.port;
+        #[cfg(feature = "rustls")]
+        let tls = self.tls.clone();
+        if !url.secure {
+            return Box::pin(async move { Ok(NetStream::Plain(connect_tcp(&host, port).await?)) });
+        }
+        #[cfg(feature = "rustls")]
+        {
+            Box::pin(async move {
+                let config = match tls {
+                    Some(Ok(config)) => config,
+                    Some(Err(e)) => return Err(TransportError::new(TransportErrorKind::TlsCertificate, e)),
+                    None => {
+                        let why = "no TLS configuration was built for this URL";
+                        return Err(TransportError::new(TransportErrorKind::TlsCertificate, why));
+                    }
+                };
+                let name = crate::tls::server_name(&host)?;
+                let tcp = connect_tcp(&host, port).await?;
+                let stream = futures_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| crate::tls::classify_handshake_error(&e))?;
+                Ok(NetStream::Tls(Box::new(stream)))
+            })
+        }
+        #[cfg(not(feature = "rustls"))]
+        Box::pin(async move {
+            // A build without TLS cannot serve this URL on any attempt: a fatal kind.
+            Err(TransportError::new(
+                TransportErrorKind::TlsCertificate,
+                format!("wss://{host}:{port} needs the `rustls` feature"),
+            ))
+        })
+    }
+}
+
+/// Resolves `host` (a fresh lookup per attempt) and connects to each address in turn.
+async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError> {
+    let addrs = async_net::resolve((host, port))
+        .await
+        .map_err(|e| TransportError::new(TransportErrorKind::Dns, format!("resolving {host}: {e}")))?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                stream.set_nodelay(true).ok();
+                return Ok(stream);
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) => io_error(&e, &format!("connecting to {addr}")),
+        None => TransportError::new(TransportErrorKind::Dns, format!("{host} resolved to no address")),
+    })
+}
+
+/// Maps an IO error to the kind the reconnect policy looks at.
+pub(crate) fn io_error(error: &io::Error, doing: &str) -> TransportError {
+    let kind = match error.kind() {
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            TransportErrorKind::Refused
+        }
+        io::ErrorKind::TimedOut => TransportErrorKind::TimedOut,
+        _ => TransportErrorKind::Io,
+    };
+    TransportError::new(kind, format!("{doing}: {error}"))
+}
+
+/// A TCP stream, with TLS for `wss://`.
+pub(crate) enum NetStream {
+    Plain(TcpStream),
+    #[cfg(feature = "rustls")]
+    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for NetStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "rustls")]
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for NetStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "rustls")]
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "rustls")]
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Plain(s) => Pin::new(s).poll_close(cx),
+            #[cfg(feature = "rustls")]
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The async driver: one hand-written future that runs a [`Session`] on `futures-io` streams
+//! with `async-io` timers, shared by every runtime built on async-io (smol, async-std).
+//!
+//! Each poll of [`Driver`] does, until nothing moves:
+//! 1. poll the transport being opened, and report `Connected` or `Failed`;
+//! 2. under the lock: close the session if the last [`Client`](crate::Client) is gone, move
+//!    the session's outputs into the event buffer (stopping when it is full), act on
+//!    `Connect` / `Disconnect`, handle due timeouts, and take bytes from `poll_transmit` when
+//!    the previous ones are written;
+//! 3. without the lock: write those bytes (the position is kept here, so a frame is never
+//!    torn), read the socket into the session (unless the event buffer is full), finish
+//!    retired transports, and arm the timer at `poll_timeout()`;
+//! 4. otherwise wait for a handle's wake-up.
+//!
+//! All state lives in the driver and the shared session, never in a suspended `.await`, so
+//! dropping the future at any point loses nothing that was accepted (queued messages stay in
+//! the session; the handles see the driver as finished).
+
+mod connect;
+mod shared;
+mod transport;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::read_buf::with_read_buf;
+use async_io::Timer;
+use event_listener::{Event, EventListener};
+use resock_core::CloseCode;
+use resock_core::session::{Output, Session, SessionState, TransportId, TransportInput};
+
+use crate::ClientBuilder;
+use crate::handle::Client;
+
+pub(crate) use connect::{Connect, NetConnector, Opening};
+pub use shared::HandedBack;
+pub(crate) use shared::{Shared, State};
+use transport::{Io, Retiring};
+
+/// Rounds of work in one poll before the driver yields to other tasks.
+const ROUNDS_PER_POLL: usize = 32;
+
+/// The transport the session currently has, as far as the driver knows.
+enum Link<S> {
+    None,
+    Opening { id: TransportId, opening: Opening<S> },
+    Up { id: TransportId, io: Io<S> },
+}
+
+/// The future that runs a client's session: spawn it once on an executor whose tasks may use
+/// async-io (any executor: async-io drives its own reactor thread when nobody else does).
+///
+/// [`ClientBuilder::start_smol`](crate::ClientBuilder) and `start_async_std` spawn it for you;
+/// [`ClientBuilder::build_async`] hands it out for other executors. It ends once the session
+/// has closed for good and the last transport is closed, or when every [`Client`] handle was
+/// dropped and the resulting close finished.
+#[must_use = "the driver does nothing unless spawned or polled"]
+pub struct Driver {
+    run: Run<NetConnector>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.run.poll_run(cx)
+    }
+}
+
+impl ClientBuilder {
+    /// Builds the client and the driver future that runs it, for an executor of your choice
+    /// (the `smol` and `async-std` features add `start_*` methods that spawn it).
+    ///
+    /// The session starts connecting when the driver is first polled; until then, messages
+    /// sent through the [`Client`] wait in its queue.
+    pub fn build_async(self) -> (Client, Driver) {
+        let connector = NetConnector::new(&self);
+        let (client, run) = Run::new(self, connector);
+        (client, Driver { run })
+    }
+}
+
+/// The run loop, generic over how transports are opened.
+pub(crate) struct Run<C: Connect> {
+    shared: Arc<Shared>,
+    connector: C,
+    link: Link<C::Stream>,
+    retiring: Option<Retiring<C::Stream>>,
+    timer: Timer,
+    timer_at: Option<Instant>,
+    listener: Option<EventListener>,
+    /// How long a retired transport may take to write its last bytes and close.
+    retire_within: Duration,
+    /// `connect` was called on the session.
+    started: bool,
+    /// Every handle is gone: the session was told to close, and events go nowhere.
+    orphaned: bool,
+    /// The last `drain_outputs` emptied the session's outputs.
+    drained: bool,
+    done: bool,
+}
+
+impl<C: Connect> Run<C> {
+    pub(crate) fn new(builder: ClientBuilder, connector: C) -> (Client, Self) {
+        let ClientBuilder {
+            config, event_capacity, ..
+        } = builder;
+        let retire_within = config.close_timeout;
+        let aside_capacity = config.queue.max_messages.max(1);
+        #[cfg(feature = "json")]
+        let envelope = config.envelope.clone().unwrap_or_default();
+        let session = Session::new(config, crate::os_seed(), Instant::now());
+        let shared = Arc::new(Shared {
+            state: std::sync::Mutex::new(State {
+                session,
+                events: Default::default(),
+                aside: Default::default(),
+                paused: false,
+                closing: false,
+                finished: false,
+            }),
+            wake_driver: Event::new(),
+            changed: Event::new(),
+            handles: AtomicUsize::new(0),
+            capacity: event_capacity.max(1),
+            aside_capacity,
+            #[cfg(feature = "json")]
+            envelope,
+        });
+        let client = Client::new(Arc::clone(&shared));
+        let run = Run {
+            shared,
+            connector,
+            link: Link::None,
+            retiring: None,
+            timer: Timer::never(),
+            timer_at: None,
+            listener: None,
+            retire_within,
+            started: false,
+            orphaned: false,
+            drained: false,
+            done: false,
+        };
+        (client, run)
+    }
+
+    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        for _ in 0..ROUNDS_PER_POLL {
+            // Listen before looking, so a wake-up during this round is not lost.
+            if self.listener.is_none() {
+                self.listener = Some(self.shared.wake_driver.listen());
+            }
+            let progress = self.round(cx);
+            if self.done {
+                self.listener = None;
+                return Poll::Ready(());
+            }
+            if progress {
+                self.shared.changed.notify(usize::MAX);
+                continue;
+            }
+            let listener = self.listener.as_mut().expect("armed at the top of the round");
+            match Pin::new(listener).poll(cx) {
+                Poll::Ready(()) => self.listener = None,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Plenty done in one go; let other tasks run and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// One round of work; true when anything moved.
+    fn round(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = self.poll_opening(cx);
+        let (deadline, paused, frozen) = {
+            let shared = Arc::clone(&self.shared);
+            let mut state = shared.lock();
+            let now = Instant::now();
+            if !self.started {
+                self.started = true;
+                // Not after a close issued before this first poll: `connect` would undo it.
+                if *state.session.state() == SessionState::Idle {
+                    state.session.connect(now);
+                }
+            }
+            if !self.orphaned && shared.handles.load(Ordering::Acquire) == 0 {
+                self.orphaned = true;
+                state.closing = true;
+                state.events.clear();
+                state.aside.clear();
+                state.session.close(now, CloseCode::NORMAL, "");
+                progress = true;
+            }
+            progress |= self.drain_outputs(&mut state);
+            let frozen = state.paused && !state.closing;
+            if !frozen && state.session.poll_timeout().is_some_and(|at| at <= now) {
+                state.session.handle_timeout(now);
+                self.drain_outputs(&mut state);
+                progress = true;
+            }
+            progress |= self.take_transmit(&mut state);
+            if self.is_finished(&state) {
+                state.finished = true;
+                self.done = true;
+                drop(state);
+                self.shared.changed.notify(usize::MAX);
+                return true;
+            }
+            (state.session.poll_timeout(), state.paused, frozen)
+        };
+        progress |= self.poll_write(cx);
+        if !paused {
+            progress |= self.poll_read(cx);
+        }
+        if let Some(retiring) = self.retiring.as_mut() {
+            if retiring.poll_done(cx).is_ready() {
+                self.retiring = None;
+                progress = true;
+            }
+        }
+        if !frozen {
+            progress |= self.poll_timer(cx, deadline);
+        }
+        progress
+    }
+
+    /// Moves the session's outputs out: events to the buffer, transport requests acted on.
+    /// While the event buffer is full it marks the driver paused, and stops unless closing.
+    fn drain_outputs(&mut self, state: &mut State) -> bool {
+        let mut any = false;
+        loop {
+            state.paused = !self.orphaned && state.events.len() >= self.shared.capacity;
+            if state.paused && !state.closing {
+                self.drained = false;
+                return any;
+            }
+            let Some(output) = state.session.poll_output() else {
+                self.drained = true;
+                return any;
+            };
+            any = true;
+            match output {
+                Output::Event(event) if !self.orphaned => state.events.push_back(event),
+                Output::Event(_) => {}
+                Output::Connect { id, url } => {
+                    self.retire_link(state, None);
+                    self.link = Link::Opening {
+                        id,
+                        opening: self.connector.connect(&url),
+                    };
+                }
+                Output::Disconnect { id } => self.retire_link(state, Some(id)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Lets go of the current transport if it is `id` (any transport for `None`): a pending
+    /// opening is abandoned; an open stream gets the session's last bytes, then is closed.
+    fn retire_link(&mut self, state: &mut State, id: Option<TransportId>) {
+        let current = match &self.link {
+            Link::None => return,
+            Link::Opening { id, .. } | Link::Up { id, .. } => *id,
+        };
+        if id.is_some_and(|id| id != current) {
+            return;
+        }
+        if let Link::Up { mut io, .. } = std::mem::replace(&mut self.link, Link::None) {
+            let mut last = Vec::new();
+            while state.session.poll_transmit(&mut last).is_some() {}
+            if !io.broken {
+                io.out.extend_from_slice(&last);
+                let deadline = Instant::now() + self.retire_within;
+                // An older transport still closing is given up for the newer one.
+                self.retiring = Some(Retiring::new(io, deadline));
+            }
+        }
+    }
+
+    /// Takes the next bytes to write once the previous ones are out.
+    fn take_transmit(&mut self, state: &mut State) -> bool {
+        let Link::Up { io, .. } = &mut self.link else {
+            return false;
+        };
+        if io.broken || !io.is_idle() {
+            return false;
+        }
+        state.session.poll_transmit(&mut io.out).is_some()
+    }
+
+    fn poll_opening(&mut self, cx: &mut Context<'_>) -> bool {
+        let Link::Opening { id, opening } = &mut self.link else {
+            return false;
+        };
+        let id = *id;
+        let Poll::Ready(result) = opening.as_mut().poll(cx) else {
+            return false;
+        };
+        let mut state = self.shared.lock();
+        let now = Instant::now();
+        match result {
+            Ok(stream) => {
+                state.session.handle_transport(now, id, TransportInput::Connected);
+                self.link = Link::Up {
+                    id,
+                    io: Io::new(stream),
+                };
+            }
+            Err(error) => {
+                state.session.handle_transport(now, id, TransportInput::Failed(&error));
+                self.link = Link::None;
+            }
+        }
+        true
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        let Link::Up { id, io } = &mut self.link else {
+            return false;
+        };
+        if io.broken {
+            return false;
+        }
+        match io.poll_write_out(cx) {
+            Poll::Ready(Ok(finished)) => finished,
+            Poll::Ready(Err(e)) => {
+                io.broken = true;
+                let error = connect::io_error(&e, "writing");
+                let id = *id;
+                self.shared
+                    .lock()
+                    .session
+                    .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+        let Link::Up { id, io } = &mut self.link else {
+            return false;
+        };
+        if io.broken || !io.read_open {
+            return false;
+        }
+        let id = *id;
+        let shared = &self.shared;
+        // The read buffer is the thread's (see `read_buf`): the bytes are handed to the session
+        // before this poll returns, so an idle connection holds no read buffer.
+        let result = with_read_buf(|buf| match io.poll_read(cx, buf) {
+            Poll::Pending => None,
+            Poll::Ready(Ok(n)) if n > 0 => {
+                shared
+                    .lock()
+                    .session
+                    .handle_transport(Instant::now(), id, TransportInput::Data(&buf[..n]));
+                Some(Ok(n))
+            }
+            Poll::Ready(result) => Some(result),
+        });
+        let Some(result) = result else {
+            return false;
+        };
+        let mut state = self.shared.lock();
+        let now = Instant::now();
+        match result {
+            Ok(0) => {
+                io.read_open = false;
+                state.session.handle_transport(now, id, TransportInput::Eof);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                io.broken = true;
+                let error = connect::io_error(&e, "reading");
+                state.session.handle_transport(now, id, TransportInput::Failed(&error));
+            }
+        }
+        true
+    }
+
+    /// Arms the timer at the session's next deadline; true when it fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> bool {
+        let Some(deadline) = deadline else {
+            self.timer_at = None;
+            return false;
+        };
+        if self.timer_at != Some(deadline) {
+            self.timer.set_at(deadline);
+            self.timer_at = Some(deadline);
+        }
+        if Pin::new(&mut self.timer).poll(cx).is_ready() {
+            self.timer_at = None;
+            return true;
+        }
+        false
+    }
+
+    /// Closed for good, every output handed on, and the last transport closed.
+    fn is_finished(&self, state: &State) -> bool {
+        matches!(state.session.state(), SessionState::Closed(_))
+            && self.drained
+            && matches!(self.link, Link::None)
+            && self.retiring.is_none()
+    }
+}
+
+impl<C: Connect> Drop for Run<C> {
+    /// A driver dropped before its end (its executor shut down) leaves nothing waiting on it.
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.lock().finished = true;
+            self.shared.changed.notify(usize::MAX);
+        }
+    }
+}

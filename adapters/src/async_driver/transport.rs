@@ -1,0 +1,109 @@
+//! One open transport as the driver sees it: the stream, the bytes taken from the session and
+//! not yet written (with the write position, so a frame is never torn), and what is known to be
+//! over (reading after EOF, everything after an error).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_io::Timer;
+use futures_io::{AsyncRead, AsyncWrite};
+
+pub(crate) struct Io<S> {
+    pub(crate) stream: S,
+    /// Bytes from `poll_transmit`; `out[written..]` is still to be written.
+    pub(crate) out: Vec<u8>,
+    written: usize,
+    /// Written bytes may sit in a buffer of the stream (TLS) until flushed.
+    needs_flush: bool,
+    /// EOF was read; the write side may still be in use.
+    pub(crate) read_open: bool,
+    /// A read or write failed; the stream is only good for dropping.
+    pub(crate) broken: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        Io {
+            stream,
+            out: Vec::new(),
+            written: 0,
+            needs_flush: false,
+            read_open: true,
+            broken: false,
+        }
+    }
+
+    /// Whether every byte taken so far was written and flushed.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.out.is_empty() && !self.needs_flush
+    }
+
+    /// Writes the pending bytes and then flushes. `Ready(Ok(true))` when this call finished
+    /// the job, `Ready(Ok(false))` when there was nothing to do.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.is_idle() {
+            return Poll::Ready(Ok(false));
+        }
+        while self.written < self.out.len() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.out[self.written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.written += n;
+                    self.needs_flush = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Everything was written: let the buffer go. The session swaps its own buffer in on the
+        // next transmit, so a busy connection allocates once per batch and an idle one holds
+        // no write buffer at all.
+        self.out = Vec::new();
+        self.written = 0;
+        match Pin::new(&mut self.stream).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.needs_flush = false;
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+/// A transport the session let go of: its last bytes (a close frame) are written, then it is
+/// closed (TLS close_notify, TCP FIN), all within a deadline, while the session moves on.
+pub(crate) struct Retiring<S> {
+    io: Io<S>,
+    deadline: Timer,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Retiring<S> {
+    pub(crate) fn new(io: Io<S>, deadline: Instant) -> Self {
+        Retiring {
+            io,
+            deadline: Timer::at(deadline),
+        }
+    }
+
+    /// `Ready` once the transport is closed, failed, or ran out of time.
+    pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if Pin::new(&mut self.deadline).poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        match self.io.poll_write_out(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Ok(_)) => {}
+        }
+        Pin::new(&mut self.io.stream).poll_close(cx).map(|_| ())
+    }
+}

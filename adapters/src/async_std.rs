@@ -1,0 +1,18 @@
+//! Runs the async driver on async-std (feature `async-std`).
+//!
+//! async-std is discontinued upstream, and its README recommends smol. This module is a thin
+//! shim kept for existing async-std programs: async-std runs on async-io like smol, so the
+//! driver is the same one; only the spawn differs. New code should use the `smol` feature
+//! (or [`ClientBuilder::build_async`] on any executor).
+
+use crate::{Client, ClientBuilder};
+
+impl ClientBuilder {
+    /// Starts the client: the driver task is spawned with `async_std::task::spawn` (detached)
+    /// and starts connecting at once. The returned handle works from any task or thread.
+    pub fn start_async_std(self) -> Client {
+        let (client, driver) = self.build_async();
+        drop(::async_std::task::spawn(driver));
+        client
+    }
+}

@@ -1,0 +1,86 @@
+//! Sending: every path hands the message to the session in one synchronous step under the lock.
+
+use resock_core::Message;
+use resock_core::session::{MessageId, SessionSendError};
+
+use super::{Client, SendError, TrySendError};
+
+impl Client {
+    /// Queues `message` for sending, waiting while there is no room (see [`TrySendError::Full`]).
+    ///
+    /// Cancel-safe: the message is handed to the session in one synchronous step; if the
+    /// future is dropped before it resolves, the message was never accepted.
+    pub async fn send(&self, message: Message) -> Result<MessageId, SendError> {
+        let mut message = message;
+        loop {
+            let listener = {
+                let mut state = self.shared.lock();
+                if state.finished {
+                    return Err(SendError::Closed(message));
+                }
+                if !self.shared.backed_up(&state) {
+                    match state.session.send(message) {
+                        Ok(id) => {
+                            drop(state);
+                            self.shared.wake_driver.notify(usize::MAX);
+                            return Ok(id);
+                        }
+                        Err(SessionSendError::QueueFull(m)) => message = m,
+                        Err(SessionSendError::TooLarge(m)) => return Err(SendError::TooLarge(m)),
+                        Err(e) => return Err(SendError::Closed(e.into_message())),
+                    }
+                }
+                self.shared.changed.listen()
+            };
+            listener.await;
+        }
+    }
+
+    /// Queues `message` if there is room now, else hands it back.
+    pub fn try_send(&self, message: Message) -> Result<MessageId, TrySendError> {
+        let mut state = self.shared.lock();
+        if state.finished {
+            return Err(TrySendError::Closed(message));
+        }
+        if self.shared.backed_up(&state) {
+            return Err(TrySendError::Full(message));
+        }
+        match state.session.send(message) {
+            Ok(id) => {
+                drop(state);
+                self.shared.wake_driver.notify(usize::MAX);
+                Ok(id)
+            }
+            Err(SessionSendError::QueueFull(m)) => Err(TrySendError::Full(m)),
+            Err(SessionSendError::TooLarge(m)) => Err(TrySendError::TooLarge(m)),
+            Err(e) => Err(TrySendError::Closed(e.into_message())),
+        }
+    }
+
+    /// Sends a text message (see [`send`](Self::send)).
+    pub async fn send_text(&self, text: impl Into<String>) -> Result<MessageId, SendError> {
+        self.send(Message::text(text)).await
+    }
+
+    /// Sends a binary message (see [`send`](Self::send)).
+    pub async fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<MessageId, SendError> {
+        self.send(Message::binary(data.into())).await
+    }
+
+    /// Encodes `data` as `{"type": ty, "data": data, "timestamp": now}` with the builder's
+    /// envelope (or the default one), then sends it like [`send`](Self::send).
+    ///
+    /// The value is encoded at once, so the future borrows neither `ty` nor `data`.
+    #[cfg(feature = "json")]
+    pub fn send_typed<'a, T: serde::Serialize + ?Sized>(
+        &'a self,
+        ty: &str,
+        data: &T,
+    ) -> impl std::future::Future<Output = Result<MessageId, super::TypedSendError>> + Send + use<'a, T> {
+        let encoded = self
+            .shared
+            .envelope
+            .encode(ty, data, Some(std::time::SystemTime::now()));
+        async move { Ok(self.send(encoded?).await?) }
+    }
+}

@@ -1,0 +1,27 @@
+//! Runs the async driver on smol (feature `smol`).
+//!
+//! ```no_run
+//! use resock::ClientBuilder;
+//!
+//! smol::block_on(async {
+//!     let client = ClientBuilder::new("ws://127.0.0.1:9001").unwrap().start_smol();
+//!     client.send_text("hello").await.unwrap();
+//!     if let Some(message) = client.recv().await {
+//!         println!("{message:?}");
+//!     }
+//!     client.close(resock::CloseCode::NORMAL, "bye").await;
+//! });
+//! ```
+
+use crate::{Client, ClientBuilder};
+
+impl ClientBuilder {
+    /// Starts the client: the driver task is spawned on smol's global executor
+    /// (`smol::spawn(..).detach()`; its threads come from `SMOL_THREADS`, default one) and
+    /// starts connecting at once. The returned handle works from any task or thread.
+    pub fn start_smol(self) -> Client {
+        let (client, driver) = self.build_async();
+        ::smol::spawn(driver).detach();
+        client
+    }
+}

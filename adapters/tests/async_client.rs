@@ -1,0 +1,960 @@
+//! The async client against an in-process tungstenite server on loopback, run on smol and on
+//! async-std (the same test bodies, generic over [`Runtime`]).
+//!
+//! Every wait is bounded by [`LIMIT`]; every server thread is stopped and joined when its
+//! [`Server`] is dropped.
+#![cfg(any(feature = "smol", feature = "async-std"))]
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::{StreamExt, future};
+use resock::{Client, ClientBuilder, Driver, Events, SendError, TrySendError};
+use resock_core::session::{
+    ClosedReason, DisconnectReason, HandBackReason, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy,
+    SessionEvent, SessionState,
+};
+use resock_core::{CloseCode, Initiator, Message};
+use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::CloseFrame;
+
+/// The bound of every wait in these tests.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs a test body and starts clients on one runtime.
+trait Runtime {
+    fn block_on<T>(future: impl Future<Output = T>) -> T;
+    fn start(builder: ClientBuilder) -> Client;
+    /// Spawns a driver; the future resolves when its task ends.
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    /// Starts a client whose driver task can be awaited.
+    fn start_joinable(builder: ClientBuilder) -> (Client, Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let (client, driver) = builder.build_async();
+        (client, Self::spawn(driver))
+    }
+}
+
+#[cfg(feature = "smol")]
+struct Smol;
+
+#[cfg(feature = "smol")]
+impl Runtime for Smol {
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        smol::block_on(future)
+    }
+
+    fn start(builder: ClientBuilder) -> Client {
+        builder.start_smol()
+    }
+
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(smol::spawn(driver))
+    }
+}
+
+#[cfg(feature = "async-std")]
+struct AsyncStd;
+
+#[cfg(feature = "async-std")]
+impl Runtime for AsyncStd {
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        async_std::task::block_on(future)
+    }
+
+    fn start(builder: ClientBuilder) -> Client {
+        builder.start_async_std()
+    }
+
+    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async_std::task::spawn(driver))
+    }
+}
+
+/// A loopback server thread handling accepted connections one after another.
+struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves on 127.0.0.1; `handler` gets the connection's index and the stream.
+    fn start(handler: impl FnMut(usize, TcpStream) + Send + 'static) -> Server {
+        Server::on(TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1"), handler)
+    }
+
+    fn on(listener: TcpListener, mut handler: impl FnMut(usize, TcpStream) + Send + 'static) -> Server {
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            for (index, stream) in listener.incoming().enumerate() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                stream.set_read_timeout(Some(LIMIT)).unwrap();
+                stream.set_write_timeout(Some(LIMIT)).unwrap();
+                handler(index, stream);
+            }
+        });
+        Server {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/test?q=1", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag.
+        TcpStream::connect_timeout(&self.addr, LIMIT).ok();
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if result.is_err() && !thread::panicking() {
+                panic!("the server thread panicked");
+            }
+        }
+    }
+}
+
+fn server_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(None)
+        .max_message_size(Some(64 << 20))
+}
+
+fn accept<S: Read + Write>(stream: S) -> tungstenite::WebSocket<S> {
+    tungstenite::accept_with_config(stream, Some(server_config())).expect("server handshake")
+}
+
+/// A handshake callback that sees the request and may add response headers.
+struct Inspect<F>(F);
+
+impl<F: FnOnce(&Request, Response) -> Response> Callback for Inspect<F> {
+    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+        Ok((self.0)(request, response))
+    }
+}
+
+fn accept_hdr<S: Read + Write>(
+    stream: S,
+    inspect: impl FnOnce(&Request, Response) -> Response,
+) -> tungstenite::WebSocket<S> {
+    tungstenite::accept_hdr_with_config(stream, Inspect(inspect), Some(server_config())).expect("server handshake")
+}
+
+/// Echoes data messages until the connection ends.
+fn echo<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>) {
+    loop {
+        match ws.read() {
+            Ok(m) if m.is_text() || m.is_binary() => {
+                if ws.send(m).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Reads until the connection ends, reporting text messages (echoed when `echo` is set) and
+/// the close frame.
+fn collect<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>, tx: &SyncSender<Seen>, echo: bool) {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                tx.send(Seen::Text(text.to_string())).unwrap();
+                if echo && ws.send(tungstenite::Message::Text(text)).is_err() {
+                    tx.send(Seen::Ended).unwrap();
+                    return;
+                }
+            }
+            Ok(tungstenite::Message::Close(frame)) => {
+                let frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                tx.send(Seen::Close(frame)).unwrap();
+            }
+            Ok(_) => {}
+            Err(_) => {
+                tx.send(Seen::Ended).unwrap();
+                return;
+            }
+        }
+    }
+}
+
+/// What a server handler observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Text(String),
+    Close(Option<(u16, String)>),
+    Header(String),
+    Ended,
+}
+
+fn channel() -> (SyncSender<Seen>, Receiver<Seen>) {
+    sync_channel(4096)
+}
+
+fn next_seen(rx: &Receiver<Seen>) -> Seen {
+    rx.recv_timeout(LIMIT).expect("the server reports within the limit")
+}
+
+fn builder(server: &Server) -> ClientBuilder {
+    ClientBuilder::new(&server.url())
+        .unwrap()
+        .heartbeat(HeartbeatConfig::disabled())
+        .reconnect(ReconnectPolicy::disabled())
+        .open_timeout(LIMIT)
+}
+
+/// `future`, or a panic naming `what` after [`LIMIT`].
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    let timeout = async {
+        Timer::after(LIMIT).await;
+        None
+    };
+    future::or(async { Some(future.await) }, timeout)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {LIMIT:?}: {what}"))
+}
+
+/// The first event matching `wanted`, skipping others.
+async fn wait_for(events: &mut Events, what: &str, mut wanted: impl FnMut(&SessionEvent) -> bool) -> SessionEvent {
+    within(what, async {
+        loop {
+            let event = events
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("events ended before {what}"));
+            if wanted(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+async fn opened(events: &mut Events) -> Option<String> {
+    match wait_for(events, "the connection to open", |e| {
+        matches!(e, SessionEvent::Opened { .. })
+    })
+    .await
+    {
+        SessionEvent::Opened { subprotocol } => subprotocol,
+        _ => unreachable!(),
+    }
+}
+
+async fn next_message(events: &mut Events) -> Message {
+    match wait_for(events, "a message", |e| matches!(e, SessionEvent::Message(_))).await {
+        SessionEvent::Message(message) => message,
+        _ => unreachable!(),
+    }
+}
+
+fn text_of(size: usize) -> String {
+    (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect()
+}
+
+fn echo_text_and_binary_of_every_size<R: Runtime>() {
+    let server = Server::start(|_, stream| echo(&mut accept(stream)));
+    let mut queue = QueueConfig::default();
+    queue.max_bytes = 64 << 20;
+    let client = R::start(builder(&server).queue(queue));
+    R::block_on(async {
+        for size in [0, 1, 125, 126, 65_535, 65_536, 1 << 20, 16 << 20] {
+            let text = text_of(size);
+            within("send text", client.send_text(text.clone())).await.unwrap();
+            let back = within("text echo", client.recv()).await.expect("an echo");
+            assert!(
+                back.as_text() == Some(text.as_str()),
+                "text of {size} bytes came back changed"
+            );
+            let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            within("send binary", client.send_binary(data.clone())).await.unwrap();
+            let back = within("binary echo", client.recv()).await.expect("an echo");
+            assert!(
+                !back.is_text() && back.as_bytes() == &data[..],
+                "binary of {size} bytes came back changed"
+            );
+        }
+        let closed = within("close", client.close(CloseCode::NORMAL, "done")).await;
+        assert_eq!(closed, ClosedReason::User);
+    });
+}
+
+fn heartbeat_pong_reports_rtt<R: Runtime>() {
+    let server = Server::start(|_, stream| echo(&mut accept(stream)));
+    let mut heartbeat = HeartbeatConfig::default();
+    heartbeat.interval = Some(Duration::from_millis(20));
+    heartbeat.timeout = LIMIT;
+    let client = R::start(builder(&server).heartbeat(heartbeat));
+    R::block_on(async {
+        assert_eq!(client.rtt(), None);
+        let mut events = client.events();
+        let pong = wait_for(&mut events, "a pong", |e| matches!(e, SessionEvent::Pong { .. })).await;
+        let SessionEvent::Pong { rtt, .. } = pong else {
+            unreachable!()
+        };
+        assert!(rtt < LIMIT);
+        let measured = client.rtt().expect("an rtt after a pong");
+        assert!(measured.latest < LIMIT && measured.smoothed < LIMIT);
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+}
+
+fn client_closes_with_a_code<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, stream| collect(&mut accept(stream), &tx, false));
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        let mut events = client.events();
+        opened(&mut events).await;
+        let closed = within("close", client.close(CloseCode(4000), "bye")).await;
+        assert_eq!(closed, ClosedReason::User);
+        let echo = wait_for(&mut events, "the close event", |e| {
+            matches!(e, SessionEvent::Closed { .. })
+        })
+        .await;
+        let SessionEvent::Closed { code, initiator, .. } = echo else {
+            unreachable!()
+        };
+        assert_eq!((code, initiator), (CloseCode(4000), Initiator::Local));
+    });
+    assert_eq!(next_seen(&rx), Seen::Close(Some((4000, "bye".into()))));
+    assert_eq!(next_seen(&rx), Seen::Ended);
+}
+
+fn server_closes_with_a_code<R: Runtime>() {
+    let server = Server::start(|_, stream| {
+        let mut ws = accept(stream);
+        ws.close(Some(CloseFrame {
+            code: 4001.into(),
+            reason: "server says bye".into(),
+        }))
+        .unwrap();
+        while ws.read().is_ok() {}
+    });
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        let mut events = client.events();
+        let closed = wait_for(&mut events, "the close event", |e| {
+            matches!(e, SessionEvent::Closed { .. })
+        })
+        .await;
+        let SessionEvent::Closed {
+            code,
+            reason,
+            initiator,
+        } = closed
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (code, reason.as_str(), initiator),
+            (CloseCode(4001), "server says bye", Initiator::Remote)
+        );
+        assert!(within("recv after the end", client.recv()).await.is_none());
+        assert!(matches!(
+            client.state(),
+            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::ServerClosed {
+                code: CloseCode(4001),
+                ..
+            }))
+        ));
+    });
+}
+
+fn subprotocol_is_negotiated<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, stream| {
+        let mut ws = accept_hdr(stream, |request, mut response| {
+            let offered = request.headers()["Sec-WebSocket-Protocol"].to_str().unwrap().to_owned();
+            tx.send(Seen::Header(offered)).unwrap();
+            let chosen = tungstenite::http::HeaderValue::from_static("v1.chat");
+            response.headers_mut().insert("Sec-WebSocket-Protocol", chosen);
+            response
+        });
+        echo(&mut ws);
+    });
+    let client = R::start(builder(&server).subprotocol("v2.chat").subprotocol("v1.chat"));
+    R::block_on(async {
+        let mut events = client.events();
+        assert_eq!(opened(&mut events).await.as_deref(), Some("v1.chat"));
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+    assert_eq!(next_seen(&rx), Seen::Header("v2.chat, v1.chat".into()));
+}
+
+fn custom_header_reaches_the_server<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, stream| {
+        let mut ws = accept_hdr(stream, |request, response| {
+            let token = request.headers()["X-Resock-Token"].to_str().unwrap();
+            tx.send(Seen::Header(format!("{} {token}", request.uri()))).unwrap();
+            response
+        });
+        echo(&mut ws);
+    });
+    let client = R::start(builder(&server).header("X-Resock-Token", "s3cret"));
+    R::block_on(async {
+        let mut events = client.events();
+        opened(&mut events).await;
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+    assert_eq!(next_seen(&rx), Seen::Header("/test?q=1 s3cret".into()));
+}
+
+/// The server drops the first connection (no close frame) after five messages and holds the
+/// second one's handshake until the test has queued five more during the outage.
+fn reconnect_delivers_a_numbered_stream_once_in_order<R: Runtime>() {
+    const FIRST: usize = 5;
+    const TOTAL: usize = 12;
+    let (tx, rx) = channel();
+    let (gate_tx, gate_rx) = sync_channel::<()>(1);
+    let server = Server::start(move |index, stream| {
+        if index == 0 {
+            let mut ws = accept(stream);
+            for _ in 0..FIRST {
+                let message = ws.read().unwrap();
+                tx.send(Seen::Text(message.to_text().unwrap().to_owned())).unwrap();
+                ws.send(message).unwrap();
+            }
+            return;
+        }
+        gate_rx.recv_timeout(LIMIT).expect("the gate opens");
+        collect(&mut accept(stream), &tx, true);
+    });
+    let policy = ReconnectPolicy::fixed(Duration::from_millis(10));
+    let client = R::start(builder(&server).reconnect(policy));
+    R::block_on(async {
+        let mut events = client.events();
+        let mut echoed = Vec::new();
+        for n in 0..FIRST {
+            within("send", client.send_text(n.to_string())).await.unwrap();
+        }
+        while echoed.len() < FIRST {
+            echoed.push(next_message(&mut events).await);
+        }
+        wait_for(&mut events, "the drop", |e| {
+            matches!(e, SessionEvent::Disconnected { retry_at: Some(_), .. })
+        })
+        .await;
+        for n in FIRST..TOTAL {
+            within("send during the outage", client.send_text(n.to_string()))
+                .await
+                .unwrap();
+        }
+        assert_eq!(client.queued_messages(), TOTAL - FIRST);
+        gate_tx.send(()).unwrap();
+        while echoed.len() < TOTAL {
+            echoed.push(next_message(&mut events).await);
+        }
+        let expected: Vec<Message> = (0..TOTAL).map(|n| Message::text(n.to_string())).collect();
+        assert_eq!(echoed, expected);
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+    drop(server);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    let mut expected: Vec<Seen> = (0..TOTAL).map(|n| Seen::Text(n.to_string())).collect();
+    expected.extend([Seen::Close(Some((1000, String::new()))), Seen::Ended]);
+    assert_eq!(seen, expected);
+}
+
+fn cancelled_recv_loses_nothing<R: Runtime>() {
+    const COUNT: usize = 200;
+    let server = Server::start(|_, stream| {
+        let mut ws = accept(stream);
+        for n in 0..COUNT {
+            ws.send(tungstenite::Message::text(n.to_string())).unwrap();
+        }
+        echo(&mut ws);
+    });
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        let mut received = Vec::new();
+        let mut cancelled = 0;
+        while received.len() < COUNT {
+            // Poll a recv once and drop it, whether or not it was ready.
+            match future::poll_once(client.recv()).await {
+                Some(Some(message)) => received.push(message),
+                Some(None) => panic!("the session ended early"),
+                None => cancelled += 1,
+            }
+            // Drop one that lost a race against a ready future.
+            let raced = future::or(async { Some(client.recv().await) }, future::ready(None)).await;
+            if let Some(message) = raced.flatten() {
+                received.push(message);
+            }
+            if received.len() < COUNT {
+                received.push(within("recv", client.recv()).await.expect("a message"));
+            }
+        }
+        let expected: Vec<Message> = (0..COUNT).map(|n| Message::text(n.to_string())).collect();
+        assert_eq!(received, expected);
+        assert!(cancelled > 0, "no recv future was dropped while pending");
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+}
+
+/// The server holds the handshake until the test has filled the queue (two messages), been
+/// refused by `try_send`, and dropped two pending `send` futures.
+fn full_queue_hands_back_and_dropped_sends_are_not_accepted<R: Runtime>() {
+    let (tx, rx) = channel();
+    let (gate_tx, gate_rx) = sync_channel::<()>(1);
+    let server = Server::start(move |_, stream| {
+        gate_rx.recv_timeout(LIMIT).expect("the gate opens");
+        collect(&mut accept(stream), &tx, false);
+    });
+    let mut queue = QueueConfig::default();
+    queue.max_messages = 2;
+    let client = R::start(builder(&server).queue(queue));
+    R::block_on(async {
+        client.try_send(Message::text("a")).unwrap();
+        client.try_send(Message::text("b")).unwrap();
+        match client.try_send(Message::text("c")) {
+            Err(TrySendError::Full(message)) => assert_eq!(message, Message::text("c")),
+            other => panic!("expected Full, got {other:?}"),
+        }
+        assert!(future::poll_once(client.send(Message::text("c"))).await.is_none());
+        let raced = future::or(async { Some(client.send_text("d").await) }, future::ready(None)).await;
+        assert!(raced.is_none(), "a send into a full queue completed");
+        assert_eq!(client.queued_messages(), 2);
+        gate_tx.send(()).unwrap();
+        within("send after room", client.send_text("e")).await.unwrap();
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+    drop(server);
+    let seen: Vec<Seen> = rx.try_iter().collect();
+    let text = |s: &str| Seen::Text(s.into());
+    assert_eq!(
+        seen,
+        [
+            text("a"),
+            text("b"),
+            text("e"),
+            Seen::Close(Some((1000, String::new()))),
+            Seen::Ended
+        ]
+    );
+}
+
+fn small_event_buffer_pauses_without_loss<R: Runtime>() {
+    const COUNT: u32 = 300;
+    let server = Server::start(|_, stream| {
+        let mut ws = accept(stream);
+        for n in 0..COUNT {
+            ws.send(tungstenite::Message::binary(n.to_be_bytes().to_vec())).unwrap();
+        }
+        echo(&mut ws);
+    });
+    let client = R::start(builder(&server).event_capacity(2));
+    R::block_on(async {
+        for n in 0..COUNT {
+            let message = within("recv", client.recv()).await.expect("a message");
+            assert_eq!(message.as_bytes(), n.to_be_bytes());
+        }
+        // Take the close's events while it runs; the stream ends with the driver.
+        let mut events = client.events();
+        let drain = async {
+            let mut closed_events = 0;
+            while let Some(event) = events.next().await {
+                closed_events += usize::from(matches!(event, SessionEvent::Closed { .. }));
+            }
+            closed_events
+        };
+        let (closed, closed_events) = within("close", future::zip(client.close(CloseCode::NORMAL, ""), drain)).await;
+        assert_eq!((closed, closed_events), (ClosedReason::User, 1));
+    });
+}
+
+/// A full event buffer stops socket reads, but a close still ends (here by its timeout).
+fn close_ends_when_nobody_takes_events<R: Runtime>() {
+    let server = Server::start(|_, stream| echo(&mut accept(stream)));
+    let client = R::start(
+        builder(&server)
+            .event_capacity(1)
+            .close_timeout(Duration::from_millis(300)),
+    );
+    R::block_on(async {
+        // With room for one event, even a send waits until someone takes `Connecting`.
+        opened(&mut client.events()).await;
+        within("send", client.send_text("x")).await.unwrap();
+        assert_eq!(within("echo", client.recv()).await, Some(Message::text("x")));
+        // Its `Sent` fills the buffer; nothing takes it, so its echo is not read.
+        within("send", client.send_text("y")).await.unwrap();
+        match client.try_send(Message::text("z")) {
+            Err(TrySendError::Full(_)) | Ok(_) => {}
+            Err(other) => panic!("unexpected refusal {other:?}"),
+        }
+        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(closed, ClosedReason::User);
+        let events: Vec<SessionEvent> = within("the rest of the events", client.events().collect()).await;
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SessionEvent::StateChanged(SessionState::Closed(_))))
+        );
+    });
+}
+
+fn dropping_the_last_handle_closes_with_1000<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, stream| collect(&mut accept(stream), &tx, false));
+    let (client, driver) = R::start_joinable(builder(&server));
+    let second = client.clone();
+    R::block_on(async {
+        let mut events = client.events();
+        opened(&mut events).await;
+    });
+    drop(client);
+    assert_eq!(second.state(), SessionState::Open);
+    drop(second);
+    assert_eq!(next_seen(&rx), Seen::Close(Some((1000, String::new()))));
+    assert_eq!(next_seen(&rx), Seen::Ended);
+    R::block_on(within("the driver task to end", driver));
+}
+
+/// A server that accepts TCP and never answers the handshake, so messages stay queued.
+fn silent_server() -> Server {
+    Server::start(|_, mut stream| {
+        let mut buf = [0u8; 1024];
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    })
+}
+
+fn closing_hands_queued_messages_back_past_recv<R: Runtime>() {
+    let server = silent_server();
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        let a = client.try_send(Message::text("a")).unwrap();
+        let b = client.try_send(Message::binary(vec![1, 2])).unwrap();
+        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(closed, ClosedReason::User);
+        assert_eq!(within("recv", client.recv()).await, None);
+        let back: Vec<_> = client
+            .take_handed_back()
+            .into_iter()
+            .map(|h| (h.id, h.message, h.reason))
+            .collect();
+        assert_eq!(
+            back,
+            [
+                (a, Message::text("a"), HandBackReason::Closed),
+                (b, Message::binary(vec![1, 2]), HandBackReason::Closed)
+            ]
+        );
+        let rest: Vec<SessionEvent> = within("the rest", client.events().collect()).await;
+        assert!(!rest.iter().any(|e| matches!(e, SessionEvent::HandedBack { .. })));
+        assert!(matches!(client.send_text("late").await, Err(SendError::Closed(_))));
+    });
+}
+
+/// A close issued before the driver's first poll stays a close: no connection is opened.
+fn close_before_the_driver_runs<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, _| tx.send(Seen::Ended).unwrap());
+    let (client, driver) = builder(&server).build_async();
+    R::block_on(async {
+        client.try_send(Message::text("queued")).unwrap();
+        let mut closing = std::pin::pin!(client.close(CloseCode::NORMAL, ""));
+        assert!(
+            future::poll_once(&mut closing).await.is_none(),
+            "close waits for the driver"
+        );
+        let task = R::spawn(driver);
+        assert_eq!(within("close", closing).await, ClosedReason::User);
+        within("the driver task to end", task).await;
+        let events: Vec<SessionEvent> = within("the events", client.events().collect()).await;
+        assert!(events.iter().any(|e| matches!(
+            e,
+            SessionEvent::HandedBack { message, reason: HandBackReason::Closed, .. } if *message == Message::text("queued")
+        )));
+    });
+    drop(server);
+    assert_eq!(rx.try_iter().count(), 0, "no connection was opened");
+}
+
+fn drop_oldest_hands_back_through_events<R: Runtime>() {
+    let server = silent_server();
+    let mut queue = QueueConfig::default();
+    queue.max_messages = 1;
+    queue.overflow = OverflowPolicy::DropOldest;
+    let client = R::start(builder(&server).queue(queue));
+    R::block_on(async {
+        let mut events = client.events();
+        let first = client.try_send(Message::text("first")).unwrap();
+        client.try_send(Message::text("second")).unwrap();
+        let back = wait_for(&mut events, "the evicted message", |e| {
+            matches!(e, SessionEvent::HandedBack { .. })
+        })
+        .await;
+        let SessionEvent::HandedBack { id, message, reason } = back else {
+            unreachable!()
+        };
+        assert_eq!(
+            (id, message, reason),
+            (first, Message::text("first"), HandBackReason::Dropped)
+        );
+        assert_eq!(client.queued_messages(), 1);
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+}
+
+fn open_timeout_abandons_the_attempt<R: Runtime>() {
+    let (tx, rx) = channel();
+    let server = Server::start(move |_, mut stream| {
+        // Accept TCP, never answer the handshake; report when the client lets go.
+        let mut buf = [0u8; 1024];
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        tx.send(Seen::Ended).unwrap();
+    });
+    let client = R::start(builder(&server).open_timeout(Duration::from_millis(200)));
+    R::block_on(async {
+        let mut events = client.events();
+        wait_for(&mut events, "closed for good", |e| {
+            matches!(e, SessionEvent::StateChanged(SessionState::Closed(_)))
+        })
+        .await;
+        assert_eq!(
+            client.state(),
+            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::OpenTimeout))
+        );
+    });
+    assert_eq!(next_seen(&rx), Seen::Ended);
+}
+
+fn localhost_tries_every_resolved_address<R: Runtime>() {
+    let server = Server::start(|_, stream| echo(&mut accept(stream)));
+    let url = format!("ws://localhost:{}/", server.addr.port());
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::disabled()),
+    );
+    R::block_on(async {
+        within("send", client.send_text("via localhost")).await.unwrap();
+        assert_eq!(
+            within("echo", client.recv()).await,
+            Some(Message::text("via localhost"))
+        );
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+}
+
+fn ipv6_loopback<R: Runtime>() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    let server = Server::on(listener, |_, stream| echo(&mut accept(stream)));
+    assert!(server.url().starts_with("ws://[::1]:"));
+    let client = R::start(builder(&server));
+    R::block_on(async {
+        within("send", client.send_text("over ::1")).await.unwrap();
+        assert_eq!(within("echo", client.recv()).await, Some(Message::text("over ::1")));
+        within("close", client.close(CloseCode::NORMAL, "")).await;
+    });
+}
+
+/// A rustls server configuration for `localhost` with a fresh self-signed certificate, and
+/// that certificate in PEM for the client to trust.
+#[cfg(feature = "rustls")]
+fn tls_server() -> (Arc<rustls::ServerConfig>, String) {
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key.into())
+        .unwrap();
+    (Arc::new(config), certified.cert.pem())
+}
+
+/// Serves WebSocket over TLS: echoes, then sends close_notify; reports each connection's end.
+#[cfg(feature = "rustls")]
+fn tls_echo_server(config: Arc<rustls::ServerConfig>, tx: SyncSender<Seen>) -> Server {
+    Server::start(move |_, stream| {
+        let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::clone(&config)).unwrap(), stream);
+        if let Ok(mut ws) = tungstenite::accept_with_config(tls, Some(server_config())) {
+            echo(&mut ws);
+            ws.get_mut().conn.send_close_notify();
+            ws.get_mut().flush().ok();
+        }
+        tx.send(Seen::Ended).unwrap();
+    })
+}
+
+#[cfg(feature = "rustls")]
+fn wss_with_a_custom_root<R: Runtime>() {
+    let (config, pem) = tls_server();
+    let (tx, rx) = channel();
+    let server = tls_echo_server(config, tx);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let tls = resock::tls::TlsOptions::no_default_roots()
+        .add_root_pem(pem.as_bytes())
+        .unwrap();
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::disabled())
+            .tls(tls),
+    );
+    R::block_on(async {
+        within("send", client.send_text("over TLS")).await.unwrap();
+        assert_eq!(within("echo", client.recv()).await, Some(Message::text("over TLS")));
+        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(closed, ClosedReason::User);
+    });
+    assert_eq!(next_seen(&rx), Seen::Ended);
+}
+
+#[cfg(feature = "rustls")]
+fn wss_untrusted_certificate_is_fatal<R: Runtime>() {
+    let (config, _) = tls_server();
+    let (_, other_pem) = tls_server();
+    let (tx, rx) = channel();
+    let server = tls_echo_server(config, tx);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let tls = resock::tls::TlsOptions::no_default_roots()
+        .add_root_pem(other_pem.as_bytes())
+        .unwrap();
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::fixed(Duration::from_millis(10)))
+            .tls(tls),
+    );
+    R::block_on(async {
+        assert!(within("the end", client.recv()).await.is_none());
+        match client.state() {
+            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::Transport(error))) => {
+                assert_eq!(error.kind, resock_core::TransportErrorKind::TlsCertificate);
+            }
+            other => panic!("expected a fatal certificate error, got {other}"),
+        }
+    });
+    drop(server);
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        [Seen::Ended],
+        "one attempt, not retried"
+    );
+}
+
+macro_rules! on_runtime {
+    ($module:ident, $feature:literal, $runtime:ty) => {
+        #[cfg(feature = $feature)]
+        mod $module {
+            #[test]
+            fn echo_text_and_binary_of_every_size() {
+                super::echo_text_and_binary_of_every_size::<$runtime>();
+            }
+            #[test]
+            fn heartbeat_pong_reports_rtt() {
+                super::heartbeat_pong_reports_rtt::<$runtime>();
+            }
+            #[test]
+            fn client_closes_with_a_code() {
+                super::client_closes_with_a_code::<$runtime>();
+            }
+            #[test]
+            fn server_closes_with_a_code() {
+                super::server_closes_with_a_code::<$runtime>();
+            }
+            #[test]
+            fn subprotocol_is_negotiated() {
+                super::subprotocol_is_negotiated::<$runtime>();
+            }
+            #[test]
+            fn custom_header_reaches_the_server() {
+                super::custom_header_reaches_the_server::<$runtime>();
+            }
+            #[test]
+            fn reconnect_delivers_a_numbered_stream_once_in_order() {
+                super::reconnect_delivers_a_numbered_stream_once_in_order::<$runtime>();
+            }
+            #[test]
+            fn cancelled_recv_loses_nothing() {
+                super::cancelled_recv_loses_nothing::<$runtime>();
+            }
+            #[test]
+            fn full_queue_hands_back_and_dropped_sends_are_not_accepted() {
+                super::full_queue_hands_back_and_dropped_sends_are_not_accepted::<$runtime>();
+            }
+            #[test]
+            fn small_event_buffer_pauses_without_loss() {
+                super::small_event_buffer_pauses_without_loss::<$runtime>();
+            }
+            #[test]
+            fn close_ends_when_nobody_takes_events() {
+                super::close_ends_when_nobody_takes_events::<$runtime>();
+            }
+            #[test]
+            fn dropping_the_last_handle_closes_with_1000() {
+                super::dropping_the_last_handle_closes_with_1000::<$runtime>();
+            }
+            #[test]
+            fn closing_hands_queued_messages_back_past_recv() {
+                super::closing_hands_queued_messages_back_past_recv::<$runtime>();
+            }
+            #[test]
+            fn close_before_the_driver_runs() {
+                super::close_before_the_driver_runs::<$runtime>();
+            }
+            #[test]
+            fn drop_oldest_hands_back_through_events() {
+                super::drop_oldest_hands_back_through_events::<$runtime>();
+            }
+            #[test]
+            fn open_timeout_abandons_the_attempt() {
+                super::open_timeout_abandons_the_attempt::<$runtime>();
+            }
+            #[test]
+            fn localhost_tries_every_resolved_address() {
+                super::localhost_tries_every_resolved_address::<$runtime>();
+            }
+            #[test]
+            fn ipv6_loopback() {
+                super::ipv6_loopback::<$runtime>();
+            }
+            #[cfg(feature = "rustls")]
+            #[test]
+            fn wss_with_a_custom_root() {
+                super::wss_with_a_custom_root::<$runtime>();
+            }
+            #[cfg(feature = "rustls")]
+            #[test]
+            fn wss_untrusted_certificate_is_fatal() {
+                super::wss_untrusted_certificate_is_fatal::<$runtime>();
+            }
+        }
+    };
+}
+
+on_runtime!(smol_runtime, "smol", super::Smol);
+on_runtime!(async_std_runtime, "async-std", super::AsyncStd);
