@@ -131,8 +131,48 @@ impl Client for TungsteniteBlocking {
     }
 }
 
-/// The clients measured, by name.
-const CLIENTS: [&str; 2] = ["resock-blocking", "tungstenite-blocking"];
+/// The clients measured, by name. `resock-smol` runs its driver and the measuring loop on one
+/// smol thread (`build_async` + `block_on`); the others are plain blocking loops.
+const CLIENTS: [&str; 3] = ["resock-blocking", "resock-smol", "tungstenite-blocking"];
+
+/// The smol client: latency and throughput measured inside one `smol::block_on`, with the
+/// driver future polled on the same thread.
+fn smol_round(url: &str, round_trips: usize, pipelined: usize) -> (Duration, Duration, f64) {
+    use futures_lite::future;
+    let heartbeat = resock::core::session::HeartbeatConfig::disabled();
+    let (client, driver) = resock::ClientBuilder::new(url)
+        .unwrap()
+        .heartbeat(heartbeat)
+        .build_async();
+    // Both run to completion: the driver ends once the bench's close has finished.
+    let ((), result) = smol::block_on(future::zip(driver, async {
+        let payload = [0x5Au8; SIZE];
+        let mut samples = Vec::with_capacity(round_trips);
+        for _ in 0..round_trips {
+            let start = Instant::now();
+            client.send(Message::binary(payload.to_vec())).await.unwrap();
+            assert_eq!(client.recv().await.expect("open").len(), SIZE);
+            samples.push(start.elapsed());
+        }
+        samples.sort();
+        let (p50, p99) = (samples[round_trips / 2], samples[round_trips * 99 / 100]);
+        let start = Instant::now();
+        let (mut sent, mut received) = (0, 0);
+        while received < pipelined {
+            while sent < pipelined && sent - received < WINDOW {
+                client.send(Message::binary(payload.to_vec())).await.unwrap();
+                sent += 1;
+            }
+            assert_eq!(client.recv().await.expect("open").len(), SIZE);
+            received += 1;
+        }
+        let rate = pipelined as f64 / start.elapsed().as_secs_f64();
+        client.close(resock::CloseCode::NORMAL, "").await;
+        drop(client);
+        (p50, p99, rate)
+    }));
+    result
+}
 
 fn connect(name: &str, url: &str) -> Box<dyn Client> {
     match name {
@@ -194,11 +234,17 @@ fn main() {
     };
     let server = EchoServer::start();
     let url = server.url();
-    let _ = Message::text("");
     let mut results = Vec::new();
     for name in CLIENTS {
         let (mut p50s, mut p99s, mut rates) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
+            if name == "resock-smol" {
+                let (p50, p99, rate) = smol_round(&url, round_trips, pipelined);
+                p50s.push(p50);
+                p99s.push(p99);
+                rates.push(rate);
+                continue;
+            }
             let mut client = connect(name, &url);
             let (p50, p99) = latency(client.as_mut(), round_trips);
             rates.push(throughput(client.as_mut(), pipelined));
