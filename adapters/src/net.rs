@@ -113,13 +113,37 @@ pub(crate) fn transport_error(context: &str, error: &io::Error) -> TransportErro
 }
 
 /// Resolves `url`'s host and port (a fresh lookup each call, so DNS changes are seen on the
-/// next attempt). IP literals resolve without a lookup.
-pub(crate) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, TransportError> {
+/// next attempt), within `deadline`. IP literals resolve without a lookup.
+pub(crate) fn resolve(url: &WsUrl, deadline: Instant) -> Result<Vec<SocketAddr>, TransportError> {
     let authority = url.authority();
-    let addrs: Vec<SocketAddr> = authority
-        .to_socket_addrs()
-        .map_err(|e| TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {e}")))?
-        .collect();
+    let addrs: Vec<SocketAddr> = if url.is_ip_literal() {
+        // No lookup needed (and no thread).
+        authority
+            .to_socket_addrs()
+            .map_err(|e| dns_error(&authority, e))?
+            .collect()
+    } else {
+        // The system resolver blocks with timeouts of its own; a helper thread keeps the open
+        // deadline. A lookup still running at the deadline finishes on its own and is ignored.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let target = authority.clone();
+        std::thread::Builder::new()
+            .name("resock-dns".into())
+            .spawn(move || {
+                let result = target.to_socket_addrs().map(Iterator::collect::<Vec<_>>);
+                tx.send(result).ok();
+            })
+            .map_err(|e| TransportError::new(TransportErrorKind::Io, format!("starting the DNS lookup: {e}")))?;
+        match rx.recv_timeout(left(deadline, "resolving")?) {
+            Ok(result) => result.map_err(|e| dns_error(&authority, e))?,
+            Err(_) => {
+                return Err(TransportError::new(
+                    TransportErrorKind::TimedOut,
+                    format!("resolving {authority}: the open timeout passed"),
+                ));
+            }
+        }
+    };
     if addrs.is_empty() {
         return Err(TransportError::new(
             TransportErrorKind::Dns,
@@ -127,6 +151,10 @@ pub(crate) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, TransportError> {
         ));
     }
     Ok(addrs)
+}
+
+fn dns_error(authority: &str, e: std::io::Error) -> TransportError {
+    TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {e}"))
 }
 
 /// Time left before `deadline`, or a timeout error when none is.
@@ -174,7 +202,7 @@ pub(crate) fn connect(
     tls: Option<&TlsConfig>,
     write_timeout: Duration,
 ) -> Result<Stream, TransportError> {
-    let addrs = resolve(url)?;
+    let addrs = resolve(url, deadline)?;
     let tcp = connect_tcp(&addrs, deadline)?;
     let stream = if url.secure {
         tls_handshake(url, tcp, deadline, tls)?
@@ -245,6 +273,15 @@ mod tests {
     use std::net::TcpListener;
 
     #[test]
+    fn a_lookup_keeps_the_open_deadline() {
+        let url = WsUrl::parse("ws://localhost:9/").unwrap();
+        let error = resolve(&url, Instant::now()).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::TimedOut, "{error}");
+        let addrs = resolve(&url, Instant::now() + Duration::from_secs(5)).unwrap();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 9), "{addrs:?}");
+    }
+
+    #[test]
     fn every_address_is_tried_in_turn() {
         // A port that refuses: bind, note the address, close the listener.
         let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -273,7 +310,10 @@ mod tests {
     #[test]
     fn ip_literals_resolve_without_a_lookup() {
         let url = WsUrl::parse("ws://[::1]:9/").unwrap();
-        assert_eq!(resolve(&url).unwrap(), vec!["[::1]:9".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            resolve(&url, Instant::now() + Duration::from_secs(5)).unwrap(),
+            vec!["[::1]:9".parse::<SocketAddr>().unwrap()]
+        );
     }
 
     #[test]
