@@ -11,6 +11,7 @@ mod args;
 mod client;
 mod demo;
 mod input;
+mod jsonl;
 mod report;
 mod serve;
 mod server;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use resock::core::connection::Initiator;
 use resock::core::session::{ClosedReason, DisconnectReason, HandBackReason, SessionEvent, SessionState};
 use resock::{CloseCode, Message};
-use serde_json::{Value, json};
 
+use crate::jsonl::json_line;
 use crate::term::{Paint, StatusLine, Style};
 
 /// How the client reports.
@@ -81,8 +81,9 @@ impl Reporter {
     /// Reports one event.
     pub fn event(&mut self, event: SessionEvent) {
         if self.options.json {
-            if let Some(value) = self.json_event(event) {
-                self.stdout_line(value.to_string().as_bytes());
+            if let Some(mut line) = self.json_event(event) {
+                line.push('\n');
+                self.stdout_line(line.as_bytes());
             }
         } else {
             self.plain_event(event);
@@ -151,7 +152,7 @@ impl Reporter {
         }
     }
 
-    fn json_event(&mut self, event: SessionEvent) -> Option<Value> {
+    fn json_event(&mut self, event: SessionEvent) -> Option<String> {
         Some(match event {
             SessionEvent::Message(message) => {
                 if self.limit_reached() {
@@ -159,27 +160,27 @@ impl Reporter {
                 }
                 self.received += 1;
                 match message.as_text() {
-                    Some(text) => json!({"event": "message", "text": text}),
-                    None => json!({"event": "message", "binary": hex(message.as_bytes())}),
+                    Some(text) => json_line!("event": "message", "text": text),
+                    None => json_line!("event": "message", "binary": hex(message.as_bytes())),
                 }
             }
             SessionEvent::StateChanged(state) => match state {
-                SessionState::Idle => json!({"event": "state", "state": "idle"}),
+                SessionState::Idle => json_line!("event": "state", "state": "idle"),
                 SessionState::Connecting { attempt } => {
-                    json!({"event": "state", "state": "connecting", "attempt": attempt})
+                    json_line!("event": "state", "state": "connecting", "attempt": attempt)
                 }
-                SessionState::Open => json!({"event": "state", "state": "open"}),
-                SessionState::Closing => json!({"event": "state", "state": "closing"}),
+                SessionState::Open => json_line!("event": "state", "state": "open"),
+                SessionState::Closing => json_line!("event": "state", "state": "closing"),
                 SessionState::WaitingToRetry { until, attempt } => {
                     let delay = until.saturating_duration_since(Instant::now());
-                    json!({"event": "reconnect", "attempt": attempt, "delay_ms": millis(delay)})
+                    json_line!("event": "reconnect", "attempt": attempt, "delay_ms": millis(delay))
                 }
                 SessionState::Closed(reason) => {
                     let (ok, why) = outcome(&reason);
-                    json!({"event": "state", "state": "closed", "ok": ok, "reason": why})
+                    json_line!("event": "state", "state": "closed", "ok": ok, "reason": why)
                 }
             },
-            SessionEvent::Opened { subprotocol } => json!({"event": "open", "subprotocol": subprotocol}),
+            SessionEvent::Opened { subprotocol } => json_line!("event": "open", "subprotocol": subprotocol),
             SessionEvent::Closed {
                 code,
                 reason,
@@ -190,30 +191,30 @@ impl Reporter {
                 } else {
                     "server"
                 };
-                json!({"event": "closed", "code": code.0, "reason": reason, "by": by})
+                json_line!("event": "closed", "code": code.0, "reason": reason, "by": by)
             }
-            SessionEvent::Disconnected { reason, retry_at } => json!({
+            SessionEvent::Disconnected { reason, retry_at } => json_line!(
                 "event": "disconnected",
                 "reason": describe(&reason),
                 "retry_in_ms": retry_at.map(|at| millis(at.saturating_duration_since(Instant::now()))),
-            }),
-            SessionEvent::Error(error) => json!({"event": "error", "message": error.to_string()}),
-            SessionEvent::Pong { rtt, smoothed } => json!({
+            ),
+            SessionEvent::Error(error) => json_line!("event": "error", "message": error.to_string()),
+            SessionEvent::Pong { rtt, smoothed } => json_line!(
                 "event": "pong",
                 "rtt_ms": rtt.as_secs_f64() * 1e3,
                 "smoothed_ms": smoothed.as_secs_f64() * 1e3,
-            }),
-            SessionEvent::Sent(id) => json!({"event": "sent", "id": id.0}),
+            ),
+            SessionEvent::Sent(id) => json_line!("event": "sent", "id": id.0),
             SessionEvent::HandedBack { id, message, reason } => {
                 let why = if reason == HandBackReason::Dropped {
                     "dropped"
                 } else {
                     "closed"
                 };
-                json!({"event": "handed_back", "id": id.0, "bytes": message.len(), "reason": why})
+                json_line!("event": "handed_back", "id": id.0, "bytes": message.len(), "reason": why)
             }
-            SessionEvent::Writable => json!({"event": "writable"}),
-            SessionEvent::Typed(envelope) => json!({"event": "typed", "type": envelope.ty, "data": envelope.data}),
+            SessionEvent::Writable => json_line!("event": "writable"),
+            SessionEvent::Typed(envelope) => json_line!("event": "typed", "type": envelope.ty, "data": envelope.data),
             _ => return None,
         })
     }

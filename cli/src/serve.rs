@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use resock::Config;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::args::ServeArgs;
+use crate::jsonl::json_line;
 use crate::report::{close_code_text, hex};
 use crate::server::{Mode, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
@@ -48,7 +49,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let addr = server.local_addr();
     let mode = if args.broadcast { "broadcast" } else { "echo" };
     if json {
-        print_json(&json!({"event": "listening", "addr": addr.to_string(), "port": addr.port(), "mode": mode}));
+        print_json(&json_line!("event": "listening", "addr": addr.to_string(), "port": addr.port(), "mode": mode));
     }
     // Always printed (even with --quiet): scripts read the port from it.
     eprintln!("listening on ws://{addr} ({mode})");
@@ -56,9 +57,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_json(value: &Value) {
+fn print_json(line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}").and_then(|()| out.flush());
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 fn event_line(event: &ServerEvent) -> Option<String> {
@@ -85,7 +86,7 @@ fn event_line(event: &ServerEvent) -> Option<String> {
     }
 }
 
-fn event_json(event: &ServerEvent) -> Value {
+fn event_json(event: &ServerEvent) -> String {
     match event {
         ServerEvent::Connected {
             id,
@@ -104,18 +105,18 @@ fn event_json(event: &ServerEvent) -> Value {
                 };
                 joined.insert(name, Value::String(merged));
             }
-            json!({
+            json_line!(
                 "event": "connected",
                 "client": id,
                 "peer": peer.to_string(),
                 "path": path,
                 "subprotocol": subprotocol,
                 "headers": joined,
-            })
+            )
         }
         ServerEvent::Message { id, message } => match message.as_text() {
-            Some(text) => json!({"event": "message", "client": id, "text": text}),
-            None => json!({"event": "message", "client": id, "binary": hex(message.as_bytes())}),
+            Some(text) => json_line!("event": "message", "client": id, "text": text),
+            None => json_line!("event": "message", "client": id, "binary": hex(message.as_bytes())),
         },
         ServerEvent::Disconnected {
             id,
@@ -123,13 +124,13 @@ fn event_json(event: &ServerEvent) -> Value {
             code,
             reason,
             error,
-        } => json!({
+        } => json_line!(
             "event": "disconnected",
             "client": id,
             "opened": opened,
             "code": code.0,
             "reason": reason,
             "error": error,
-        }),
+        ),
     }
 }

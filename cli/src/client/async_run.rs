@@ -15,7 +15,7 @@ use crate::args::Runtime;
 use crate::input;
 use crate::report::{ReportOptions, Reporter};
 
-/// How often the stdin thread looks whether the queue can drain before it closes.
+/// How often the stdin thread looks whether the connection is open before it closes.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
@@ -42,7 +42,7 @@ fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
         |w| warn(quiet, w),
         |message| future::block_on(client.send(message)).is_ok(),
     );
-    while !can_close(&client.state(), client.queued_messages()) {
+    while !can_close(&client.state()) {
         thread::sleep(DRAIN_POLL);
     }
     future::block_on(client.close(CloseCode::NORMAL, ""));

@@ -45,7 +45,7 @@ pub fn run(builder: ClientBuilder, report: ReportOptions, binary: bool) -> ExitC
         if !stdin_ended {
             stdin_ended = !matches!(ended_rx.try_recv(), Err(mpsc::TryRecvError::Empty));
         }
-        let drained = stdin_ended && can_close(client.state(), client.session().queued_messages());
+        let drained = stdin_ended && can_close(client.state());
         if !closing && (reporter.limit_reached() || drained) {
             closing = true;
             // Drives IO until the close handshake is done; its events stay buffered and are

@@ -1,9 +1,10 @@
 //! `resock URL`: stdin lines out, received messages to stdout, on the chosen runtime.
 //!
 //! Both runners follow the same rules: every stdin line is queued (waiting while the queue is
-//! full, across reconnects); at the end of stdin the client waits until the queue can drain
-//! (the connection is open, or nothing is queued) and closes with 1000, which writes the queue
-//! before the close frame; `--exit-after N` closes the same way after N received messages.
+//! full, across reconnects); at the end of stdin the client waits for an open connection
+//! (reconnecting as configured) and closes with 1000, which writes the queue before the close
+//! frame; `--exit-after N` closes the same way after N received messages. A session that
+//! fails for good on the way ends with status 1 instead.
 
 mod async_run;
 mod blocking_run;
@@ -25,10 +26,10 @@ pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, bina
     }
 }
 
-/// Whether a close now lets every queued message go out first: the connection is open, or
-/// nothing is waiting (or the session is already over).
-fn can_close(state: &SessionState, queued: usize) -> bool {
-    matches!(state, SessionState::Open | SessionState::Closed(_)) || queued == 0
+/// Whether to close now: only an open connection can write the queue and a 1000 close frame
+/// (a session that is already over needs no close).
+fn can_close(state: &SessionState) -> bool {
+    matches!(state, SessionState::Open | SessionState::Closed(_))
 }
 
 /// Reports a problem with stdin on stderr (unless quiet).
@@ -41,17 +42,19 @@ fn warn(quiet: bool, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resock::core::session::ClosedReason;
     use std::time::Instant;
 
     #[test]
-    fn closing_waits_for_a_connection_only_when_messages_wait() {
-        assert!(can_close(&SessionState::Open, 5));
-        assert!(can_close(&SessionState::Connecting { attempt: 1 }, 0));
-        assert!(!can_close(&SessionState::Connecting { attempt: 1 }, 1));
+    fn closing_waits_for_an_open_connection() {
+        assert!(can_close(&SessionState::Open));
+        assert!(can_close(&SessionState::Closed(ClosedReason::User)));
+        assert!(!can_close(&SessionState::Connecting { attempt: 1 }));
+        assert!(!can_close(&SessionState::Closing));
         let waiting = SessionState::WaitingToRetry {
             until: Instant::now(),
             attempt: 2,
         };
-        assert!(!can_close(&waiting, 3));
+        assert!(!can_close(&waiting));
     }
 }
