@@ -38,6 +38,8 @@ pub struct Reporter {
     retry: Option<(Instant, u32)>,
     /// The reason of the last disconnect, shown with the following retry line.
     lost: Option<String>,
+    /// Whether the connection that just ended had opened (a drop, not a failed attempt).
+    was_open: bool,
 }
 
 impl Reporter {
@@ -50,6 +52,7 @@ impl Reporter {
             received: 0,
             retry: None,
             lost: None,
+            was_open: false,
         }
     }
 
@@ -115,6 +118,7 @@ impl Reporter {
                 _ => {}
             },
             SessionEvent::Opened { subprotocol } => {
+                self.was_open = true;
                 let text = match subprotocol {
                     Some(p) => format!("connected (subprotocol {p})"),
                     None => "connected".to_owned(),
@@ -139,7 +143,14 @@ impl Reporter {
             SessionEvent::Disconnected {
                 reason,
                 retry_at: Some(_),
-            } => self.lost = Some(describe(&reason)),
+            } => {
+                let what = if std::mem::take(&mut self.was_open) {
+                    "disconnected"
+                } else {
+                    "failed"
+                };
+                self.lost = Some(format!("{what}: {}", describe(&reason)));
+            }
             SessionEvent::HandedBack { id, message, reason } => {
                 let why = match reason {
                     HandBackReason::Dropped => "dropped from the full queue",

@@ -95,13 +95,18 @@ impl Proc {
     /// Like [`start`](Self::start), letting `setup` adjust the command (environment).
     pub fn start_with(args: &[&str], setup: impl FnOnce(&mut Command)) -> Proc {
         let mut command = Command::new(BIN);
+        command.args(args);
+        setup(&mut command);
+        Proc::spawn(command)
+    }
+
+    /// Starts any program with all three standard streams piped, under the same guard.
+    pub fn spawn(mut command: Command) -> Proc {
         command
-            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        setup(&mut command);
-        let mut child = command.spawn().expect("the resock binary starts");
+        let mut child = command.spawn().expect("the program starts");
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
         let stdin = child.stdin.take();
