@@ -40,6 +40,8 @@ pub struct Reporter {
     lost: Option<String>,
     /// Whether the connection that just ended had opened (a drop, not a failed attempt).
     was_open: bool,
+    /// Stdout is gone (a pipe into `head` ended): nobody reads what we receive.
+    stdout_gone: bool,
 }
 
 impl Reporter {
@@ -53,6 +55,7 @@ impl Reporter {
             retry: None,
             lost: None,
             was_open: false,
+            stdout_gone: false,
         }
     }
 
@@ -62,9 +65,9 @@ impl Reporter {
         self.received
     }
 
-    /// Whether `--exit-after` has been reached: the caller should close.
+    /// Whether `--exit-after` has been reached, or stdout is gone: the caller should close.
     pub fn limit_reached(&self) -> bool {
-        self.options.exit_after.is_some_and(|n| self.received >= n)
+        self.stdout_gone || self.options.exit_after.is_some_and(|n| self.received >= n)
     }
 
     /// How often [`tick`](Self::tick) wants to be called, when it wants to.
@@ -254,8 +257,10 @@ impl Reporter {
     fn stdout_line(&mut self, bytes: &[u8]) {
         self.status.clear();
         let mut out = std::io::stdout().lock();
-        // A closed stdout (a pipe into `head`) is not worth a panic; the session still closes.
-        let _ = out.write_all(bytes).and_then(|()| out.flush());
+        // A closed stdout (a pipe into `head`) ends the client with a clean close.
+        if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
+            self.stdout_gone = true;
+        }
         drop(out);
         if !self.options.json {
             self.tick_if_waiting();

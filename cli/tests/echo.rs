@@ -130,3 +130,17 @@ fn text_mode_skips_lines_that_are_not_utf8() {
         client.stderr()
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_client_with_a_clean_close() {
+    let (server, port) = serve(&["--json-events"]);
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut command = std::process::Command::new(common::BIN);
+    command.args([url.as_str(), "-q"]);
+    let mut client = Proc::spawn_with_closed_stdout(command);
+    client.write_stdin(b"nobody reads this echo\n");
+    // stdin stays open: only the failed write to stdout ends the client.
+    assert!(client.wait_exit().success(), "{}", client.stderr());
+    let log = server.wait_stdout("the disconnect", |out| out.contains("\"disconnected\""));
+    assert_eq!(events(&json_lines(&log), "disconnected")[0]["code"], 1000);
+}

@@ -101,13 +101,30 @@ impl Proc {
     }
 
     /// Starts any program with all three standard streams piped, under the same guard.
-    pub fn spawn(mut command: Command) -> Proc {
+    pub fn spawn(command: Command) -> Proc {
+        Self::spawn_inner(command, true)
+    }
+
+    /// Like [`spawn`](Self::spawn), but the read end of stdout is closed at once, so the
+    /// program's writes to stdout fail (as when piped into `head`).
+    pub fn spawn_with_closed_stdout(command: Command) -> Proc {
+        Self::spawn_inner(command, false)
+    }
+
+    fn spawn_inner(mut command: Command, read_stdout: bool) -> Proc {
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("the program starts");
-        let stdout = collect(child.stdout.take().unwrap());
+        let stdout = match child.stdout.take() {
+            Some(out) if read_stdout => collect(out),
+            _ => {
+                let ended = Collected::default();
+                ended.bytes.lock().unwrap().1 = true;
+                Arc::new(ended)
+            }
+        };
         let stderr = collect(child.stderr.take().unwrap());
         let stdin = child.stdin.take();
         Proc {
