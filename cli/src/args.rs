@@ -24,10 +24,13 @@ pub struct Cli {
     pub client: ClientArgs,
 }
 
-const EXIT_CODES: &str = "Exit status: 0 after a clean close, 1 when the connection failed for good, \
-2 for bad arguments.\n\nExamples:\n  resock                                  the loopback demo\n  \
-resock serve 127.0.0.1:9001             an echo server\n  echo hello | resock ws://127.0.0.1:9001   \
-send a line, print the echo, close";
+const EXIT_CODES: &str = "\
+Exit status: 0 after a clean close, 1 when the connection failed for good, 2 for bad arguments.
+
+Examples:
+  resock                                    the loopback demo
+  resock serve 127.0.0.1:9001               an echo server
+  echo hello | resock ws://127.0.0.1:9001   send a line, print the echo, close";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -124,10 +127,10 @@ pub struct ClientArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000, help_heading = "Timing")]
     pub close_timeout: u64,
 
-    /// Largest message accepted from the server, in bytes.
+    /// Largest message accepted from the server, in bytes [default: 64 MiB].
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]
     pub max_message: Option<usize>,
-    /// Most messages waiting to be sent while disconnected.
+    /// Most messages waiting to be sent while disconnected [default: 1024].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Limits")]
     pub queue_capacity: Option<u64>,
 
