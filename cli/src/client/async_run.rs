@@ -1,0 +1,80 @@
+//! The async client (`--runtime smol` or `async-std`): the driver task runs on the runtime,
+//! a thread feeds stdin into a cloned handle, and the main thread reports events.
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::{StreamExt, future};
+use resock::core::session::SessionState;
+use resock::{Client, ClientBuilder, CloseCode};
+
+use super::{can_close, warn};
+use crate::args::Runtime;
+use crate::input;
+use crate::report::{ReportOptions, Reporter};
+
+/// How often the stdin thread looks whether the connection is open before it closes.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+
+pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
+    let client = match runtime {
+        Runtime::AsyncStd => builder.start_async_std(),
+        _ => builder.start_smol(),
+    };
+    let quiet = report.quiet;
+    let feeder = client.clone();
+    // The thread is not joined: it may sit in a stdin read when the session ends.
+    thread::spawn(move || feed_stdin(&feeder, binary, quiet));
+    let reporter = Reporter::new(report);
+    match runtime {
+        Runtime::AsyncStd => async_std::task::block_on(report_events(client, reporter)),
+        _ => smol::block_on(report_events(client, reporter)),
+    }
+}
+
+fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
+    let stdin = std::io::stdin().lock();
+    input::feed(
+        stdin,
+        binary,
+        |w| warn(quiet, w),
+        |message| future::block_on(client.send(message)).is_ok(),
+    );
+    while !can_close(&client.state()) {
+        thread::sleep(DRAIN_POLL);
+    }
+    future::block_on(client.close(CloseCode::NORMAL, ""));
+}
+
+async fn report_events(client: Client, mut reporter: Reporter) -> ExitCode {
+    let mut events = client.events();
+    let mut closing = false;
+    loop {
+        let next = match reporter.tick_interval() {
+            Some(every) => {
+                future::or(async { Some(events.next().await) }, async {
+                    Timer::after(every).await;
+                    None
+                })
+                .await
+            }
+            None => Some(events.next().await),
+        };
+        match next {
+            Some(Some(event)) => reporter.event(event),
+            Some(None) => break,
+            None => reporter.tick(),
+        }
+        if reporter.limit_reached() && !closing {
+            closing = true;
+            // The close starts at the first poll and goes on after the future is dropped;
+            // events keep flowing here until the stream ends.
+            let _ = future::poll_once(client.close(CloseCode::NORMAL, "")).await;
+        }
+    }
+    let state = client.state();
+    debug_assert!(matches!(state, SessionState::Closed(_)));
+    reporter.finish(&state)
+}

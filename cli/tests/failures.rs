@@ -1,0 +1,146 @@
+//! How the client fails: the exit status and the reason on stderr.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::thread;
+use std::time::Duration;
+
+use common::{Proc, closed_port, events, json_lines, serve};
+
+#[test]
+fn no_reconnect_against_a_closed_port_exits_1_with_the_reason() {
+    for runtime in ["smol", "async-std", "blocking"] {
+        let url = format!("ws://127.0.0.1:{}/", closed_port());
+        let mut client = Proc::start(&[&url, "--no-reconnect", "--runtime", runtime]);
+        let status = client.wait_exit();
+        assert_eq!(status.code(), Some(1), "{runtime}");
+        let err = client.stderr();
+        assert!(err.contains("resock: error: connection failed:"), "{runtime}: {err}");
+        assert!(err.to_lowercase().contains("refused"), "{runtime}: {err}");
+        assert_eq!(client.stdout(), "");
+    }
+}
+
+#[test]
+fn max_attempts_gives_up_after_that_many_attempts() {
+    let url = format!("ws://127.0.0.1:{}/", closed_port());
+    let mut client = Proc::start(&[&url, "--max-attempts", "2", "--backoff-initial", "20", "--json-events"]);
+    let status = client.wait_exit();
+    assert_eq!(status.code(), Some(1));
+    let all = json_lines(&client.stdout());
+    let attempts: Vec<_> = events(&all, "state")
+        .into_iter()
+        .filter(|e| e["state"] == "connecting")
+        .map(|e| e["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    assert_eq!(events(&all, "reconnect").len(), 1);
+    let last = all.last().unwrap();
+    assert_eq!(last["ok"], false);
+    assert!(
+        last["reason"].as_str().unwrap().starts_with("gave up reconnecting"),
+        "{last}"
+    );
+    // The error goes to stderr even in JSON mode.
+    assert!(
+        client.stderr().contains("resock: error: gave up reconnecting"),
+        "{}",
+        client.stderr()
+    );
+}
+
+#[test]
+fn the_end_of_stdin_waits_for_a_connection_and_fails_if_none_comes() {
+    let url = format!("ws://127.0.0.1:{}/", closed_port());
+    let mut client = Proc::start(&[&url, "--max-attempts", "2", "--backoff-initial", "20", "-q"]);
+    client.close_stdin();
+    assert_eq!(client.wait_exit().code(), Some(1));
+    // Quiet: no status lines, only the error.
+    let err = client.stderr();
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--bogus"], "unexpected argument"),
+        (&["ftp://example.com/"], "bad URL"),
+        (&["-H", "no colon", "ws://h/"], "Name: value"),
+        (&["--runtime", "tokio", "ws://h/"], "tokio"),
+        (&["--max-attempts", "0", "ws://h/"], "max-attempts"),
+        (&["--ping-interval", "soon", "ws://h/"], "ping-interval"),
+        (&["--cacert", "/nonexistent/ca.pem", "wss://h/"], "--cacert"),
+        (&["serve", "not-an-address"], "ADDR"),
+        (&["demo", "--runtime", "blocking"], "smol or async-std"),
+    ];
+    for (args, needle) in cases {
+        let mut client = Proc::start(args);
+        let status = client.wait_exit();
+        assert_eq!(status.code(), Some(2), "{args:?}: {}", client.stderr());
+        assert!(client.stderr().contains(needle), "{args:?}: {}", client.stderr());
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let mut help = Proc::start(&["--help"]);
+    assert!(help.wait_exit().success());
+    for option in [
+        "--json-events",
+        "--no-reconnect",
+        "--max-attempts",
+        "--backoff-initial",
+        "--backoff-max",
+        "--ping-interval",
+        "--pong-timeout",
+        "--open-timeout",
+        "--close-timeout",
+        "--max-message",
+        "--queue-capacity",
+        "--header",
+        "--subprotocol",
+        "--cacert",
+        "--runtime",
+        "--exit-after",
+        "--quiet",
+        "--binary",
+    ] {
+        assert!(help.stdout().contains(option), "--help lacks {option}");
+    }
+    let mut version = Proc::start(&["--version"]);
+    assert!(version.wait_exit().success());
+    assert!(version.stdout().starts_with("resock "));
+}
+
+#[test]
+fn the_open_timeout_bounds_a_silent_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and reads, never answers the handshake; ends with the listener's last client.
+    let silent = thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut sink = Vec::new();
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.read_to_end(&mut sink);
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url, "--no-reconnect", "--open-timeout", "300"]);
+    assert_eq!(client.wait_exit().code(), Some(1));
+    assert!(client.stderr().contains("timed out"), "{}", client.stderr());
+    drop(client);
+    silent.join().unwrap();
+}
+
+#[test]
+fn max_message_refuses_a_bigger_message() {
+    let (_server, port) = serve(&[]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url, "--no-reconnect", "--max-message", "1000"]);
+    client.write_stdin(format!("{}\n", "x".repeat(2000)).as_bytes());
+    assert_eq!(client.wait_exit().code(), Some(1));
+    assert_eq!(client.stdout(), "");
+    assert!(client.stderr().contains("resock: error:"), "{}", client.stderr());
+}

@@ -1,0 +1,77 @@
+//! `resock serve`: the listening line, broadcast to every client, and a restart on the port
+//! the client keeps reconnecting to.
+
+mod common;
+
+use common::{Proc, events, json_lines, serve};
+
+#[test]
+fn serve_reports_the_real_port_on_stderr_and_in_json() {
+    let (server, port) = serve(&["--json-events"]);
+    assert_ne!(port, 0);
+    let out = server.wait_stdout("the listening event", |out| out.contains('\n'));
+    let all = json_lines(&out);
+    assert_eq!(all[0]["event"], "listening");
+    assert_eq!(all[0]["port"], port);
+    assert_eq!(all[0]["mode"], "echo");
+    assert!(
+        server
+            .stderr()
+            .starts_with(&format!("listening on ws://127.0.0.1:{port}"))
+    );
+}
+
+#[test]
+fn broadcast_sends_each_message_to_every_client() {
+    let (_server, port) = serve(&["--broadcast"]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut first = Proc::start(&[&url]);
+    let mut second = Proc::start(&[&url, "--runtime", "blocking"]);
+    first.wait_stderr("the first connection", |err| err.contains("connected"));
+    second.wait_stderr("the second connection", |err| err.contains("connected"));
+    first.write_stdin(b"from the first\n");
+    second.wait_stdout("the first's message", |out| out == "from the first\n");
+    second.write_stdin(b"from the second\n");
+    let expected = "from the first\nfrom the second\n";
+    first.wait_stdout("both messages", |out| out == expected);
+    second.wait_stdout("both messages", |out| out == expected);
+    first.close_stdin();
+    second.close_stdin();
+    assert!(first.wait_exit().success());
+    assert!(second.wait_exit().success());
+}
+
+#[test]
+fn the_client_reconnects_to_a_restarted_server_and_delivers_what_was_queued() {
+    let (server, port) = serve(&[]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[
+        &url,
+        "--json-events",
+        "--backoff-initial",
+        "100",
+        "--backoff-max",
+        "300",
+    ]);
+    client.write_stdin(b"before\n");
+    client.wait_stdout("the first echo", |out| out.contains(r#""text":"before""#));
+
+    // Killed (SIGKILL by PID): no close frame, the client sees the transport end.
+    drop(server);
+    client.wait_stdout("the reconnect wait", |out| out.contains(r#""event":"reconnect""#));
+    client.write_stdin(b"during the outage\n");
+    let server = Proc::start(&["serve", &format!("127.0.0.1:{port}")]);
+    assert_eq!(server.wait_listening(), port);
+
+    client.wait_stdout("the queued message's echo", |out| {
+        out.contains(r#""text":"during the outage""#)
+    });
+    client.close_stdin();
+    assert!(client.wait_exit().success(), "{}", client.stderr());
+    let all = json_lines(&client.stdout());
+    assert_eq!(events(&all, "open").len(), 2);
+    let delay = events(&all, "reconnect")[0]["delay_ms"].as_u64().unwrap();
+    assert!(delay <= 100, "full jitter over the first 100 ms, got {delay}");
+    let texts: Vec<_> = events(&all, "message").iter().map(|m| m["text"].clone()).collect();
+    assert_eq!(texts, ["before", "during the outage"]);
+}
