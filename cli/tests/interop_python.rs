@@ -1,6 +1,7 @@
 //! `resock URL` against the Python `websockets` server of `interop/python/server.py`.
 //!
-//! Runs only when `.venv-interop/bin/python` exists at the workspace root
+//! Runs only when `.venv-interop/bin/python` exists at the workspace root (and fails without
+//! it when `RESOCK_REQUIRE_PEERS=1`, as `scripts/test` sets after installing it)
 //! (`scripts/interop-setup.sh python` creates it); otherwise it prints a notice and passes.
 
 mod common;
@@ -15,6 +16,11 @@ fn python_server() -> Option<(Proc, u16)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = root.join(".venv-interop/bin/python");
     if !python.exists() {
+        assert!(
+            std::env::var_os("RESOCK_REQUIRE_PEERS").is_none_or(|v| v != "1"),
+            "RESOCK_REQUIRE_PEERS=1 but {} is missing (run scripts/interop-setup.sh)",
+            python.display()
+        );
         eprintln!(
             "skipped: {} not found (run scripts/interop-setup.sh python)",
             python.display()
