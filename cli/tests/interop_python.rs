@@ -1,8 +1,8 @@
 //! `resock URL` against the Python `websockets` server of `interop/python/server.py`.
 //!
-//! Runs only when `.venv-interop/bin/python` exists at the workspace root (and fails without
-//! it when `RESOCK_REQUIRE_PEERS=1`, as `scripts/test` sets after installing it)
-//! (`scripts/interop-setup.sh python` creates it); otherwise it prints a notice and passes.
+//! Runs only when `.venv-interop/bin/python` exists at the workspace root
+//! (`scripts/interop-setup.sh python` creates it); otherwise it prints a notice and passes,
+//! unless `RESOCK_REQUIRE_PEERS=1` (which `scripts/test` sets after installing it): then it fails.
 
 mod common;
 
