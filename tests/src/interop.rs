@@ -119,6 +119,8 @@ pub struct Record {
     pub pongs: u32,
     /// `Closed` events: code, reason, who started the close.
     pub closed: Vec<(CloseCode, String, Initiator)>,
+    /// The numbers of the connections that ended with a close frame from the server.
+    pub closed_by_server: Vec<u32>,
     /// The subprotocol of each `Opened`.
     pub subprotocols: Vec<Option<String>>,
     /// A short description of the last events, for failure messages.
@@ -144,7 +146,12 @@ impl Record {
                 code,
                 reason,
                 initiator,
-            } => self.closed.push((*code, reason.clone(), *initiator)),
+            } => {
+                if *initiator == Initiator::Remote {
+                    self.closed_by_server.push(self.opened);
+                }
+                self.closed.push((*code, reason.clone(), *initiator));
+            }
             _ => {}
         }
         if !matches!(event, SessionEvent::Sent(_) | SessionEvent::Message(_)) {
@@ -892,6 +899,25 @@ fn serve(stream: TcpStream, stop: &AtomicU8, log: &Log, handshakes: &(Mutex<usiz
     let mut close_deadline: Option<Instant> = None;
     let mut client_close: Option<(u16, String)> = None;
     loop {
+        // Looked at before every read: a client that never pauses must not delay a stop.
+        match stop.load(Ordering::SeqCst) {
+            ABRUPT => return,
+            GRACEFUL if !server_closing => {
+                server_closing = true;
+                close_deadline = Some(Instant::now() + STOP_GRACE);
+                let frame = CloseFrame {
+                    code: 1001.into(),
+                    reason: "going away".into(),
+                };
+                if ws.close(Some(frame)).is_err() {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if close_deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
         match ws.read() {
             Ok(message @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
                 if let Route::Close(code) = route {
@@ -931,25 +957,8 @@ fn serve(stream: TcpStream, stop: &AtomicU8, log: &Log, handshakes: &(Mutex<usiz
                 }
             }
             Ok(_) => {}
-            Err(e) if is_timeout(&e) => match stop.load(Ordering::SeqCst) {
-                ABRUPT => return,
-                GRACEFUL if !server_closing => {
-                    server_closing = true;
-                    close_deadline = Some(Instant::now() + STOP_GRACE);
-                    let frame = CloseFrame {
-                        code: 1001.into(),
-                        reason: "going away".into(),
-                    };
-                    if ws.close(Some(frame)).is_err() {
-                        return;
-                    }
-                }
-                _ => {
-                    if close_deadline.is_some_and(|d| Instant::now() >= d) {
-                        return;
-                    }
-                }
-            },
+            // Nothing to read for a poll interval: look at the stop flag again.
+            Err(e) if is_timeout(&e) => {}
             Err(_) => {
                 // The connection ended. Log what the client did, unless we closed or stop.
                 if !server_closing && stop.load(Ordering::SeqCst) == RUN {
@@ -1647,8 +1656,9 @@ pub struct Accounting {
     pub dropped: usize,
     /// Written (`Sent`) to a connection that then died, and not in the log.
     pub lost_with_connection: usize,
-    /// Written to a connection that died, and in the log anyway.
-    pub sent_on_dead_connection_but_received: usize,
+    /// Of those, written to a connection the server closed with a close frame (a graceful
+    /// stop) rather than dropped.
+    pub lost_on_server_close: usize,
 }
 
 /// Checks the delivery contract and counts: every accepted id (mapped to its number in `ids`)
@@ -1699,13 +1709,13 @@ pub fn account(ids: &HashMap<MessageId, u64>, record: &Record, logged: &[u64]) -
             (Some(conn), None) => {
                 if in_log.contains(n) {
                     acc.received += 1;
-                    acc.sent_on_dead_connection_but_received += usize::from(*conn < last_connection);
                 } else {
                     assert!(
                         *conn < last_connection,
                         "{n} was written to the last connection ({conn}), which closed cleanly, and never arrived"
                     );
                     acc.lost_with_connection += 1;
+                    acc.lost_on_server_close += usize::from(record.closed_by_server.contains(conn));
                 }
             }
         }
