@@ -3,6 +3,7 @@
 //! between them), after quinn's `Pair` and str0m's run loop.
 
 pub mod alloc;
+pub mod interop;
 pub mod pair;
 pub mod peers;
 pub mod server;
