@@ -97,10 +97,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest message accepted from the server, in bytes (frames are capped to the same).
+    /// Largest message accepted from the server, in bytes. A single frame may carry a whole
+    /// message of that size, so the frame limit is set to the same value.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.config.connection.max_message_size = bytes;
-        self.config.connection.max_frame_size = self.config.connection.max_frame_size.min(bytes);
+        self.config.connection.max_frame_size = bytes;
         self
     }
 
@@ -122,5 +123,19 @@ impl ClientBuilder {
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_limit_sets_the_frame_limit_both_ways() {
+        let up = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(17 << 20);
+        assert_eq!(up.config().connection.max_message_size, 17 << 20);
+        assert_eq!(up.config().connection.max_frame_size, 17 << 20);
+        let down = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(1000);
+        assert_eq!(down.config().connection.max_frame_size, 1000);
     }
 }

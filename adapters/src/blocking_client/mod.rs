@@ -23,6 +23,10 @@
 //! by the open timeout), writes what the session transmits, and otherwise blocks in one socket
 //! read whose timeout is the session's next deadline; between attempts it waits only until
 //! the retry time. `send`, `try_send` and `close` also write what is ready at once.
+//! So heartbeats, reconnects and the answer to a server's close happen only while some call
+//! is driving: an application that stops calling for longer than the pong timeout will find
+//! the connection failed and reconnected (nothing queued is lost). Keep a thread in
+//! `next_event`/`recv`, or use the async client, whose driver runs on its own.
 //!
 //! # Bounds
 //! Reading stops while the event buffer holds its capacity
