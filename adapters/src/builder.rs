@@ -132,7 +132,9 @@ mod tests {
 
     #[test]
     fn the_message_limit_sets_the_frame_limit_both_ways() {
-        let up = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(17 << 20);
+        let up = ClientBuilder::new("ws://127.0.0.1/")
+            .unwrap()
+            .max_message_size(17 << 20);
         assert_eq!(up.config().connection.max_message_size, 17 << 20);
         assert_eq!(up.config().connection.max_frame_size, 17 << 20);
         let down = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(1000);

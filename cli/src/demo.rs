@@ -19,7 +19,7 @@ use resock::{Client, ClientBuilder, CloseCode, Config, Events, Message};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Runtime;
-use crate::report::{close_code_text, describe, seconds};
+use crate::report::{describe, seconds};
 use crate::server::{Observer, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
 
@@ -397,7 +397,7 @@ async fn report_events(mut events: Events, out: &Printer, stats: &Mutex<Stats>) 
                 out.line("♥", Style::Red, text);
             }
             SessionEvent::Closed { code, reason, .. } => {
-                let mut text = format!("close handshake done: {}", close_code_text(code));
+                let mut text = format!("close handshake done: {}", code);
                 if !reason.is_empty() {
                     text.push_str(&format!(", reason {reason:?}"));
                 }

@@ -138,8 +138,8 @@ impl Reporter {
                     Initiator::Remote => "closed by the server",
                 };
                 let text = match reason.is_empty() {
-                    true => format!("{by} with {}", close_code_text(code)),
-                    false => format!("{by} with {}: {reason}", close_code_text(code)),
+                    true => format!("{by} with {}", code),
+                    false => format!("{by} with {}: {reason}", code),
                 };
                 self.status_line(Style::Dim, &text);
             }
@@ -322,35 +322,13 @@ pub fn describe(reason: &DisconnectReason) -> String {
     match reason {
         DisconnectReason::Transport(e) => e.message.clone(),
         DisconnectReason::ServerClosed { code, reason } if reason.is_empty() => {
-            format!("the server closed with {}", close_code_text(*code))
+            format!("the server closed with {}", code)
         }
         DisconnectReason::ServerClosed { code, reason } => {
-            format!("the server closed with {}: {reason}", close_code_text(*code))
+            format!("the server closed with {}: {reason}", code)
         }
         other => other.to_string(),
     }
-}
-
-/// `1001 (going away)` for the codes with a name in RFC 6455.
-pub fn close_code_text(code: CloseCode) -> String {
-    let name = match code.0 {
-        1000 => "normal",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status",
-        1006 => "abnormal",
-        1007 => "invalid payload",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension",
-        1011 => "internal error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        _ => return code.0.to_string(),
-    };
-    format!("{} ({name})", code.0)
 }
 
 /// `1.25 s` or `250 ms`.
@@ -412,8 +390,8 @@ mod tests {
     fn durations_and_codes_read_well() {
         assert_eq!(seconds(Duration::from_millis(250)), "250 ms");
         assert_eq!(seconds(Duration::from_millis(1250)), "1.25 s");
-        assert_eq!(close_code_text(CloseCode::GOING_AWAY), "1001 (going away)");
-        assert_eq!(close_code_text(CloseCode(4000)), "4000");
+        assert_eq!(CloseCode::GOING_AWAY.to_string(), "1001 (going away)");
+        assert_eq!(CloseCode(4000).to_string(), "4000");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::args::ServeArgs;
 use crate::jsonl::json_line;
-use crate::report::{close_code_text, hex};
+use crate::report::hex;
 use crate::server::{Mode, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
 
@@ -81,8 +81,8 @@ fn event_line(event: &ServerEvent) -> Option<String> {
             code,
             error: Some(e),
             ..
-        } => Some(format!("#{id} disconnected ({}): {e}", close_code_text(*code))),
-        ServerEvent::Disconnected { id, code, .. } => Some(format!("#{id} disconnected ({})", close_code_text(*code))),
+        } => Some(format!("#{id} disconnected ({}): {e}", code)),
+        ServerEvent::Disconnected { id, code, .. } => Some(format!("#{id} disconnected ({})", code)),
     }
 }
 

@@ -18,7 +18,7 @@ fn echo_round_trip(runtime: &str) {
     assert!(status.success(), "{status}: {}", client.stderr());
     let err = client.stderr();
     assert!(err.contains("connected"), "{err}");
-    assert!(err.contains("closed with 1000 (normal)"), "{err}");
+    assert!(err.contains("closed with 1000 (normal closure)"), "{err}");
     // The server saw the close frame with 1000 (end of stdin closes cleanly).
     let log = server.wait_stdout("the disconnect", |out| out.contains("\"disconnected\""));
     let all = json_lines(&log);
