@@ -866,6 +866,41 @@ fn wss_untrusted_certificate_is_fatal<R: Runtime>() {
     );
 }
 
+/// The certificate is for `localhost`; asking for `127.0.0.1` (trusted root, wrong name) must
+/// fail the name check, fatally.
+#[cfg(feature = "rustls")]
+fn wss_wrong_hostname_is_fatal<R: Runtime>() {
+    let (config, pem) = tls_server();
+    let (tx, rx) = channel();
+    let server = tls_echo_server(config, tx);
+    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
+    let tls = resock::tls::TlsOptions::no_default_roots()
+        .add_root_pem(pem.as_bytes())
+        .unwrap();
+    let client = R::start(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled())
+            .reconnect(ReconnectPolicy::fixed(Duration::from_millis(10)))
+            .tls(tls),
+    );
+    R::block_on(async {
+        assert!(within("the end", client.recv()).await.is_none());
+        match client.state() {
+            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::Transport(error))) => {
+                assert_eq!(error.kind, resock_core::TransportErrorKind::TlsCertificate, "{error}");
+            }
+            other => panic!("expected a fatal certificate error, got {other}"),
+        }
+    });
+    drop(server);
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        [Seen::Ended],
+        "one attempt, not retried"
+    );
+}
+
 macro_rules! on_runtime {
     ($module:ident, $feature:literal, $runtime:ty) => {
         #[cfg(feature = $feature)]
@@ -951,6 +986,11 @@ macro_rules! on_runtime {
             #[test]
             fn wss_untrusted_certificate_is_fatal() {
                 super::wss_untrusted_certificate_is_fatal::<$runtime>();
+            }
+            #[cfg(feature = "rustls")]
+            #[test]
+            fn wss_wrong_hostname_is_fatal() {
+                super::wss_wrong_hostname_is_fatal::<$runtime>();
             }
         }
     };
