@@ -832,50 +832,16 @@ fn wss_with_a_custom_root<R: Runtime>() {
     assert_eq!(next_seen(&rx), Seen::Ended);
 }
 
+/// Connects to a TLS echo server whose certificate is for `localhost`, at `host`, trusting
+/// `trusted_pem`, with fast retries; the session must end fatally with a certificate error
+/// after exactly one attempt.
 #[cfg(feature = "rustls")]
-fn wss_untrusted_certificate_is_fatal<R: Runtime>() {
-    let (config, _) = tls_server();
-    let (_, other_pem) = tls_server();
+fn expect_fatal_certificate_error<R: Runtime>(host: &str, config: Arc<rustls::ServerConfig>, trusted_pem: &str) {
     let (tx, rx) = channel();
     let server = tls_echo_server(config, tx);
-    let url = format!("wss://localhost:{}/", server.addr.port());
+    let url = format!("wss://{host}:{}/", server.addr.port());
     let tls = resock::tls::TlsOptions::no_default_roots()
-        .add_root_pem(other_pem.as_bytes())
-        .unwrap();
-    let client = R::start(
-        ClientBuilder::new(&url)
-            .unwrap()
-            .heartbeat(HeartbeatConfig::disabled())
-            .reconnect(ReconnectPolicy::fixed(Duration::from_millis(10)))
-            .tls(tls),
-    );
-    R::block_on(async {
-        assert!(within("the end", client.recv()).await.is_none());
-        match client.state() {
-            SessionState::Closed(ClosedReason::Fatal(DisconnectReason::Transport(error))) => {
-                assert_eq!(error.kind, resock_core::TransportErrorKind::TlsCertificate);
-            }
-            other => panic!("expected a fatal certificate error, got {other}"),
-        }
-    });
-    drop(server);
-    assert_eq!(
-        rx.try_iter().collect::<Vec<_>>(),
-        [Seen::Ended],
-        "one attempt, not retried"
-    );
-}
-
-/// The certificate is for `localhost`; asking for `127.0.0.1` (trusted root, wrong name) must
-/// fail the name check, fatally.
-#[cfg(feature = "rustls")]
-fn wss_wrong_hostname_is_fatal<R: Runtime>() {
-    let (config, pem) = tls_server();
-    let (tx, rx) = channel();
-    let server = tls_echo_server(config, tx);
-    let url = format!("wss://127.0.0.1:{}/", server.addr.port());
-    let tls = resock::tls::TlsOptions::no_default_roots()
-        .add_root_pem(pem.as_bytes())
+        .add_root_pem(trusted_pem.as_bytes())
         .unwrap();
     let client = R::start(
         ClientBuilder::new(&url)
@@ -899,6 +865,22 @@ fn wss_wrong_hostname_is_fatal<R: Runtime>() {
         [Seen::Ended],
         "one attempt, not retried"
     );
+}
+
+/// A certificate signed by a root the client does not trust.
+#[cfg(feature = "rustls")]
+fn wss_untrusted_certificate_is_fatal<R: Runtime>() {
+    let (config, _) = tls_server();
+    let (_, other_pem) = tls_server();
+    expect_fatal_certificate_error::<R>("localhost", config, &other_pem);
+}
+
+/// The certificate is for `localhost`; asking for `127.0.0.1` (trusted root, wrong name) must
+/// fail the name check, fatally.
+#[cfg(feature = "rustls")]
+fn wss_wrong_hostname_is_fatal<R: Runtime>() {
+    let (config, pem) = tls_server();
+    expect_fatal_certificate_error::<R>("127.0.0.1", config, &pem);
 }
 
 macro_rules! on_runtime {
