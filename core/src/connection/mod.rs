@@ -189,7 +189,7 @@ impl Connection {
     }
 
     fn new(role: Role, config: Config, rng: Rng, state: State, now: Instant) -> Self {
-        let deadline = Some(now + config.handshake_timeout);
+        let deadline = now.checked_add(config.handshake_timeout);
         let receiver = Receiver::new(role, &config);
         Connection {
             role,
@@ -446,7 +446,7 @@ impl Connection {
                     sent: true,
                     received: false,
                 };
-                self.deadline = Some(now + self.config.close_timeout);
+                self.deadline = now.checked_add(self.config.close_timeout);
                 Ok(())
             }
             State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
@@ -643,7 +643,7 @@ impl Connection {
             // The client waits for the server's TCP close, at most until the close deadline.
             Role::Client => {
                 if self.deadline.is_none() {
-                    self.deadline = Some(now + self.config.close_timeout);
+                    self.deadline = now.checked_add(self.config.close_timeout);
                 }
             }
         }

@@ -88,7 +88,7 @@ impl Session {
         let id = TransportId(self.next_transport);
         self.next_transport += 1;
         self.transport = Some(id);
-        self.open_deadline = Some(now + self.config.open_timeout);
+        self.open_deadline = now.checked_add(self.config.open_timeout);
         self.set_state(SessionState::Connecting {
             attempt: self.failures + 1,
         });
@@ -156,7 +156,7 @@ impl Session {
         match event {
             Event::Opened(accepted) => {
                 self.open_deadline = None;
-                self.healthy_at = Some(now + self.config.reconnect.healthy_after);
+                self.healthy_at = now.checked_add(self.config.reconnect.healthy_after);
                 self.heartbeat.on_open(now);
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
@@ -310,12 +310,12 @@ impl Session {
             delay = delay.max(minimum);
         }
         let exhausted_time =
-            max_elapsed.is_some_and(|limit| (now + delay).saturating_duration_since(first_failure) > limit);
+            max_elapsed.is_some_and(|limit| now.saturating_duration_since(first_failure).saturating_add(delay) > limit);
         if exhausted_attempts || exhausted_time {
             return self.close_for_good(ClosedReason::RetriesExhausted(reason.clone()), reason);
         }
         self.retries += 1;
-        let until = now + delay;
+        let until = crate::util::saturating_later(now, delay);
         self.retry_at = Some(until);
         self.emit(SessionEvent::Disconnected {
             reason,

@@ -7,6 +7,8 @@ mod config;
 mod error;
 mod event;
 mod heartbeat;
+#[cfg(test)]
+mod heartbeat_tests;
 mod lifecycle;
 mod policy;
 mod queue;

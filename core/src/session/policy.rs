@@ -222,7 +222,7 @@ pub fn backoff_delay(policy: &ReconnectPolicy, failures: u32, rng: &mut Rng) -> 
     let cap = policy.max_delay.as_secs_f64().max(0.0);
     let grown = base * policy.factor.max(1.0).powi(failures.min(1024) as i32);
     let bound = if grown.is_finite() { grown.min(cap) } else { cap };
-    let bound = Duration::from_secs_f64(bound.max(0.0));
+    let bound = Duration::try_from_secs_f64(bound.max(0.0)).unwrap_or(Duration::MAX);
     if !policy.jitter {
         return bound;
     }
