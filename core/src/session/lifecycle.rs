@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use crate::close::CloseCode;
 use crate::connection::{CloseInfo, Connection, Event, Initiator, Input};
-use crate::error::ConnectionError;
+use crate::error::{ConnectionError, ProtocolError};
+use crate::frame::FrameError;
 use crate::rng::Rng;
 
 use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
@@ -222,6 +223,22 @@ impl Session {
             match info.error {
                 Some(ConnectionError::Handshake(e)) => DisconnectReason::Handshake(e),
                 Some(ConnectionError::HandshakeTimeout) => DisconnectReason::OpenTimeout,
+                Some(ConnectionError::Protocol(ProtocolError::MessageTooLarge { size, limit })) => {
+                    DisconnectReason::MessageTooLarge {
+                        size,
+                        limit: limit as u64,
+                        setting: "max_message_size",
+                    }
+                }
+                Some(ConnectionError::Protocol(ProtocolError::Frame(FrameError::FrameTooLarge { size, limit }))) => {
+                    // Builders set both limits to `max_message_size`: name the one the user set.
+                    let setting = if limit == self.config.connection.max_message_size as u64 {
+                        "max_message_size"
+                    } else {
+                        "max_frame_size"
+                    };
+                    DisconnectReason::MessageTooLarge { size, limit, setting }
+                }
                 Some(ConnectionError::Protocol(e)) => DisconnectReason::Protocol(e),
                 Some(ConnectionError::CloseTimeout) => DisconnectReason::CloseTimeout,
                 Some(ConnectionError::Transport(message)) => {

@@ -222,13 +222,7 @@ impl Session {
             return;
         }
         let code = if code.is_sendable() { code } else { CloseCode::NORMAL };
-        let reason: String = reason
-            .chars()
-            .scan(0, |n, c| {
-                *n += c.len_utf8();
-                (*n <= crate::close::MAX_CLOSE_REASON).then_some(c)
-            })
-            .collect();
+        let reason = crate::close::fit_close_reason(reason).to_owned();
         self.user_close = Some((code, reason.clone()));
         let open = self.conn.as_ref().is_some_and(|c| c.is_open());
         if open {
