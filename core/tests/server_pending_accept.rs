@@ -47,3 +47,19 @@ fn early_frames_wait_for_accept_within_a_bound() {
     ));
     assert!(server.is_finished());
 }
+
+#[test]
+fn the_bound_is_exactly_one_frame_limit_plus_a_header() {
+    // 1024 + 14 bytes wait for accept; one more is refused.
+    let limit = 1024;
+    let early = |extra: usize| {
+        let mut server = Connection::server(Config::default().max_frame_size(limit), [1; 32], t0());
+        server.handle_input(t0(), Input::Data(&opening_request()));
+        assert!(matches!(server.poll_event(), Some(Event::Request(_))));
+        server.handle_input(t0(), Input::Data(&vec![0u8; 1000]));
+        server.handle_input(t0(), Input::Data(&vec![0u8; limit + 14 - 1000 + extra]));
+        server.is_finished()
+    };
+    assert!(!early(0), "exactly a frame limit plus a header waits");
+    assert!(early(1), "one byte more is refused");
+}
