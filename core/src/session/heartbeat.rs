@@ -252,6 +252,25 @@ mod tests {
     }
 
     #[test]
+    fn a_pong_that_answers_no_ping_of_ours_is_no_sign_of_life() {
+        let t0 = Instant::now();
+        let mut h = hb();
+        h.config.any_frame_is_liveness = false;
+        h.on_open(t0);
+        let Some(Action::Ping(p)) = h.on_timeout(t0 + Duration::from_secs(20)) else {
+            panic!("no ping")
+        };
+        let later = t0 + Duration::from_secs(25);
+        // A counter we never sent, zero, and a payload of another length answer nothing.
+        for bogus in [[0xFF; 8].as_slice(), &[0; 8], &p[..7]] {
+            assert_eq!(h.on_pong(later, bogus), None);
+            assert_eq!(h.poll_timeout(), Some(t0 + Duration::from_secs(30)), "{bogus:?}");
+        }
+        assert_eq!(h.on_timeout(t0 + Duration::from_secs(30)), Some(Action::Dead));
+        assert_eq!(h.poll_timeout(), None, "a dead peer leaves no timer behind");
+    }
+
+    #[test]
     fn clock_jump_gives_one_liveness_check() {
         let t0 = Instant::now();
         let mut h = hb();
