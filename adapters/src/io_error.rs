@@ -1,0 +1,118 @@
+//! IO failures in plain words, shared by every driver: the cause of an [`io::Error`] without the
+//! operating system's capital letter and error number, and the [`TransportErrorKind`] the
+//! reconnect policy reads.
+
+use std::io;
+
+use resock_core::session::{TransportError, TransportErrorKind};
+
+/// The kind of transport failure an IO error is: `Refused` only when connecting found nothing
+/// listening, `Reset` when an established connection was reset, aborted or broken.
+pub(crate) fn kind(error: &io::Error) -> TransportErrorKind {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => TransportErrorKind::Refused,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            TransportErrorKind::Reset
+        }
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::TimedOut,
+        _ => TransportErrorKind::Io,
+    }
+}
+
+/// The transport error for `error` met while `doing` something: `{doing}: {cause}`, for
+/// example `connecting to 127.0.0.1:1: connection refused`.
+pub(crate) fn transport_error(doing: &str, error: &io::Error) -> TransportError {
+    TransportError::new(kind(error), format!("{doing}: {}", cause(error)))
+}
+
+/// `resolving host:port: <cause>`, without the generic prefix std puts before the resolver's
+/// own words.
+pub(crate) fn dns_error(authority: &str, error: &io::Error) -> TransportError {
+    let cause = cause(error);
+    let cause = plain(
+        cause
+            .strip_prefix("failed to lookup address information: ")
+            .unwrap_or(&cause),
+    );
+    TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {cause}"))
+}
+
+/// The cause of an IO error as lower-case words: the same text on every platform for the
+/// failures a WebSocket client meets most (refused, reset, aborted, broken pipe, timed out),
+/// otherwise the system's or the wrapped error's own text without `(os error N)`.
+pub(crate) fn cause(error: &io::Error) -> String {
+    if let Some(inner) = error.get_ref() {
+        return plain(&inner.to_string());
+    }
+    let known = match error.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused",
+        io::ErrorKind::ConnectionReset => "connection reset by the peer",
+        io::ErrorKind::ConnectionAborted => "connection aborted",
+        io::ErrorKind::BrokenPipe => "broken pipe (the peer closed the connection)",
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out",
+        io::ErrorKind::UnexpectedEof => "the connection ended unexpectedly",
+        _ => return plain(&error.to_string()),
+    };
+    known.to_owned()
+}
+
+/// `text` as a clause that can follow a colon: no ` (os error N)`, no trailing period, and a
+/// lower-case first letter unless the first word is an acronym (`TLS`, `DNS`).
+pub(crate) fn plain(text: &str) -> String {
+    let mut text = text.trim();
+    if let Some(start) = text.rfind(" (os error ") {
+        if text.ends_with(')') {
+            text = &text[..start];
+        }
+    }
+    let text = text.trim_end_matches('.').trim_end();
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), second) if first.is_uppercase() && !second.is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(text[first.len_utf8()..].chars()).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_failures_read_the_same_everywhere() {
+        let text = |k| transport_error("doing", &io::Error::from(k)).message;
+        assert_eq!(text(io::ErrorKind::ConnectionRefused), "doing: connection refused");
+        assert_eq!(
+            text(io::ErrorKind::ConnectionReset),
+            "doing: connection reset by the peer"
+        );
+        assert_eq!(text(io::ErrorKind::TimedOut), "doing: timed out");
+    }
+
+    #[test]
+    fn kinds_tell_a_refusal_from_a_reset() {
+        let kind = |k| kind(&io::Error::from(k));
+        assert_eq!(kind(io::ErrorKind::ConnectionRefused), TransportErrorKind::Refused);
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), TransportErrorKind::Reset);
+        assert_eq!(kind(io::ErrorKind::ConnectionAborted), TransportErrorKind::Reset);
+        assert_eq!(kind(io::ErrorKind::BrokenPipe), TransportErrorKind::Reset);
+        assert_eq!(kind(io::ErrorKind::TimedOut), TransportErrorKind::TimedOut);
+        assert_eq!(kind(io::ErrorKind::WouldBlock), TransportErrorKind::TimedOut);
+        assert_eq!(kind(io::ErrorKind::PermissionDenied), TransportErrorKind::Io);
+    }
+
+    #[test]
+    fn system_text_loses_its_capital_number_and_period() {
+        assert_eq!(
+            plain("No such file or directory (os error 2)"),
+            "no such file or directory"
+        );
+        assert_eq!(plain("Access is denied. (os error 5)"), "access is denied");
+        assert_eq!(plain("TLS is hard"), "TLS is hard");
+        assert_eq!(plain("x"), "x");
+        assert_eq!(plain(""), "");
+        let wrapped = io::Error::other("Something broke.");
+        assert_eq!(cause(&wrapped), "something broke");
+    }
+}
