@@ -25,7 +25,8 @@ pub enum Error {
     /// The URL could not be parsed or is not `ws://` or `wss://`.
     #[error("{0}")]
     Url(String),
-    /// Resolving or connecting failed for every address ([`connect_tcp`]).
+    /// Connecting failed for every address ([`connect_tcp`]; a failed lookup is a
+    /// [`Transport`](Self::Transport) error of kind `Dns`).
     #[error("connecting to {target}: {}", crate::io_error::cause(source))]
     Connect {
         /// The host and port tried.
@@ -111,10 +112,7 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
     let target = url.authority();
     let addrs = (url.host.as_str(), url.port)
         .to_socket_addrs()
-        .map_err(|source| Error::Connect {
-            target: target.clone(),
-            source,
-        })?;
+        .map_err(|e| Error::Transport(crate::io_error::dns_error(&target, &e)))?;
     let deadline = deadline_after(timeout);
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
     for addr in addrs {

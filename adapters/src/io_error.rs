@@ -25,24 +25,25 @@ pub(crate) fn transport_error(doing: &str, error: &io::Error) -> TransportError 
     TransportError::new(kind(error), format!("{doing}: {}", cause(error)))
 }
 
-/// `resolving host:port: <cause>`, without the generic prefix std puts before the resolver's
-/// own words.
+/// `resolving host:port: <cause>`.
 pub(crate) fn dns_error(authority: &str, error: &io::Error) -> TransportError {
-    let cause = cause(error);
-    let cause = plain(
-        cause
-            .strip_prefix("failed to lookup address information: ")
-            .unwrap_or(&cause),
-    );
-    TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {cause}"))
+    TransportError::new(
+        TransportErrorKind::Dns,
+        format!("resolving {authority}: {}", cause(error)),
+    )
 }
 
 /// The cause of an IO error as lower-case words: the same text on every platform for the
 /// failures a WebSocket client meets most (refused, reset, aborted, broken pipe, timed out),
-/// otherwise the system's or the wrapped error's own text without `(os error N)`.
+/// otherwise the system's or the wrapped error's own text without `(os error N)`, and for a
+/// failed lookup the resolver's words without the generic prefix std puts before them.
 pub(crate) fn cause(error: &io::Error) -> String {
     if let Some(inner) = error.get_ref() {
-        return plain(&inner.to_string());
+        let text = inner.to_string();
+        return plain(
+            text.strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&text),
+        );
     }
     let known = match error.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused",
