@@ -57,8 +57,9 @@ pub(crate) fn cause(error: &io::Error) -> String {
     known.to_owned()
 }
 
-/// `text` as a clause that can follow a colon: no ` (os error N)`, no trailing period, and a
-/// lower-case first letter unless the first word is an acronym (`TLS`, `DNS`).
+/// `text` as a clause that can follow a colon: no ` (os error N)`, no trailing period, a
+/// lower-case first letter unless the first word is an acronym (`TLS`, `DNS`), and Debug names
+/// that libraries print (rustls: `received fatal alert: HandshakeFailure`) as words.
 pub(crate) fn plain(text: &str) -> String {
     let mut text = text.trim();
     if let Some(start) = text.rfind(" (os error ") {
@@ -66,14 +67,46 @@ pub(crate) fn plain(text: &str) -> String {
             text = &text[..start];
         }
     }
-    let text = text.trim_end_matches('.').trim_end();
+    let text = spell_out_names(text.trim_end_matches('.').trim_end());
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
         (Some(first), second) if first.is_uppercase() && !second.is_some_and(char::is_uppercase) => {
             first.to_lowercase().chain(text[first.len_utf8()..].chars()).collect()
         }
-        _ => text.to_owned(),
+        _ => text,
     }
+}
+
+/// Every `UpperCamelCase` word of `text` as lower-case words (`HandshakeFailure` becomes
+/// `handshake failure`); other words, acronyms and `WebSocket` stay as they are.
+fn spell_out_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+        let word = &rest[..end];
+        let camel = word.starts_with(|c: char| c.is_ascii_uppercase())
+            && word.bytes().any(|b| b.is_ascii_lowercase())
+            && word.bytes().skip(1).any(|b| b.is_ascii_uppercase())
+            && word != "WebSocket";
+        if camel {
+            let mut previous_lower = false;
+            for c in word.chars() {
+                if c.is_ascii_uppercase() && previous_lower {
+                    out.push(' ');
+                }
+                previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+                out.push(c.to_ascii_lowercase());
+            }
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -115,5 +148,30 @@ mod tests {
         assert_eq!(plain(""), "");
         let wrapped = io::Error::other("Something broke.");
         assert_eq!(cause(&wrapped), "something broke");
+    }
+
+    #[test]
+    fn debug_names_become_words() {
+        assert_eq!(spell_out_names("alert: HandshakeFailure"), "alert: handshake failure");
+        assert_eq!(
+            spell_out_names("peer is incompatible: Tls12NotOffered"),
+            "peer is incompatible: tls12 not offered"
+        );
+        assert_eq!(
+            spell_out_names("the WebSocket TLS subjectAltName x"),
+            "the WebSocket TLS subjectAltName x"
+        );
+        assert_eq!(spell_out_names("Unknown(80) é"), "Unknown(80) é");
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn a_tls_alert_reads_as_words() {
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        let error = io::Error::new(io::ErrorKind::InvalidData, alert);
+        assert_eq!(cause(&error), "received fatal alert: handshake failure");
+        let misbehaved = rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::IllegalTlsInnerPlaintext);
+        let error = io::Error::new(io::ErrorKind::InvalidData, misbehaved);
+        assert_eq!(cause(&error), "peer misbehaved: illegal tls inner plaintext");
     }
 }

@@ -64,8 +64,8 @@ fn connect_speaks_tls_for_wss_with_the_default_roots() {
     let Error::Transport(transport) = &error else {
         panic!("not a transport error: {error:?}");
     };
+    // The certificate sentence itself is the certificate checks' business; here only the kind.
     assert_eq!(transport.kind, TransportErrorKind::TlsCertificate, "{error}");
-    assert!(error.to_string().starts_with("TLS handshake failed: "), "{error}");
     // The server saw a TLS ClientHello from `connect`, with ALPN and no SNI for an IP literal.
     let hello = hellos.recv_timeout(PATIENCE).unwrap();
     assert_eq!(hello.sni, None);
