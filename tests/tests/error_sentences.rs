@@ -12,8 +12,8 @@ use resock::tls::TlsOptions;
 use resock_core::close::CloseFrameError;
 use resock_core::frame::FrameError;
 use resock_core::session::{
-    ConnectError, DisconnectReason, Error, SessionSendError, TimeoutKind, TransportError, TransportErrorKind,
-    TypedSendError,
+    ClosedReason, ConnectError, DisconnectReason, Error, SessionSendError, TimeoutKind, TransportError,
+    TransportErrorKind, TypedSendError,
 };
 use resock_core::typed::{DecodeError, EncodeError, EnvelopeFields, JsonEnvelope};
 use resock_core::url::UrlError;
@@ -349,8 +349,11 @@ fn core_cases(cases: &mut Vec<Case>) {
         if let Some(error) = Error::from_disconnect(&reason) {
             case!(cases, error);
         }
+        case!(cases, ClosedReason::Fatal(reason.clone()));
+        case!(cases, ClosedReason::RetriesExhausted(reason.clone()));
         case!(cases, reason);
     }
+    case!(cases, ClosedReason::User);
     let message = || Message::text("hello");
     for e in [
         SessionSendError::QueueFull(message()),
