@@ -78,15 +78,6 @@ impl Transport for Stream {
     }
 }
 
-/// The instant `timeout` from now; a timeout too large to add means a year, which is never
-/// for a connection attempt.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
-        .unwrap_or(now)
-}
-
 /// A WebSocket over a blocking stream.
 pub struct WebSocket<S: Transport = Stream> {
     stream: S,
@@ -113,7 +104,7 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
     let addrs = (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|e| Error::Transport(crate::io_error::dns_error(&target, &e)))?;
-    let deadline = deadline_after(timeout);
+    let deadline = resock_core::saturating_later(Instant::now(), timeout);
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -189,7 +180,7 @@ impl WebSocket<Stream> {
         config: Config,
         tls: Option<&crate::net::TlsConfig>,
     ) -> Result<Self, Error> {
-        let deadline = deadline_after(config.handshake_timeout);
+        let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
         let stream = crate::net::connect(url, deadline, tls, WRITE_TIMEOUT).map_err(Error::Transport)?;
         Self::client_on(stream, url, options, config)
     }

@@ -108,14 +108,14 @@ fn refused_text(port: u16) -> String {
 #[test]
 fn blocking_a_closed_port_is_refused() {
     let port = closed_port();
-    let mut client = builder(&format!("ws://127.0.0.1:{port}/")).connect_blocking();
+    let mut client = builder(&format!("ws://127.0.0.1:{port}/")).connect_blocking().unwrap();
     assert_transport(&ending(&mut client), TransportErrorKind::Refused, &refused_text(port));
 }
 
 #[test]
 fn blocking_a_reset_of_an_open_connection_is_a_reset() {
     let server = resetting_server();
-    let mut client = builder(&server.url("/")).connect_blocking();
+    let mut client = builder(&server.url("/")).connect_blocking().unwrap();
     expect_open(&mut client);
     client.send_text("this frame is never read").unwrap();
     assert_transport(&ending(&mut client), TransportErrorKind::Reset, RESET);
@@ -125,7 +125,7 @@ fn blocking_a_reset_of_an_open_connection_is_a_reset() {
 #[test]
 fn blocking_a_401_reads_as_a_rejection_with_its_status() {
     let server = rejecting_server();
-    let mut client = builder(&server.url("/")).connect_blocking();
+    let mut client = builder(&server.url("/")).connect_blocking().unwrap();
     let ending = ending(&mut client);
     assert!(matches!(ending.reason, DisconnectReason::Handshake(_)), "{ending:?}");
     assert_eq!(ending.reason.to_string(), REJECTED);
@@ -187,14 +187,14 @@ mod on_smol {
     #[test]
     fn smol_a_closed_port_is_refused() {
         let port = closed_port();
-        let client = builder(&format!("ws://127.0.0.1:{port}/")).start_smol();
+        let client = builder(&format!("ws://127.0.0.1:{port}/")).start_smol().unwrap();
         assert_transport(&ending(client, None), TransportErrorKind::Refused, &refused_text(port));
     }
 
     #[test]
     fn smol_a_reset_of_an_open_connection_is_a_reset() {
         let server = resetting_server();
-        let client = builder(&server.url("/")).start_smol();
+        let client = builder(&server.url("/")).start_smol().unwrap();
         let ending = ending(client, Some("this frame is never read"));
         assert_transport(&ending, TransportErrorKind::Reset, RESET);
         server.stop();
@@ -203,7 +203,7 @@ mod on_smol {
     #[test]
     fn smol_a_401_reads_as_a_rejection_with_its_status() {
         let server = rejecting_server();
-        let client = builder(&server.url("/")).start_smol();
+        let client = builder(&server.url("/")).start_smol().unwrap();
         let ending = ending(client, None);
         assert_eq!(ending.reason.to_string(), REJECTED);
         assert_eq!(ending.error, REJECTED);

@@ -5,7 +5,7 @@
 //! use resock::ClientBuilder;
 //! use resock::core::session::SessionEvent;
 //!
-//! let mut client = ClientBuilder::new("ws://127.0.0.1:9001/chat").unwrap().connect_blocking();
+//! let mut client = ClientBuilder::new("ws://127.0.0.1:9001/chat").unwrap().connect_blocking().unwrap();
 //! client.send_text("hello").unwrap();
 //! while let Some(event) = client.next_event() {
 //!     match event {
@@ -157,7 +157,11 @@ pub struct Client {
 impl ClientBuilder {
     /// Starts a blocking client: the session starts connecting, and the first call that
     /// drives IO opens the connection (see [`blocking_client`](crate::blocking_client)).
-    pub fn connect_blocking(self) -> Client {
+    ///
+    /// Fails, before anything connects, when a setting can never work
+    /// ([`validate`](ClientBuilder::validate)).
+    pub fn connect_blocking(self) -> Result<Client, resock_core::ConfigError> {
+        self.validate()?;
         let tls = if self.config.url.secure {
             tls_config(&self).map(Some)
         } else {
@@ -177,7 +181,7 @@ impl ClientBuilder {
         let now = Instant::now();
         let mut session = Session::new(config, crate::os_seed(), now);
         session.connect(now);
-        Client {
+        Ok(Client {
             session,
             transport: None,
             tls,
@@ -191,7 +195,7 @@ impl ClientBuilder {
             out: Vec::new(),
             shared: Shared::new(inbox_capacity),
             send_timeout: DEFAULT_SEND_TIMEOUT,
-        }
+        })
     }
 }
 
@@ -257,7 +261,7 @@ impl Client {
     /// there is room, for at most [`send_timeout`](Self::send_timeout); then the message
     /// comes back in [`SendError::TimedOut`].
     pub fn send(&mut self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = Instant::now() + self.send_timeout;
+        let deadline = resock_core::saturating_later(Instant::now(), self.send_timeout);
         let mut message = message;
         loop {
             match self.session.send(message) {
@@ -322,7 +326,7 @@ impl Client {
     /// Like [`next_event`](Self::next_event), but also `None` when `timeout` passes first
     /// ([`is_closed`](Self::is_closed) tells the two apart).
     pub fn next_event_timeout(&mut self, timeout: Duration) -> Option<SessionEvent> {
-        self.next_event_until(Some(Instant::now() + timeout))
+        self.next_event_until(Some(resock_core::saturating_later(Instant::now(), timeout)))
     }
 
     /// Drives IO until the next data message, as received (never decoded with the envelope);
