@@ -12,8 +12,8 @@ use resock::tls::TlsOptions;
 use resock_core::close::CloseFrameError;
 use resock_core::frame::FrameError;
 use resock_core::session::{
-    ClosedReason, ConnectError, DisconnectReason, Error, SessionSendError, TimeoutKind, TransportError,
-    TransportErrorKind, TypedSendError,
+    ClosedReason, ConnectError, DisconnectReason, Error, HeartbeatConfig, QueueConfig, ReconnectPolicy,
+    SessionSendError, TimeoutKind, TransportError, TransportErrorKind, TypedSendError,
 };
 use resock_core::typed::{DecodeError, EncodeError, EnvelopeFields, JsonEnvelope};
 use resock_core::url::UrlError;
@@ -80,9 +80,17 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
+/// `text` without its code spans (`` `ReconnectPolicy::disabled()` ``): naming the API to use is
+/// not Debug output.
+fn outside_code(text: &str) -> String {
+    text.split('`').step_by(2).collect::<Vec<_>>().join("")
+}
+
 fn check_sentence(case: &Case) {
     let Case { what, text, debug } = case;
-    let fail = |why: &str| -> ! { panic!("{what}\n  displays {text:?}\n  {why}\n  (Debug: {debug})") };
+    let whole = text;
+    let text = &outside_code(text);
+    let fail = |why: &str| -> ! { panic!("{what}\n  displays {whole:?}\n  {why}\n  (Debug: {debug})") };
     if text.is_empty() {
         fail("it is empty");
     }
@@ -124,7 +132,7 @@ fn check_sentence(case: &Case) {
             fail(&format!("it stacks the label {clause:?}"));
         }
     }
-    let mut prose = text.clone();
+    let mut prose = text.to_owned();
     for name in PROPER_NAMES {
         prose = prose.replace(name, "");
     }
@@ -341,6 +349,11 @@ fn core_cases(cases: &mut Vec<Case>) {
             code: CloseCode(4000),
             reason: "two\nlines \u{1b}[31m".into(),
         },
+        DisconnectReason::MessageTooLarge {
+            size: 2000,
+            limit: 1000,
+            setting: "max_message_size",
+        },
         DisconnectReason::Reset,
         DisconnectReason::CloseTimeout,
         DisconnectReason::UserClosed,
@@ -473,6 +486,28 @@ fn adapter_cases(cases: &mut Vec<Case>) {
     );
     case!(cases, TlsOptions::no_default_roots().client_config().unwrap_err());
     case!(cases, resock::ClientBuilder::new("http://example.com/").unwrap_err());
+
+    // Settings that can never work, one of each kind of problem, through the builder.
+    let builder = || resock::ClientBuilder::new("ws://127.0.0.1:1/").unwrap();
+    let mut no_pings = HeartbeatConfig::default();
+    no_pings.interval = Some(Duration::ZERO);
+    let mut no_room = QueueConfig::default();
+    no_room.max_messages = 0;
+    let refused: Vec<resock::ClientBuilder> = vec![
+        builder().event_capacity(0),
+        builder().open_timeout(Duration::ZERO),
+        builder().heartbeat(no_pings),
+        builder().reconnect(ReconnectPolicy::exponential(
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+        )),
+        builder().reconnect(ReconnectPolicy::default().max_attempts(0)),
+        builder().queue(no_room),
+        builder().max_message_size(0),
+    ];
+    for b in refused {
+        case!(cases, b.validate().unwrap_err());
+    }
 }
 
 #[test]
