@@ -1,6 +1,6 @@
 //! A blocking driver on `std::net`: one thread, one socket, the read timeout taken from the
-//! core's next deadline. Both roles: [`WebSocket::connect`] for clients, [`WebSocket::accept`]
-//! for servers.
+//! core's next deadline. Both roles: [`WebSocket::connect`] for clients (`ws://`, and `wss://`
+//! with the `rustls` feature, a default one), [`WebSocket::accept`] for servers.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -8,7 +8,10 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use resock_core::connection::{CloseInfo, Connection, Event, Input};
+use resock_core::session::TransportError;
 use resock_core::{ClientOptions, CloseCode, Config, ConnectionError, Message, Request, WsUrl};
+
+pub use crate::net::Stream;
 
 /// How long one socket write may block before the connection is given up.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,22 +22,27 @@ use crate::read_buf::with_read_buf;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The URL could not be parsed or is not `ws://` (TLS comes with the `rustls` feature).
-    #[error("bad URL: {0}")]
+    /// The URL could not be parsed or is not `ws://` or `wss://`.
+    #[error("{0}")]
     Url(String),
-    /// Resolving or connecting failed for every address.
-    #[error("could not connect to {target}: {source}")]
+    /// Connecting failed for every address ([`connect_tcp`]; a failed lookup is a
+    /// [`Transport`](Self::Transport) error of kind `Dns`).
+    #[error("connecting to {target}: {}", crate::io_error::cause(source))]
     Connect {
         /// The host and port tried.
         target: String,
         /// The last error seen.
         source: io::Error,
     },
+    /// Opening the connection failed: DNS, TCP or TLS; the kind tells which
+    /// ([`WebSocket::connect`]).
+    #[error(transparent)]
+    Transport(TransportError),
     /// The connection ended with an error (handshake, protocol, timeout, transport).
-    #[error("{0}")]
+    #[error(transparent)]
     Connection(ConnectionError),
     /// The connection is closed; no more messages can be sent or received.
-    #[error("the connection is closed ({})", .0.code)]
+    #[error("the connection is already closed with {}", .0.code)]
     Closed(Box<CloseInfo>),
     /// The core refused the operation (for example a close code that may not be sent).
     #[error("{0}")]
@@ -45,8 +53,8 @@ pub enum Error {
 pub trait Transport: Read + Write {
     /// Sets how long a read may block; `None` blocks until data arrives.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-    /// Closes both directions of the stream.
-    fn shutdown(&self) -> io::Result<()>;
+    /// Ends the stream (for TLS, a `close_notify` first) and closes both directions.
+    fn shutdown(&mut self) -> io::Result<()>;
 }
 
 impl Transport for TcpStream {
@@ -54,13 +62,24 @@ impl Transport for TcpStream {
         TcpStream::set_read_timeout(self, timeout)
     }
 
-    fn shutdown(&self) -> io::Result<()> {
+    fn shutdown(&mut self) -> io::Result<()> {
         TcpStream::shutdown(self, Shutdown::Both)
     }
 }
 
+impl Transport for Stream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Stream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        Stream::shutdown(self);
+        Ok(())
+    }
+}
+
 /// A WebSocket over a blocking stream.
-pub struct WebSocket<S: Transport = TcpStream> {
+pub struct WebSocket<S: Transport = Stream> {
     stream: S,
     conn: Connection,
     out: Vec<u8>,
@@ -84,16 +103,13 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
     let target = url.authority();
     let addrs = (url.host.as_str(), url.port)
         .to_socket_addrs()
-        .map_err(|source| Error::Connect {
-            target: target.clone(),
-            source,
-        })?;
+        .map_err(|e| Error::Transport(crate::io_error::dns_error(&target, &e)))?;
     let deadline = resock_core::saturating_later(Instant::now(), timeout);
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+            last = io::Error::from(io::ErrorKind::TimedOut);
             break;
         }
         match TcpStream::connect_timeout(&addr, left) {
@@ -108,22 +124,69 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
     Err(Error::Connect { target, source: last })
 }
 
-impl WebSocket<TcpStream> {
-    /// Connects to a `ws://` URL with default options and waits for the handshake.
+impl WebSocket<Stream> {
+    /// Connects to a `ws://` or `wss://` URL with default options and waits for the handshake.
+    /// `wss://` trusts the compiled-in Mozilla roots (see [`connect_with_tls`](Self::connect_with_tls)
+    /// for other roots).
     pub fn connect(url: &str) -> Result<Self, Error> {
         Self::connect_with(url, &ClientOptions::default(), Config::default())
     }
 
     /// Connects with explicit handshake options and limits, and waits for the handshake.
+    /// Resolving, connecting, TLS and the handshake each get the handshake timeout.
     pub fn connect_with(url: &str, options: &ClientOptions, config: Config) -> Result<Self, Error> {
-        let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
-        if url.secure {
-            return Err(Error::Url("wss:// needs TLS, which this build does not include".into()));
-        }
-        let stream = connect_tcp(&url, config.handshake_timeout)?;
-        Self::client_on(stream, &url, options, config)
+        Self::open(url, options, config, None)
     }
 
+    /// Connects with explicit TLS settings (roots to trust) for a `wss://` URL.
+    #[cfg(feature = "rustls")]
+    pub fn connect_with_tls(
+        url: &str,
+        options: &ClientOptions,
+        config: Config,
+        tls: &crate::tls::TlsOptions,
+    ) -> Result<Self, Error> {
+        Self::open(url, options, config, Some(tls))
+    }
+
+    #[cfg(feature = "rustls")]
+    fn open(
+        url: &str,
+        options: &ClientOptions,
+        config: Config,
+        tls: Option<&crate::tls::TlsOptions>,
+    ) -> Result<Self, Error> {
+        let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
+        let tls_config = match url.secure {
+            true => Some(tls.cloned().unwrap_or_default().client_config().map_err(|e| {
+                let kind = resock_core::session::TransportErrorKind::TlsCertificate;
+                Error::Transport(TransportError::new(kind, e.to_string()))
+            })?),
+            false => None,
+        };
+        Self::open_on(&url, options, config, tls_config.as_ref())
+    }
+
+    /// Without the `rustls` feature a `wss://` URL fails with a certificate-kind error that says so.
+    #[cfg(not(feature = "rustls"))]
+    fn open(url: &str, options: &ClientOptions, config: Config, _tls: Option<&()>) -> Result<Self, Error> {
+        let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
+        Self::open_on(&url, options, config, Some(&()))
+    }
+
+    fn open_on(
+        url: &WsUrl,
+        options: &ClientOptions,
+        config: Config,
+        tls: Option<&crate::net::TlsConfig>,
+    ) -> Result<Self, Error> {
+        let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
+        let stream = crate::net::connect(url, deadline, tls, WRITE_TIMEOUT).map_err(Error::Transport)?;
+        Self::client_on(stream, url, options, config)
+    }
+}
+
+impl WebSocket<TcpStream> {
     /// Serves one accepted TCP stream: waits for the opening request and accepts it with no
     /// subprotocol.
     pub fn accept(stream: TcpStream, config: Config) -> Result<Self, Error> {
@@ -291,8 +354,9 @@ impl<S: Transport> WebSocket<S> {
         while self.conn.poll_transmit(&mut self.out).is_some() {
             if !self.transport_closed {
                 if let Err(e) = self.stream.write_all(&self.out).and_then(|()| self.stream.flush()) {
+                    let error = crate::io_error::transport_error("writing to the peer", &e);
                     self.conn
-                        .handle_input(Instant::now(), Input::TransportError(&e.to_string()));
+                        .handle_input(Instant::now(), Input::TransportError(&error.message));
                     self.transport_closed = true;
                 }
             }
@@ -359,10 +423,16 @@ impl<S: Transport> WebSocket<S> {
                 self.conn.handle_timeout(Instant::now());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A TLS peer that closes the TCP connection without close_notify: the WebSocket
+            // layer decides whether that was clean (it saw a close frame) or not.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.conn.handle_input(Instant::now(), Input::Eof);
+            }
             Err(e) => {
                 self.transport_closed = true;
+                let error = crate::io_error::transport_error("reading from the peer", &e);
                 self.conn
-                    .handle_input(Instant::now(), Input::TransportError(&e.to_string()));
+                    .handle_input(Instant::now(), Input::TransportError(&error.message));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `blocking` | yes | [`blocking`]: a driver on `std::net::TcpStream` for both roles |
+//! | `blocking` | yes | [`blocking`]: a driver on `std::net` for both roles (`wss://` with `rustls`) |
 //! | `blocking` | yes | [`blocking_client`]: a client that stays connected (reconnect, heartbeat, queue, TLS) on `std::net`, from [`ClientBuilder::connect_blocking`] |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
@@ -38,6 +38,9 @@ pub mod blocking_client;
 mod builder;
 #[cfg(feature = "async")]
 mod handle;
+#[cfg(any(feature = "blocking", feature = "async", feature = "rustls"))]
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // TLS alone uses `cause`
+mod io_error;
 #[cfg(feature = "blocking")]
 mod net;
 #[cfg(any(feature = "blocking", feature = "async"))]

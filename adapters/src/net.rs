@@ -23,8 +23,9 @@ pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
 #[cfg(not(feature = "rustls"))]
 pub(crate) type TlsConfig = ();
 
-/// A connected byte stream: plain TCP, or TLS over TCP.
-pub(crate) enum Stream {
+/// A connected byte stream: plain TCP, or TLS over TCP. What
+/// [`WebSocket::connect`](crate::blocking::WebSocket::connect) and the blocking client run on.
+pub enum Stream {
     /// `ws://`.
     Plain(TcpStream),
     /// `wss://`, after a completed TLS handshake.
@@ -33,7 +34,8 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(tcp) => tcp,
             #[cfg(feature = "rustls")]
@@ -42,13 +44,13 @@ impl Stream {
     }
 
     /// Sets how long one read may block; `None` blocks until data arrives.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(timeout)
     }
 
     /// Ends the stream: a TLS `close_notify` when encrypted (written within 250 ms), then a TCP
     /// shutdown of both directions. Errors are ignored; the stream is dropped right after.
-    pub(crate) fn shutdown(&mut self) {
+    pub fn shutdown(&mut self) {
         #[cfg(feature = "rustls")]
         if let Stream::Tls(tls) = self {
             // A peer that stopped reading must not hold us for the whole write timeout.
@@ -99,18 +101,7 @@ impl Write for Stream {
     }
 }
 
-/// Maps an IO error of connecting, reading or writing to the kind the reconnect policy uses.
-pub(crate) fn transport_error(context: &str, error: &io::Error) -> TransportError {
-    let kind = match error.kind() {
-        io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => TransportErrorKind::Refused,
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::TimedOut,
-        _ => TransportErrorKind::Io,
-    };
-    TransportError::new(kind, format!("{context}: {error}"))
-}
+pub(crate) use crate::io_error::transport_error;
 
 /// Resolves `url`'s host and port (a fresh lookup each call, so DNS changes are seen on the
 /// next attempt), within `deadline`. IP literals resolve without a lookup.
@@ -133,7 +124,7 @@ pub(crate) fn resolve(url: &WsUrl, deadline: Instant) -> Result<Vec<SocketAddr>,
                 let result = target.to_socket_addrs().map(Iterator::collect::<Vec<_>>);
                 tx.send(result).ok();
             })
-            .map_err(|e| TransportError::new(TransportErrorKind::Io, format!("starting the DNS lookup: {e}")))?;
+            .map_err(|e| transport_error("starting the DNS lookup", &e))?;
         match rx.recv_timeout(left(deadline, "resolving")?) {
             Ok(result) => result.map_err(|e| dns_error(&authority, e))?,
             Err(_) => {
@@ -154,7 +145,7 @@ pub(crate) fn resolve(url: &WsUrl, deadline: Instant) -> Result<Vec<SocketAddr>,
 }
 
 fn dns_error(authority: &str, e: std::io::Error) -> TransportError {
-    TransportError::new(TransportErrorKind::Dns, format!("resolving {authority}: {e}"))
+    crate::io_error::dns_error(authority, &e)
 }
 
 /// Time left before `deadline`, or a timeout error when none is.
@@ -172,7 +163,7 @@ fn left(deadline: Instant, what: &str) -> Result<Duration, TransportError> {
 /// Connects to the first of `addrs` that answers, each try limited by the time left before
 /// `deadline`. The error names every address that failed, and its kind is the last one's.
 pub(crate) fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, TransportError> {
-    let mut failures = Vec::new();
+    let mut failures: Vec<(SocketAddr, String)> = Vec::new();
     let mut last_kind = TransportErrorKind::Io;
     for addr in addrs {
         let timeout = left(deadline, &format!("connecting to {addr}"))?;
@@ -183,15 +174,29 @@ pub(crate) fn connect_tcp(addrs: &[SocketAddr], deadline: Instant) -> Result<Tcp
                 return Ok(tcp);
             }
             Err(e) => {
-                last_kind = transport_error("", &e).kind;
-                failures.push(format!("{addr}: {e}"));
+                last_kind = crate::io_error::kind(&e);
+                failures.push((*addr, crate::io_error::cause(&e)));
             }
         }
     }
-    Err(TransportError::new(
-        last_kind,
-        format!("could not connect ({})", failures.join("; ")),
-    ))
+    Err(TransportError::new(last_kind, connect_failures(&failures)))
+}
+
+/// `connecting to A: cause`; with several addresses `connecting to A, B: cause` when they
+/// failed alike, else `connecting to A: cause; B: other cause`.
+fn connect_failures(failures: &[(SocketAddr, String)]) -> String {
+    let Some((_, first)) = failures.first() else {
+        return "there was no address to connect to".to_owned();
+    };
+    if failures.iter().all(|(_, cause)| cause == first) {
+        let addrs: Vec<String> = failures.iter().map(|(addr, _)| addr.to_string()).collect();
+        return format!("connecting to {}: {first}", addrs.join(", "));
+    }
+    let each: Vec<String> = failures
+        .iter()
+        .map(|(addr, cause)| format!("{addr}: {cause}"))
+        .collect();
+    format!("connecting to {}", each.join("; "))
 }
 
 /// Opens the transport for `url` before `deadline`: resolve, TCP, and for `wss://` a TLS
@@ -231,8 +236,12 @@ fn tls_handshake(
         ));
     };
     let name = crate::tls::server_name(&url.host)?;
-    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name)
-        .map_err(|e| TransportError::new(TransportErrorKind::Tls, format!("starting TLS: {e}")))?;
+    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name).map_err(|e| {
+        TransportError::new(
+            TransportErrorKind::Tls,
+            format!("starting TLS: {}", crate::io_error::plain(&e.to_string())),
+        )
+    })?;
     while conn.is_handshaking() {
         let timeout = left(deadline, "TLS handshake")?;
         tcp.set_read_timeout(Some(timeout))
@@ -241,8 +250,8 @@ fn tls_handshake(
         match conn.complete_io(&mut tcp) {
             Ok((0, 0)) if conn.is_handshaking() => {
                 return Err(TransportError::new(
-                    TransportErrorKind::Refused,
-                    "the server closed the connection during the TLS handshake",
+                    TransportErrorKind::Tls,
+                    "TLS handshake failed: the server closed the connection",
                 ));
             }
             Ok(_) => {}
@@ -320,8 +329,46 @@ mod tests {
     fn io_errors_map_to_policy_kinds() {
         let kind = |k| transport_error("x", &io::Error::from(k)).kind;
         assert_eq!(kind(io::ErrorKind::ConnectionRefused), TransportErrorKind::Refused);
-        assert_eq!(kind(io::ErrorKind::ConnectionReset), TransportErrorKind::Refused);
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), TransportErrorKind::Reset);
+        assert_eq!(kind(io::ErrorKind::BrokenPipe), TransportErrorKind::Reset);
         assert_eq!(kind(io::ErrorKind::TimedOut), TransportErrorKind::TimedOut);
         assert_eq!(kind(io::ErrorKind::PermissionDenied), TransportErrorKind::Io);
+    }
+
+    #[test]
+    fn a_refusal_reads_as_one_sentence() {
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let error = connect_tcp(&[refused], Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("connecting to {refused}: connection refused")
+        );
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "[::1]:1".parse().unwrap();
+        let alike = [
+            (a, "connection refused".to_owned()),
+            (b, "connection refused".to_owned()),
+        ];
+        assert_eq!(
+            connect_failures(&alike),
+            "connecting to 127.0.0.1:1, [::1]:1: connection refused"
+        );
+        let unlike = [(a, "connection refused".to_owned()), (b, "timed out".to_owned())];
+        assert_eq!(
+            connect_failures(&unlike),
+            "connecting to 127.0.0.1:1: connection refused; [::1]:1: timed out"
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_reads_as_one_sentence() {
+        // What the system resolver reports through std (glibc's text for EAI_NONAME).
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        let error = dns_error("nosuch.invalid:80", e);
+        assert_eq!(error.kind, TransportErrorKind::Dns);
+        assert_eq!(
+            error.to_string(),
+            "resolving nosuch.invalid:80: name or service not known"
+        );
     }
 }

@@ -41,7 +41,7 @@ pub enum TlsError {
     #[error("no usable certificate in the PEM data: {0}")]
     Pem(String),
     /// Reading a certificate file failed.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {}", crate::io_error::cause(source))]
     File {
         /// The file.
         path: String,
@@ -158,11 +158,14 @@ pub(crate) fn classify_handshake_error(error: &io::Error) -> TransportError {
         Some(_) => TransportErrorKind::Tls,
         None => match error.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::TimedOut,
-            io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => TransportErrorKind::Refused,
+            io::ErrorKind::ConnectionRefused => TransportErrorKind::Refused,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+                TransportErrorKind::Reset
+            }
             _ => TransportErrorKind::Tls,
         },
     };
-    TransportError::new(kind, format!("TLS handshake failed: {error}"))
+    TransportError::new(kind, format!("TLS handshake failed: {}", crate::io_error::cause(error)))
 }
 
 #[cfg(test)]
@@ -204,5 +207,8 @@ mod tests {
         assert_eq!(classify_handshake_error(&e).kind, TransportErrorKind::TlsCertificate);
         let e = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::HandshakeNotComplete);
         assert_eq!(classify_handshake_error(&e).kind, TransportErrorKind::Tls);
+        let reset = classify_handshake_error(&io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(reset.kind, TransportErrorKind::Reset);
+        assert_eq!(reset.to_string(), "TLS handshake failed: connection reset by the peer");
     }
 }

@@ -320,12 +320,12 @@ pub fn outcome(reason: &ClosedReason) -> (bool, String) {
 /// A short sentence for a disconnect.
 pub fn describe(reason: &DisconnectReason) -> String {
     match reason {
-        DisconnectReason::Transport(e) => e.message.clone(),
         DisconnectReason::ServerClosed { code, reason } if reason.is_empty() => {
             format!("the server closed with {}", code)
         }
+        // The server's own text: quoted, control characters escaped.
         DisconnectReason::ServerClosed { code, reason } => {
-            format!("the server closed with {}: {reason}", code)
+            format!("the server closed with {}: {reason:?}", code)
         }
         other => other.to_string(),
     }
@@ -376,11 +376,11 @@ mod tests {
         assert!(outcome(&ClosedReason::Fatal(normal)).0);
         let refused = DisconnectReason::Transport(TransportError::new(
             TransportErrorKind::Refused,
-            "connecting to 127.0.0.1:1: Connection refused",
+            "connecting to 127.0.0.1:1: connection refused",
         ));
         let (ok, why) = outcome(&ClosedReason::Fatal(refused.clone()));
         assert!(!ok);
-        assert_eq!(why, "connection failed: connecting to 127.0.0.1:1: Connection refused");
+        assert_eq!(why, "connection failed: connecting to 127.0.0.1:1: connection refused");
         let (ok, why) = outcome(&ClosedReason::RetriesExhausted(refused));
         assert!(!ok);
         assert!(why.starts_with("gave up reconnecting: "));

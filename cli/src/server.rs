@@ -241,8 +241,8 @@ impl ClientState {
             if !self.broken {
                 if let Err(e) = self.writer.write_all(&self.out) {
                     self.broken = true;
-                    self.conn
-                        .handle_input(Instant::now(), Input::TransportError(&e.to_string()));
+                    let why = format!("writing to the client: {}", e.kind());
+                    self.conn.handle_input(Instant::now(), Input::TransportError(&why));
                     // Wake the reader, which then sees the connection's end.
                     let _ = self.writer.shutdown(Shutdown::Both);
                 }
@@ -402,6 +402,9 @@ fn read_once(client: &Client, reader: &mut TcpStream, buf: &mut [u8], current: &
             state.conn.handle_timeout(now);
         }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-        Err(e) => state.conn.handle_input(now, Input::TransportError(&e.to_string())),
+        Err(e) => {
+            let why = format!("reading from the client: {}", e.kind());
+            state.conn.handle_input(now, Input::TransportError(&why));
+        }
     }
 }

@@ -23,7 +23,7 @@ fn check_demo(args: &[&str], no_color: bool) {
         "listening on ws://127.0.0.1:",
         "welcome: you are connection #1",
         "reconnecting in 250 ms (attempt 1)",
-        "Connection refused",
+        "connection refused",
         "welcome: you are connection #2",
         "(offline: 2 waiting in the queue)",
         "chat \"queued, not lost\" from you (echo)",

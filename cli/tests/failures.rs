@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
@@ -12,13 +12,15 @@ use common::{Proc, closed_port, events, json_lines, serve};
 #[test]
 fn no_reconnect_against_a_closed_port_exits_1_with_the_reason() {
     for runtime in ["smol", "async-std", "blocking"] {
-        let url = format!("ws://127.0.0.1:{}/", closed_port());
+        let port = closed_port();
+        let url = format!("ws://127.0.0.1:{port}/");
         let mut client = Proc::start(&[&url, "--no-reconnect", "--runtime", runtime]);
         let status = client.wait_exit();
         assert_eq!(status.code(), Some(1), "{runtime}");
         let err = client.stderr();
-        assert!(err.contains("resock: error: connection failed:"), "{runtime}: {err}");
-        assert!(err.to_lowercase().contains("refused"), "{runtime}: {err}");
+        // One sentence, the same on every runtime.
+        let reason = format!("resock: error: connection failed: connecting to 127.0.0.1:{port}: connection refused\n");
+        assert!(err.ends_with(&reason), "{runtime}: {err}");
         assert_eq!(client.stdout(), "");
     }
 }
@@ -143,4 +145,31 @@ fn max_message_refuses_a_bigger_message() {
     assert_eq!(client.wait_exit().code(), Some(1));
     assert_eq!(client.stdout(), "");
     assert!(client.stderr().contains("resock: error:"), "{}", client.stderr());
+}
+
+#[test]
+fn a_rejection_is_reported_with_its_status_and_not_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Answers one opening request with 401, then ends.
+    let server = thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url]);
+    assert_eq!(client.wait_exit().code(), Some(1));
+    let err = client.stderr();
+    let reason =
+        "resock: error: connection failed: the server rejected the WebSocket upgrade with HTTP 401 Unauthorized\n";
+    assert!(err.ends_with(reason), "{err}");
+    drop(client);
+    server.join().unwrap();
 }

@@ -84,13 +84,13 @@ impl From<u16> for CloseCode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloseFrameError {
     /// A one-byte body cannot hold the two-byte code (§5.5.1).
-    #[error("close frame body of one byte")]
+    #[error("a close frame has a one-byte body")]
     OneByteBody,
     /// A code that must not appear on the wire (§7.4).
-    #[error("invalid close code {0}")]
+    #[error("a close frame carries the invalid close code {0}")]
     InvalidCode(u16),
     /// The reason is not valid UTF-8 (§5.5.1, §8.1).
-    #[error("close reason is not valid UTF-8")]
+    #[error("a close reason is not valid UTF-8")]
     InvalidReason,
 }
 

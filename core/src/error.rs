@@ -9,19 +9,19 @@ use crate::handshake::HandshakeError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
     /// A bad frame header.
-    #[error("bad frame: {0}")]
+    #[error(transparent)]
     Frame(#[from] FrameError),
     /// A continuation frame with no message in progress (§5.4).
-    #[error("continuation frame with no message in progress")]
+    #[error("a continuation frame arrived with no message in progress")]
     UnexpectedContinuation,
     /// A new text or binary frame while a fragmented message was still open (§5.4).
-    #[error("new data frame while a fragmented message is still open")]
+    #[error("a new message started while a fragmented message was still open")]
     ExpectedContinuation,
     /// A text message, or a close reason, that is not valid UTF-8 (§8.1).
-    #[error("text message is not valid UTF-8")]
+    #[error("a text message is not valid UTF-8")]
     InvalidUtf8,
     /// A message larger than the configured limit.
-    #[error("message of at least {size} bytes exceeds the limit of {limit}")]
+    #[error("a message of at least {size} bytes exceeds the configured limit of {limit} bytes")]
     MessageTooLarge {
         /// Bytes the message had reached.
         size: u64,
@@ -29,13 +29,13 @@ pub enum ProtocolError {
         limit: usize,
     },
     /// More fragments in one message than the configured limit.
-    #[error("message split into more than {limit} fragments")]
+    #[error("a message is split into more than {limit} fragments")]
     TooManyFragments {
         /// Configured limit.
         limit: usize,
     },
     /// A malformed close frame body.
-    #[error("bad close frame: {0}")]
+    #[error(transparent)]
     Close(#[from] CloseFrameError),
 }
 
@@ -58,22 +58,22 @@ impl ProtocolError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
     /// The opening handshake failed (non-101 status, bad headers, limits).
-    #[error("opening handshake failed: {0}")]
+    #[error(transparent)]
     Handshake(#[from] HandshakeError),
     /// The opening handshake did not complete within the handshake timeout.
-    #[error("opening handshake timed out")]
+    #[error("the opening handshake timed out")]
     HandshakeTimeout,
     /// The peer broke the protocol; we sent a close frame with the code it carries.
-    #[error("protocol violation by the peer (sent close {code}): {err}", code = .0.close_code(), err = .0)]
+    #[error("the connection was closed with {code} because {err}", code = .0.close_code(), err = .0)]
     Protocol(#[from] ProtocolError),
     /// The peer did not finish the close handshake within the close timeout.
-    #[error("the peer did not complete the close handshake in time")]
+    #[error("the peer did not finish the close handshake in time")]
     CloseTimeout,
     /// The transport ended without a close handshake (1006).
-    #[error("the connection was closed without a close frame")]
+    #[error("the connection ended without a close frame")]
     ResetWithoutClose,
-    /// The driver reported a transport error.
-    #[error("transport error: {0}")]
+    /// The driver reported a transport error; the text is the driver's sentence.
+    #[error("{0}")]
     Transport(String),
 }
 
@@ -88,7 +88,7 @@ pub enum SendError {
     #[error("the connection is closing or closed")]
     Closed,
     /// A whole message or a new first fragment while a fragmented message is still open.
-    #[error("a fragmented message is still open; finish it with a Continuation frame with fin set")]
+    #[error("a fragmented message is still open; finish it with a final continuation fragment")]
     MessageInProgress,
     /// A continuation fragment with no fragmented message open.
     #[error("no fragmented message is open to continue")]
@@ -109,7 +109,7 @@ pub enum CloseError {
     #[error("close code {0} may not be sent")]
     InvalidCode(u16),
     /// The reason is longer than the 123 bytes a close frame can carry.
-    #[error("close reason of {0} bytes exceeds 123")]
+    #[error("a close reason of {0} bytes exceeds the 123 bytes a close frame can carry")]
     ReasonTooLong(usize),
     /// A close is already under way or done.
     #[error("the connection is already closing or closed")]

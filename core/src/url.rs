@@ -23,20 +23,20 @@ pub struct WsUrl {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum UrlError {
     /// The scheme is not `ws` or `wss` (or there is none).
-    #[error("URL scheme must be ws or wss")]
+    #[error("the URL scheme must be ws or wss")]
     UnsupportedScheme,
     /// No `//` after the scheme, or an empty host.
-    #[error("URL has no host")]
+    #[error("the URL has no host")]
     MissingHost,
     /// The host has characters outside letters, digits, `-`, `.`, `_`, `~`, or is a
     /// malformed IPv6 literal.
-    #[error("URL host is invalid")]
+    #[error("the URL host is invalid")]
     InvalidHost,
     /// The port is not a number in 1..=65535.
-    #[error("URL port is invalid")]
+    #[error("the URL port is not a number from 1 to 65535")]
     InvalidPort,
     /// The URL has a `#fragment`, which RFC 6455 §3 forbids (escape `#` as `%23`).
-    #[error("WebSocket URLs must not have a fragment")]
+    #[error("a WebSocket URL may not have a fragment (escape # as %23)")]
     Fragment,
     /// The URL has `user:pass@` credentials. They are never sent; pass an
     /// `Authorization` header in the handshake options instead.

@@ -51,8 +51,9 @@ impl Connect for NetConnector {
         let port = url.port;
         #[cfg(feature = "rustls")]
         let tls = self.tls.clone();
+        let authority = url.authority();
         if !url.secure {
-            return Box::pin(async move { Ok(NetStream::Plain(connect_tcp(&host, port).await?)) });
+            return Box::pin(async move { Ok(NetStream::Plain(connect_tcp(&host, port, &authority).await?)) });
         }
         #[cfg(feature = "rustls")]
         {
@@ -66,7 +67,7 @@ impl Connect for NetConnector {
                     }
                 };
                 let name = crate::tls::server_name(&host)?;
-                let tcp = connect_tcp(&host, port).await?;
+                let tcp = connect_tcp(&host, port, &authority).await?;
                 let stream = futures_rustls::TlsConnector::from(config)
                     .connect(name, tcp)
                     .await
@@ -79,17 +80,18 @@ impl Connect for NetConnector {
             // A build without TLS cannot serve this URL on any attempt: a fatal kind.
             Err(TransportError::new(
                 TransportErrorKind::TlsCertificate,
-                format!("wss://{host}:{port} needs the `rustls` feature"),
+                format!("wss://{authority} needs the rustls feature, which this build does not include"),
             ))
         })
     }
 }
 
-/// Resolves `host` (a fresh lookup per attempt) and connects to each address in turn.
-async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError> {
+/// Resolves `host` (a fresh lookup per attempt) and connects to each address in turn;
+/// `authority` (`host:port`) names the target in errors.
+async fn connect_tcp(host: &str, port: u16, authority: &str) -> Result<TcpStream, TransportError> {
     let addrs = async_net::resolve((host, port))
         .await
-        .map_err(|e| TransportError::new(TransportErrorKind::Dns, format!("resolving {host}: {e}")))?;
+        .map_err(|e| crate::io_error::dns_error(authority, &e))?;
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
@@ -102,20 +104,14 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, TransportError>
     }
     Err(match last {
         Some((addr, e)) => io_error(&e, &format!("connecting to {addr}")),
-        None => TransportError::new(TransportErrorKind::Dns, format!("{host} resolved to no address")),
+        None => TransportError::new(TransportErrorKind::Dns, format!("{authority} resolved to no address")),
     })
 }
 
-/// Maps an IO error to the kind the reconnect policy looks at.
+/// Maps an IO error to the kind the reconnect policy looks at, in a sentence that starts with
+/// what was being done.
 pub(crate) fn io_error(error: &io::Error, doing: &str) -> TransportError {
-    let kind = match error.kind() {
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-            TransportErrorKind::Refused
-        }
-        io::ErrorKind::TimedOut => TransportErrorKind::TimedOut,
-        _ => TransportErrorKind::Io,
-    };
-    TransportError::new(kind, format!("{doing}: {error}"))
+    crate::io_error::transport_error(doing, error)
 }
 
 /// A TCP stream, with TLS for `wss://`.

@@ -342,7 +342,7 @@ impl<C: Connect> Run<C> {
             Poll::Ready(Ok(finished)) => finished,
             Poll::Ready(Err(e)) => {
                 io.broken = true;
-                let error = connect::io_error(&e, "writing");
+                let error = connect::io_error(&e, "writing to the server");
                 let id = *id;
                 self.shared
                     .lock()
@@ -390,7 +390,7 @@ impl<C: Connect> Run<C> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 io.broken = true;
-                let error = connect::io_error(&e, "reading");
+                let error = connect::io_error(&e, "reading from the server");
                 state.session.handle_transport(now, id, TransportInput::Failed(&error));
             }
         }

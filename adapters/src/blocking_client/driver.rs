@@ -125,7 +125,7 @@ impl Client {
                 .and_then(|()| transport.stream.flush());
             if let Err(e) = written {
                 transport.writable = false;
-                let error = net::transport_error("writing", &e);
+                let error = net::transport_error("writing to the server", &e);
                 self.session
                     .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
             }
@@ -203,7 +203,7 @@ impl Client {
             }
             Err(e) => {
                 transport.readable = false;
-                let error = net::transport_error("reading", &e);
+                let error = net::transport_error("reading from the server", &e);
                 self.session
                     .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
             }

@@ -102,7 +102,7 @@ impl From<SessionSendError> for SendError {
 #[derive(Debug, thiserror::Error)]
 pub enum TypedSendError {
     /// The value could not be encoded; nothing was queued.
-    #[error("could not encode the message: {0}")]
+    #[error(transparent)]
     Encode(#[from] resock_core::typed::EncodeError),
     /// The encoded message was refused; it comes back inside.
     #[error(transparent)]

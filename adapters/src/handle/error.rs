@@ -54,7 +54,7 @@ impl TrySendError {
 #[derive(Debug, thiserror::Error)]
 pub enum TypedSendError {
     /// The value could not be encoded; nothing was sent.
-    #[error("could not encode the message: {0}")]
+    #[error(transparent)]
     Encode(#[from] resock_core::typed::EncodeError),
     /// The encoded message was refused; it comes back.
     #[error(transparent)]

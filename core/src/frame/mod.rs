@@ -94,31 +94,31 @@ pub struct FrameHeader {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// RSV1, RSV2 or RSV3 set while no extension is negotiated (§5.2).
-    #[error("reserved bits {0:#05b} set with no extension negotiated")]
+    #[error("a frame has the reserved bits {0:#05b} set with no extension negotiated")]
     ReservedBits(u8),
     /// Opcode 0x3-0x7 or 0xB-0xF (§5.2).
-    #[error("reserved opcode {0:#x}")]
+    #[error("a frame uses the reserved opcode {0:#x}")]
     ReservedOpcode(u8),
     /// A control frame with FIN clear (§5.5).
-    #[error("fragmented control frame")]
+    #[error("a control frame is fragmented")]
     FragmentedControl,
     /// A control frame longer than 125 bytes (§5.5).
-    #[error("control frame payload of {0} bytes exceeds 125")]
+    #[error("a control frame carries {0} bytes, more than 125")]
     ControlTooLong(u64),
     /// A masked frame arrived at a client (§5.1).
-    #[error("masked frame from the server")]
+    #[error("a frame from the server is masked")]
     MaskedFromServer,
     /// An unmasked frame arrived at a server (§5.1).
-    #[error("unmasked frame from the client")]
+    #[error("a frame from the client is not masked")]
     UnmaskedFromClient,
     /// The length used more bytes than needed (§5.2: "the minimal number of bytes MUST be used").
-    #[error("non-minimal payload length encoding")]
+    #[error("a frame length is not in its shortest encoding")]
     NonMinimalLength,
     /// A 64-bit length with the most significant bit set (§5.2).
-    #[error("64-bit payload length with the most significant bit set")]
+    #[error("a 64-bit frame length has its most significant bit set")]
     LengthHighBit,
     /// The declared payload exceeds the configured frame limit.
-    #[error("frame of {size} bytes exceeds the limit of {limit}")]
+    #[error("a frame of {size} bytes exceeds the configured limit of {limit} bytes")]
     FrameTooLarge {
         /// Declared payload length.
         size: u64,

@@ -92,75 +92,79 @@ impl fmt::Display for HttpRejection {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
     /// The server answered with a status other than 101.
-    #[error("server rejected the WebSocket upgrade: {0}")]
+    #[error("the server rejected the WebSocket upgrade with {0}")]
     Rejected(Box<HttpRejection>),
     /// No `Upgrade` header.
-    #[error("missing Upgrade header")]
+    #[error("the handshake has no Upgrade header")]
     MissingUpgrade,
     /// An `Upgrade` header that does not name `websocket`.
-    #[error("Upgrade header is not \"websocket\"")]
+    #[error("the Upgrade header does not name websocket")]
     BadUpgrade,
     /// No `Connection` header with the `upgrade` token.
-    #[error("Connection header lacks the \"upgrade\" token")]
+    #[error("the Connection header lacks the upgrade token")]
     MissingConnectionUpgrade,
     /// The response has no `Sec-WebSocket-Accept` header.
-    #[error("missing Sec-WebSocket-Accept header")]
+    #[error("the response has no Sec-WebSocket-Accept header")]
     MissingAccept,
     /// `Sec-WebSocket-Accept` does not match the key we sent.
-    #[error("Sec-WebSocket-Accept does not match the key sent")]
+    #[error("the Sec-WebSocket-Accept header does not match the key sent")]
     BadAccept,
     /// More than one `Sec-WebSocket-Accept` header.
-    #[error("more than one Sec-WebSocket-Accept header")]
+    #[error("the response repeats the Sec-WebSocket-Accept header")]
     DuplicateAccept,
     /// The server chose a subprotocol we did not offer.
-    #[error("server chose a subprotocol that was not offered: {0:?}")]
+    #[error("the server chose the subprotocol {0:?}, which was not offered")]
     UnrequestedSubprotocol(String),
     /// The server named more than one subprotocol.
-    #[error("server chose more than one subprotocol")]
+    #[error("the server chose more than one subprotocol")]
     MultipleSubprotocols,
     /// We offered subprotocols, the server chose none, and one is required.
-    #[error("server chose no subprotocol but one is required")]
+    #[error("the server chose none of the offered subprotocols, and one is required")]
     SubprotocolRequired,
     /// The server named an extension; we never offer any.
-    #[error("server named an extension that was not offered: {0:?}")]
+    #[error("the server named the extension {0:?}, which was not offered")]
     UnrequestedExtension(String),
     /// The head grew past [`HandshakeLimits::max_header_bytes`] without ending.
-    #[error("handshake head exceeds {limit} bytes")]
+    #[error("the handshake head exceeds the limit of {limit} bytes")]
     HeadersTooLarge {
         /// The limit in force.
         limit: usize,
     },
     /// The head has more than [`HandshakeLimits::max_headers`] header fields.
-    #[error("handshake has more than {limit} headers")]
+    #[error("the handshake has more than {limit} headers")]
     TooManyHeaders {
         /// The limit in force.
         limit: usize,
     },
     /// The head is not acceptable HTTP/1.1: a parse error, a junk status line, HTTP/1.0,
     /// a duplicated header that must be unique, or a request with a body.
-    #[error("malformed handshake: {0}")]
+    #[error("the handshake is malformed: {0}")]
     Malformed(String),
     /// The transport closed before the handshake completed.
-    #[error("connection closed during the handshake")]
+    #[error("the connection closed during the opening handshake")]
     UnexpectedEof,
     /// The request method is not GET.
-    #[error("request method is not GET")]
+    #[error("the request method is not GET")]
     BadMethod,
     /// `Sec-WebSocket-Version` is missing or not 13 (answer 426).
-    #[error("Sec-WebSocket-Version is missing or not 13")]
+    #[error("the request's Sec-WebSocket-Version is missing or not 13")]
     BadVersion,
     /// No `Sec-WebSocket-Key` header.
-    #[error("missing Sec-WebSocket-Key header")]
+    #[error("the request has no Sec-WebSocket-Key header")]
     MissingKey,
-    /// `Sec-WebSocket-Key` is duplicated or not base64 of 16 bytes.
-    #[error("Sec-WebSocket-Key is not base64 of 16 bytes")]
+    /// `Sec-WebSocket-Key` is not base64 of 16 bytes.
+    #[error("the request's Sec-WebSocket-Key is not base64 of 16 bytes")]
     BadKey,
+    /// The request repeats a header that must appear at most once (`Sec-WebSocket-Key`,
+    /// `Host`, `Origin`); the name is written as RFC 6455 spells it.
+    #[error("the request repeats the {0} header")]
+    RepeatedHeader(&'static str),
     /// No (or an empty) `Host` header.
-    #[error("missing Host header")]
+    #[error("the request has no Host header")]
     MissingHost,
     /// Local misuse: a header, subprotocol or request target supplied by the caller
     /// cannot be written safely (CR/LF, not a token, a reserved header, …).
-    #[error("invalid handshake input: {0}")]
+    #[error("the handshake options are invalid: {0}")]
     InvalidHeader(String),
     /// Local misuse: `feed` was called after the handshake completed.
     #[error("the handshake is already complete")]
@@ -443,7 +447,7 @@ mod tests {
         let e = HandshakeError::Rejected(Box::new(r));
         assert_eq!(
             e.to_string(),
-            "server rejected the WebSocket upgrade: HTTP 503 Service Unavailable"
+            "the server rejected the WebSocket upgrade with HTTP 503 Service Unavailable"
         );
         assert_eq!(HandshakeLimits::default().max_header_bytes, 65536);
     }

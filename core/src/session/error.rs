@@ -12,7 +12,7 @@ use super::policy::{DisconnectReason, TransportError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionSendError {
     /// The outbound queue is at its message or byte bound (overflow policy `Reject`).
-    #[error("the outbound queue is full; try again after a Writable event")]
+    #[error("the outbound queue is full; try again when it drains")]
     QueueFull(Message),
     /// The session closed for good.
     #[error("the session is closed")]
@@ -31,7 +31,7 @@ impl SessionSendError {
     }
 }
 
-/// Which timeout fired.
+/// Which timeout fired. It displays as a sentence saying so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutKind {
     /// Opening (transport plus handshake).
@@ -42,18 +42,28 @@ pub enum TimeoutKind {
     Pong,
 }
 
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Open => "opening the connection timed out",
+            TimeoutKind::Close => "the server did not finish the close handshake in time",
+            TimeoutKind::Pong => "no pong arrived within the heartbeat timeout",
+        })
+    }
+}
+
 /// Failures of establishing or keeping the connection.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
     /// The transport failed (DNS, refused, reset, TLS).
-    #[error("transport: {0}")]
+    #[error(transparent)]
     Transport(TransportError),
     /// The handshake failed; `Rejected` carries the HTTP status.
-    #[error("handshake: {0}")]
+    #[error(transparent)]
     Handshake(HandshakeError),
     /// A timeout fired.
-    #[error("{0:?} timeout")]
+    #[error("{0}")]
     Timeout(TimeoutKind),
 }
 
@@ -62,10 +72,11 @@ pub enum ConnectError {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Connecting or staying connected failed.
-    #[error("connection error: {0}")]
+    #[error(transparent)]
     Connect(#[from] ConnectError),
-    /// The server broke the protocol; we closed with `close_code`.
-    #[error("protocol error (sent close {close_code}): {error}")]
+    /// The server broke the protocol (or a message exceeded our limit); we closed with
+    /// `close_code`.
+    #[error("the connection was closed with {close_code} because {error}")]
     Protocol {
         /// What was wrong.
         error: ProtocolError,
@@ -87,7 +98,7 @@ pub enum Error {
     #[error("{0}")]
     Decode(crate::typed::DecodeError),
     /// A send was refused.
-    #[error("send refused: {0}")]
+    #[error(transparent)]
     Send(#[from] SessionSendError),
 }
 
@@ -110,8 +121,8 @@ impl Error {
                 setting,
             },
             DisconnectReason::Reset => Error::Connect(ConnectError::Transport(TransportError::new(
-                super::policy::TransportErrorKind::Refused,
-                "connection reset without a close frame",
+                super::policy::TransportErrorKind::Reset,
+                "the connection ended without a close frame",
             ))),
             DisconnectReason::ServerClosed { .. } | DisconnectReason::UserClosed => return None,
         })

@@ -72,7 +72,7 @@ impl fmt::Display for ClosedReason {
         match self {
             ClosedReason::User => f.write_str("closed by the application"),
             ClosedReason::Fatal(reason) => write!(f, "{reason} (not retried)"),
-            ClosedReason::RetriesExhausted(reason) => write!(f, "gave up reconnecting after: {reason}"),
+            ClosedReason::RetriesExhausted(reason) => write!(f, "gave up reconnecting: {reason}"),
         }
     }
 }

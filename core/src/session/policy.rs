@@ -16,8 +16,11 @@ use super::config::ReconnectPolicy;
 pub enum TransportErrorKind {
     /// The host name did not resolve.
     Dns,
-    /// The connection was refused or reset.
+    /// The connection was refused while connecting (nothing listens on the port).
     Refused,
+    /// An established connection was reset, aborted or broken (the peer or a middlebox sent
+    /// a TCP reset, or the peer closed while we were writing).
+    Reset,
     /// Connecting or a read/write timed out.
     TimedOut,
     /// The TLS handshake failed for a reason other than the certificate.
@@ -28,13 +31,15 @@ pub enum TransportErrorKind {
     Io,
 }
 
-/// A transport failure reported by the driver.
+/// A transport failure reported by the driver. It displays as its message; the kind is for
+/// programs (and the retry decision), not part of the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind:?}: {message}")]
+#[error("{message}")]
 pub struct TransportError {
     /// The kind, which drives the retry decision.
     pub kind: TransportErrorKind,
-    /// A human-readable description.
+    /// One plain sentence, what was being done first and the cause last
+    /// (`connecting to 127.0.0.1:1: connection refused`).
     pub message: String,
 }
 
@@ -91,11 +96,11 @@ pub enum DisconnectReason {
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DisconnectReason::Transport(e) => write!(f, "transport error: {e}"),
+            DisconnectReason::Transport(e) => write!(f, "{e}"),
             DisconnectReason::OpenTimeout => f.write_str("opening the connection timed out"),
-            DisconnectReason::Handshake(e) => write!(f, "handshake failed: {e}"),
-            DisconnectReason::PongTimeout => f.write_str("no pong within the heartbeat timeout"),
-            DisconnectReason::Protocol(e) => write!(f, "protocol violation by the server: {e}"),
+            DisconnectReason::Handshake(e) => write!(f, "{e}"),
+            DisconnectReason::PongTimeout => f.write_str("no pong arrived within the heartbeat timeout"),
+            DisconnectReason::Protocol(e) => write!(f, "the connection was closed with {} because {e}", e.close_code()),
             DisconnectReason::MessageTooLarge { size, limit, setting } => write!(
                 f,
                 "the server sent a message of at least {size} bytes, over this client's {setting} of {limit} bytes"
@@ -103,12 +108,13 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::ServerClosed { code, reason } if reason.is_empty() => {
                 write!(f, "the server closed the connection with {code}")
             }
+            // The reason is the server's text: quoted, with control characters escaped.
             DisconnectReason::ServerClosed { code, reason } => {
-                write!(f, "the server closed the connection with {code}: {reason}")
+                write!(f, "the server closed the connection with {code}: {reason:?}")
             }
-            DisconnectReason::Reset => f.write_str("the connection was reset without a close frame"),
-            DisconnectReason::CloseTimeout => f.write_str("the close handshake timed out"),
-            DisconnectReason::UserClosed => f.write_str("closed by the application"),
+            DisconnectReason::Reset => f.write_str("the connection ended without a close frame"),
+            DisconnectReason::CloseTimeout => f.write_str("the server did not finish the close handshake in time"),
+            DisconnectReason::UserClosed => f.write_str("the application closed the connection"),
         }
     }
 }
@@ -312,6 +318,8 @@ mod tests {
             DisconnectReason::Transport(refused).default_decision(&p),
             Decision::Retry
         );
+        let reset = TransportError::new(TransportErrorKind::Reset, "reset");
+        assert_eq!(DisconnectReason::Transport(reset).default_decision(&p), Decision::Retry);
         assert_eq!(
             DisconnectReason::Handshake(HandshakeError::BadAccept).default_decision(&p),
             Decision::Stop

@@ -16,7 +16,7 @@ use super::{Session, SessionSendError};
 #[derive(Debug, thiserror::Error)]
 pub enum TypedSendError {
     /// The value could not be encoded; nothing was queued.
-    #[error("could not encode the message: {0}")]
+    #[error(transparent)]
     Encode(#[from] EncodeError),
     /// The encoded message was refused; it comes back.
     #[error(transparent)]

@@ -73,12 +73,12 @@ impl Config {
         nonzero_duration(
             "connection.handshake_timeout",
             self.handshake_timeout,
-            "must be above zero (Duration::MAX waits forever)",
+            "must be above zero (`Duration::MAX` waits forever)",
         )?;
         nonzero_duration(
             "connection.close_timeout",
             self.close_timeout,
-            "must be above zero (Duration::MAX waits forever)",
+            "must be above zero (`Duration::MAX` waits forever)",
         )
     }
 }
@@ -92,23 +92,23 @@ impl SessionConfig {
         nonzero_duration(
             "open_timeout",
             self.open_timeout,
-            "must be above zero (Duration::MAX waits forever)",
+            "must be above zero (`Duration::MAX` waits forever)",
         )?;
         nonzero_duration(
             "close_timeout",
             self.close_timeout,
-            "must be above zero (Duration::MAX waits forever)",
+            "must be above zero (`Duration::MAX` waits forever)",
         )?;
         if let Some(interval) = self.heartbeat.interval {
             nonzero_duration(
                 "heartbeat.interval",
                 interval,
-                "must be above zero; use HeartbeatConfig::disabled() (interval None) to turn pings off",
+                "must be above zero; use `HeartbeatConfig::disabled()` (interval `None`) to turn pings off",
             )?;
             nonzero_duration(
                 "heartbeat.timeout",
                 self.heartbeat.timeout,
-                "must be above zero (Duration::MAX never fails the connection)",
+                "must be above zero (`Duration::MAX` never fails the connection)",
             )?;
         }
         let reconnect = &self.reconnect;
@@ -133,13 +133,13 @@ impl SessionConfig {
             if reconnect.max_attempts == Some(0) {
                 return Err(ConfigError::new(
                     "reconnect.max_attempts",
-                    "must be at least 1; use ReconnectPolicy::disabled() to never reconnect",
+                    "must be at least 1; use `ReconnectPolicy::disabled()` to never reconnect",
                 ));
             }
             if reconnect.max_elapsed.is_some_and(|d| d.is_zero()) {
                 return Err(ConfigError::new(
                     "reconnect.max_elapsed",
-                    "must be above zero; use ReconnectPolicy::disabled() to never reconnect",
+                    "must be above zero; use `ReconnectPolicy::disabled()` to never reconnect",
                 ));
             }
         }

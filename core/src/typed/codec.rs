@@ -32,7 +32,7 @@ pub trait Codec {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     /// serde_json refused the value: a map with non-string keys, or a `Serialize` impl that failed.
-    #[error("could not serialize to JSON: {0}")]
+    #[error("encoding the message as JSON: {0}")]
     Json(serde_json::Error),
     /// The timestamp is outside the years 0000 to 9999, which RFC 3339 cannot write.
     #[error("the timestamp is outside the years 0000 to 9999")]
@@ -45,7 +45,7 @@ pub enum EncodeError {
 /// A received message that did not decode. It carries the raw text and the serde error so the
 /// application can log or forward it; the connection is not affected.
 #[derive(Debug, thiserror::Error)]
-#[error("message did not decode: {kind}")]
+#[error("{kind}")]
 pub struct DecodeError {
     /// The text that did not decode: the whole message (binary payloads converted lossily to
     /// UTF-8), or for [`Envelope::data`](super::Envelope::data) the data field as JSON. It is
@@ -65,10 +65,10 @@ pub enum DecodeErrorKind {
     #[error("a binary message arrived where JSON text was expected")]
     Binary,
     /// The payload is not JSON, or (for [`Json`]) not JSON of the expected shape.
-    #[error("invalid JSON: {0}")]
+    #[error("the message is not valid JSON: {0}")]
     Json(serde_json::Error),
     /// The JSON is valid but not an object, so it cannot be an envelope.
-    #[error("the JSON is not an object")]
+    #[error("the message is JSON but not an object")]
     NotObject,
     /// The envelope has no type field.
     #[error("the envelope has no type field")]

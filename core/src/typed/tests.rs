@@ -190,7 +190,7 @@ fn decode_failures_keep_the_raw_text() {
     let invalid = decode_error("{");
     assert!(invalid.serde_error().is_some());
     assert!(
-        invalid.to_string().starts_with("message did not decode: invalid JSON:"),
+        invalid.to_string().starts_with("the message is not valid JSON: "),
         "{invalid}"
     );
 }
