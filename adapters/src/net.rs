@@ -247,7 +247,7 @@ fn tls_handshake(
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::tls::classify_handshake_error(&e)),
+            Err(e) => return Err(crate::tls::classify_handshake_error(&url.host, &e)),
         }
     }
     Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))

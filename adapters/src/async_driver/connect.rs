@@ -70,7 +70,7 @@ impl Connect for NetConnector {
                 let stream = futures_rustls::TlsConnector::from(config)
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| crate::tls::classify_handshake_error(&e))?;
+                    .map_err(|e| crate::tls::classify_handshake_error(&host, &e))?;
                 Ok(NetStream::Tls(Box::new(stream)))
             })
         }
