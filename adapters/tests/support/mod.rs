@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod runtimes;
 pub mod ws_server;
 
 #[cfg(feature = "rustls")]
