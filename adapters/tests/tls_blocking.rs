@@ -53,7 +53,7 @@ fn a_trusted_root_gives_a_working_echo_with_sni_and_alpn_http11() {
     let ca = TestCa::new("resock test CA");
     let (server, hellos) = tls_echo(&ca, &["localhost", "127.0.0.1"]);
     let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking();
+    let mut client = builder(&url, &ca).connect_blocking().unwrap();
     assert_eq!(expect_open(&mut client), None);
     echo_once(&mut client);
     let hello = hellos.recv_timeout(PATIENCE).unwrap();
@@ -68,7 +68,7 @@ fn an_ip_literal_sends_no_sni_and_is_checked_against_ip_names() {
     let ca = TestCa::new("resock test CA");
     let (server, hellos) = tls_echo(&ca, &["localhost", "127.0.0.1"]);
     let url = format!("wss://127.0.0.1:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking();
+    let mut client = builder(&url, &ca).connect_blocking().unwrap();
     expect_open(&mut client);
     echo_once(&mut client);
     let hello = hellos.recv_timeout(PATIENCE).unwrap();

@@ -114,9 +114,17 @@ pub fn run(
     match runtime {
         Runtime::Blocking => run_blocking(builder, send, enough),
         #[cfg(feature = "smol")]
-        Runtime::Smol => smol::block_on(run_async(builder.start_smol(), send, enough)),
+        Runtime::Smol => smol::block_on(run_async(
+            builder.start_smol().expect("a valid configuration"),
+            send,
+            enough,
+        )),
         #[cfg(feature = "async-std")]
-        Runtime::AsyncStd => async_std::task::block_on(run_async(builder.start_async_std(), send, enough)),
+        Runtime::AsyncStd => async_std::task::block_on(run_async(
+            builder.start_async_std().expect("a valid configuration"),
+            send,
+            enough,
+        )),
     }
 }
 
@@ -137,7 +145,7 @@ pub fn echo_once(runtime: Runtime, builder: ClientBuilder, text: &str) -> Transc
 }
 
 fn run_blocking(builder: ClientBuilder, send: Option<&str>, mut enough: impl FnMut(&Transcript) -> bool) -> Transcript {
-    let mut client = builder.connect_blocking();
+    let mut client = builder.connect_blocking().expect("a valid configuration");
     if let Some(text) = send {
         client.send_text(text).expect("queue the message");
     }

@@ -204,10 +204,20 @@ impl Session {
                 initiator: info.initiator,
             });
         }
-        let reason = if let Some(reason) = self.pending_failure.take() {
+        let pending_failure = self.pending_failure.take();
+        // A close frame from the server says why it ended, whatever the transport did after it
+        // (a reset, a TLS EOF without close_notify): 1006 is never in a frame, so any other
+        // code means one was received.
+        let close_received = info.code != CloseCode::ABNORMAL;
+        let reason = if self.user_close.is_some() {
+            pending_failure.unwrap_or(DisconnectReason::UserClosed)
+        } else if close_received {
+            DisconnectReason::ServerClosed {
+                code: info.code,
+                reason: info.reason,
+            }
+        } else if let Some(reason) = pending_failure {
             reason
-        } else if self.user_close.is_some() {
-            DisconnectReason::UserClosed
         } else {
             match info.error {
                 Some(ConnectionError::Handshake(e)) => DisconnectReason::Handshake(e),

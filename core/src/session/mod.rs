@@ -13,6 +13,7 @@ mod policy;
 mod queue;
 #[cfg(feature = "json")]
 mod typed;
+mod validate;
 
 pub use certificate::{CertificateError, CertificateErrorKind};
 pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
@@ -23,6 +24,7 @@ pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind,
 pub use queue::{MessageId, Queued};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
+pub use validate::ConfigError;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -313,7 +315,7 @@ impl Session {
         let config = self.queue.config();
         if pending > config.high_water {
             self.above_high_water = true;
-        } else if self.above_high_water && pending < config.low_water {
+        } else if self.above_high_water && pending <= config.low_water {
             self.above_high_water = false;
             self.emit(SessionEvent::Writable);
         }
