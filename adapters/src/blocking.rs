@@ -359,6 +359,11 @@ impl<S: Transport> WebSocket<S> {
                 self.conn.handle_timeout(Instant::now());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A TLS stream whose peer closed TCP without close_notify (rustls says so): an EOF,
+            // as on plain TCP; the connection decides whether a close frame made it clean.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.conn.handle_input(Instant::now(), Input::Eof);
+            }
             Err(e) => {
                 self.transport_closed = true;
                 self.conn

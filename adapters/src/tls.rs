@@ -156,6 +156,16 @@ impl TlsOptions {
 #[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(unused_imports))]
 pub(crate) use classify::classify_handshake_error;
 
+/// Turns rustls' `UnexpectedEof` after the handshake (the peer closed TCP without
+/// `close_notify`) into an ordinary EOF, for the drivers' reads.
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+pub(crate) fn eof_without_close_notify(read: io::Result<usize>) -> io::Result<usize> {
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        other => other,
+    }
+}
+
 /// The name the certificate must match; an IP literal is matched against IP SANs and sent
 /// without SNI.
 #[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers

@@ -126,11 +126,16 @@ pub(crate) enum NetStream {
 }
 
 impl AsyncRead for NetStream {
+    /// Reads plaintext. A TLS peer that closes TCP without `close_notify` (very common) reads
+    /// as EOF, as on plain TCP: the WebSocket layer decides whether that end was clean (a close
+    /// frame came first) or a reset.
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "rustls")]
-            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut())
+                .poll_read(cx, buf)
+                .map(crate::tls::eof_without_close_notify),
         }
     }
 }
