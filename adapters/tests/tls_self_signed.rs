@@ -8,15 +8,15 @@
 #[macro_use]
 mod support;
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Read};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use resock::ClientBuilder;
-use resock::blocking::{Transport, WebSocket};
+use resock::blocking::WebSocket;
 use resock::core::session::{CertificateErrorKind, DisconnectReason, HeartbeatConfig, ReconnectPolicy};
 use resock::core::{ClientOptions, Config, WsUrl};
 use resock::tls::TlsOptions;
@@ -24,6 +24,7 @@ use resock::{CloseCode, Message};
 
 use support::PATIENCE;
 use support::runtimes::{Runtime, echo_once, run};
+use support::tls_client::TlsClient;
 use support::tls_server::{Hello, Leaf, spawn_tls};
 use support::ws_server::{Server, accept, echo};
 
@@ -94,52 +95,6 @@ fn a_pinned_certificate_for_another_name_is_refused(runtime: Runtime) {
 }
 
 on_every_session_runtime!(self_signed_ca_echoes, a_pinned_certificate_for_another_name_is_refused);
-
-/// A rustls client stream for `blocking::WebSocket`, which runs on any [`Transport`].
-struct TlsClient(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
-
-impl TlsClient {
-    /// Connects to `port` on 127.0.0.1 and completes the TLS handshake for `host`.
-    fn connect(host: &str, port: u16, tls: &TlsOptions) -> Result<TlsClient, rustls::Error> {
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
-        let mut conn = rustls::ClientConnection::new(tls.client_config().unwrap(), name)?;
-        let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
-        while conn.is_handshaking() {
-            if let Err(e) = conn.complete_io(&mut tcp) {
-                let tls = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                return Err(tls.cloned().unwrap_or_else(|| panic!("handshake IO failed: {e}")));
-            }
-        }
-        Ok(TlsClient(rustls::StreamOwned::new(conn, tcp)))
-    }
-}
-
-impl Read for TlsClient {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl Write for TlsClient {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Transport for TlsClient {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.sock.set_read_timeout(timeout)
-    }
-
-    fn shutdown(&self) -> io::Result<()> {
-        self.0.sock.shutdown(std::net::Shutdown::Both)
-    }
-}
 
 /// Echo with `blocking::WebSocket` over a TLS stream configured by `tls`.
 fn blocking_websocket_echo(host: &str, port: u16, tls: &TlsOptions) {

@@ -9,6 +9,8 @@ pub mod runtimes;
 pub mod ws_server;
 
 #[cfg(feature = "rustls")]
+pub mod tls_client;
+#[cfg(feature = "rustls")]
 pub mod tls_server;
 
 use std::time::{Duration, Instant};

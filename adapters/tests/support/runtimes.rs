@@ -152,8 +152,10 @@ fn run_blocking(builder: ClientBuilder, send: Option<&str>, mut enough: impl FnM
     let deadline = Instant::now() + PATIENCE;
     let mut transcript = Transcript::default();
     loop {
+        // Bounded as a whole: a session that keeps reconnecting never runs out of events.
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(event) = client.next_event_timeout(left) else {
+        let event = client.next_event_timeout(left).filter(|_| !left.is_zero());
+        let Some(event) = event else {
             panic!("no end within {PATIENCE:?}: {transcript:#?}");
         };
         if transcript.record(event) {
@@ -181,21 +183,29 @@ async fn run_async(
         queued.expect("queue the message");
     }
     let mut events = client.events();
-    let mut transcript = Transcript::default();
-    loop {
-        let event = future::or(events.next(), within("event")).await;
-        let Some(event) = event else {
-            panic!("the events ended before the session closed: {transcript:#?}");
-        };
-        if transcript.record(event) {
-            return transcript;
+    let transcript = std::cell::RefCell::new(Transcript::default());
+    let session = async {
+        loop {
+            let Some(event) = events.next().await else {
+                panic!("the events ended before the session closed: {:#?}", transcript.borrow());
+            };
+            if transcript.borrow_mut().record(event) {
+                return;
+            }
+            if enough(&transcript.borrow()) {
+                let closed = client.close(CloseCode::NORMAL, "").await;
+                transcript.borrow_mut().closed = Some(closed);
+                return;
+            }
         }
-        if enough(&transcript) {
-            let closed = future::or(client.close(CloseCode::NORMAL, ""), within("close")).await;
-            transcript.closed = Some(closed);
-            return transcript;
-        }
-    }
+    };
+    // Bounded as a whole: a session that keeps reconnecting never runs out of events.
+    let timeout = async {
+        async_io::Timer::after(PATIENCE).await;
+        panic!("no end within {PATIENCE:?}: {:#?}", transcript.borrow());
+    };
+    future::or(session, timeout).await;
+    transcript.into_inner()
 }
 
 /// A future that panics naming `what` once [`PATIENCE`] has passed.
