@@ -63,3 +63,4 @@ pub use session::{
     TransportInput,
 };
 pub use url::WsUrl;
+pub use util::saturating_later;

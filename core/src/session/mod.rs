@@ -8,6 +8,8 @@ mod config;
 mod error;
 mod event;
 mod heartbeat;
+#[cfg(test)]
+mod heartbeat_tests;
 mod lifecycle;
 mod policy;
 mod queue;
@@ -222,13 +224,7 @@ impl Session {
             return;
         }
         let code = if code.is_sendable() { code } else { CloseCode::NORMAL };
-        let reason: String = reason
-            .chars()
-            .scan(0, |n, c| {
-                *n += c.len_utf8();
-                (*n <= crate::close::MAX_CLOSE_REASON).then_some(c)
-            })
-            .collect();
+        let reason = crate::close::fit_close_reason(reason).to_owned();
         self.user_close = Some((code, reason.clone()));
         let open = self.conn.as_ref().is_some_and(|c| c.is_open());
         if open {
@@ -278,6 +274,11 @@ impl Session {
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    ///
+    /// Valid once [`poll_output`](Self::poll_output) has returned `None` and
+    /// [`poll_transmit`](Self::poll_transmit) has been drained: received bytes are decoded
+    /// while outputs are pulled, and a decoded close frame or ping sets timers and queues
+    /// replies.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
