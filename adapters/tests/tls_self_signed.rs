@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use resock::ClientBuilder;
 use resock::blocking::WebSocket;
@@ -189,20 +189,21 @@ fn openssl_req(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         }
         Err(e) => panic!("starting openssl: {e}"),
     };
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("openssl req took longer than {PATIENCE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    // Its stderr ends when it exits; waiting for that is bounded, and past the bound the
+    // process is killed by its PID.
+    let mut pipe = child.stderr.take().unwrap();
+    let (done, ended) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stderr = String::new();
+        pipe.read_to_string(&mut stderr).ok();
+        done.send(stderr).ok();
+    });
+    let Ok(stderr) = ended.recv_timeout(PATIENCE) else {
+        child.kill().ok();
+        child.wait().ok();
+        panic!("openssl req took longer than {PATIENCE:?}");
     };
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).ok();
+    let status = child.wait().unwrap();
     assert!(status.success(), "openssl req failed: {stderr}");
     Some((cert, key))
 }
