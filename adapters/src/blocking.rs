@@ -423,8 +423,8 @@ impl<S: Transport> WebSocket<S> {
                 self.conn.handle_timeout(Instant::now());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // A TLS peer that closes the TCP connection without close_notify: the WebSocket
-            // layer decides whether that was clean (it saw a close frame) or not.
+            // A TLS stream whose peer closed TCP without close_notify (rustls says so): an EOF,
+            // as on plain TCP; the connection decides whether a close frame made it clean.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 self.conn.handle_input(Instant::now(), Input::Eof);
             }

@@ -74,11 +74,14 @@ impl std::fmt::Debug for Stream {
 }
 
 impl Read for Stream {
+    /// Reads plaintext. A TLS peer that closes TCP without `close_notify` (very common) reads
+    /// as EOF, as on plain TCP: the WebSocket layer decides whether that end was clean (a close
+    /// frame came first) or a reset.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => tcp.read(buf),
             #[cfg(feature = "rustls")]
-            Stream::Tls(tls) => tls.read(buf),
+            Stream::Tls(tls) => crate::tls::eof_without_close_notify(tls.read(buf)),
         }
     }
 }
@@ -256,7 +259,7 @@ fn tls_handshake(
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::tls::classify_handshake_error(&e)),
+            Err(e) => return Err(crate::tls::classify_handshake_error(&url.host, &e)),
         }
     }
     Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))

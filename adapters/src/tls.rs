@@ -1,15 +1,24 @@
 //! TLS for `wss://` with rustls: which roots to trust, the client configuration every driver
 //! uses, and how a TLS failure is classified for the reconnect policy.
 //!
-//! Verification is always on: there is no option to skip certificate or hostname checks.
+//! Verification is always on: there is no option to skip certificate or hostname checks. A
+//! certificate added with [`TlsOptions::add_root_pem`] is also accepted as the server's own
+//! certificate when it is byte-identical (a self-signed development certificate), still checked
+//! for the host name and validity period.
 //! SNI is sent for host names and never for IP literals; ALPN offers exactly `http/1.1`
 //! (offering `h2` breaks the upgrade on common proxies).
+
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+mod classify;
+mod verifier;
+mod x509;
 
 use std::io;
 use std::sync::Arc;
 
 use resock_core::session::{TransportError, TransportErrorKind};
 use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -81,6 +90,11 @@ impl TlsOptions {
     }
 
     /// Adds every certificate in `pem` as a trusted root, beside the base set.
+    ///
+    /// A certificate added here is also accepted when the server presents exactly this
+    /// certificate as its own (pinning), even a self-signed one marked as a CA (`CA:TRUE`, what
+    /// `openssl req -x509` makes): the host name, validity period and handshake signature are
+    /// still checked.
     pub fn add_root_pem(mut self, pem: &[u8]) -> Result<Self, TlsError> {
         let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
@@ -124,13 +138,31 @@ impl TlsOptions {
             return Err(TlsError::NoRoots(format!("{added} added")));
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .map_err(|e| TlsError::NoRoots(e.to_string()))?;
+        let verifier = verifier::PinningVerifier::new(webpki, self.extra_roots.clone());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::NoRoots(e.to_string()))?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
+    }
+}
+
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(unused_imports))]
+pub(crate) use classify::classify_handshake_error;
+
+/// Turns rustls' `UnexpectedEof` after the handshake (the peer closed TCP without
+/// `close_notify`) into an ordinary EOF, for the drivers' reads.
+#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+pub(crate) fn eof_without_close_notify(read: io::Result<usize>) -> io::Result<usize> {
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        other => other,
     }
 }
 
@@ -144,28 +176,6 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TransportEr
             format!("invalid TLS name {host}: {e}"),
         )
     })
-}
-
-/// Classifies a failed TLS handshake: certificate problems are fatal to the reconnect policy,
-/// other TLS failures are retried like transport errors.
-#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
-pub(crate) fn classify_handshake_error(error: &io::Error) -> TransportError {
-    let tls = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    let kind = match tls {
-        Some(rustls::Error::InvalidCertificate(_)) | Some(rustls::Error::NoCertificatesPresented) => {
-            TransportErrorKind::TlsCertificate
-        }
-        Some(_) => TransportErrorKind::Tls,
-        None => match error.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::TimedOut,
-            io::ErrorKind::ConnectionRefused => TransportErrorKind::Refused,
-            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
-                TransportErrorKind::Reset
-            }
-            _ => TransportErrorKind::Tls,
-        },
-    };
-    TransportError::new(kind, format!("TLS handshake failed: {}", crate::io_error::cause(error)))
 }
 
 #[cfg(test)]
@@ -196,19 +206,5 @@ mod tests {
         assert!(matches!(server_name("127.0.0.1").unwrap(), ServerName::IpAddress(_)));
         assert!(matches!(server_name("::1").unwrap(), ServerName::IpAddress(_)));
         assert!(matches!(server_name("example.com").unwrap(), ServerName::DnsName(_)));
-    }
-
-    #[test]
-    fn certificate_errors_are_fatal_kind() {
-        let e = io::Error::new(
-            io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        );
-        assert_eq!(classify_handshake_error(&e).kind, TransportErrorKind::TlsCertificate);
-        let e = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::HandshakeNotComplete);
-        assert_eq!(classify_handshake_error(&e).kind, TransportErrorKind::Tls);
-        let reset = classify_handshake_error(&io::Error::from(io::ErrorKind::ConnectionReset));
-        assert_eq!(reset.kind, TransportErrorKind::Reset);
-        assert_eq!(reset.to_string(), "TLS handshake failed: connection reset by the peer");
     }
 }

@@ -1,5 +1,6 @@
 //! `wss://` with the blocking client against a local TLS echo server whose PKI is made at test
-//! time: trust, certificate failures that must not be retried, SNI and ALPN on the wire.
+//! time: trust, SNI and ALPN on the wire. Certificate failures are in `tls_certificate_errors.rs`,
+//! self-signed certificates in `tls_self_signed.rs`.
 #![cfg(all(feature = "blocking", feature = "rustls"))]
 
 mod support;
@@ -9,13 +10,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use resock::ClientBuilder;
-use resock::core::session::{ClosedReason, DisconnectReason, ReconnectPolicy, SessionState, TransportErrorKind};
+use resock::core::session::ReconnectPolicy;
 use resock::tls::TlsOptions;
 use resock::{CloseCode, Message};
 
 use support::tls_server::{Hello, TestCa, spawn_tls};
 use support::ws_server::{Server, accept, echo};
-use support::{PATIENCE, expect_event, expect_open};
+use support::{PATIENCE, expect_open};
 
 /// A TLS echo server on 127.0.0.1 with a certificate for `names` signed by `ca`.
 fn tls_echo(ca: &TestCa, names: &[&str]) -> (Server, mpsc::Receiver<Hello>) {
@@ -75,61 +76,4 @@ fn an_ip_literal_sends_no_sni_and_is_checked_against_ip_names() {
     assert_eq!(hello.sni, None);
     assert_eq!(hello.alpn, vec![b"http/1.1".to_vec()]);
     server.stop();
-}
-
-/// Drives the client to its end and checks it closed for good on a certificate error after
-/// exactly one attempt.
-fn expect_fatal_certificate_error(
-    client: &mut resock::blocking_client::Client,
-    server: Server,
-    hellos: &mpsc::Receiver<Hello>,
-) -> String {
-    let state = expect_event(client, "Closed state", |e| {
-        matches!(
-            e,
-            resock::core::session::SessionEvent::StateChanged(SessionState::Closed(_))
-        )
-    });
-    let message = match state {
-        resock::core::session::SessionEvent::StateChanged(SessionState::Closed(ClosedReason::Fatal(
-            DisconnectReason::Transport(error),
-        ))) => {
-            assert_eq!(error.kind, TransportErrorKind::TlsCertificate, "{error}");
-            error.message
-        }
-        other => panic!("expected a fatal certificate error, got {other:?}"),
-    };
-    assert!(client.is_closed());
-    assert!(client.send_text("late").is_err());
-    // Drain the rest; the session must not start another attempt.
-    while client.next_event_timeout(Duration::from_millis(50)).is_some() {}
-    server.stop();
-    let attempts: Vec<Hello> = hellos.try_iter().collect();
-    assert_eq!(attempts.len(), 1, "{attempts:?}");
-    assert!(attempts[0].handshake.is_err(), "{attempts:?}");
-    message
-}
-
-#[test]
-fn an_unknown_root_is_a_fatal_certificate_error() {
-    let server_ca = TestCa::new("the server's CA");
-    let other_ca = TestCa::new("some other CA");
-    let (server, hellos) = tls_echo(&server_ca, &["localhost", "127.0.0.1"]);
-    let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &other_ca).connect_blocking().unwrap();
-    let message = expect_fatal_certificate_error(&mut client, server, &hellos);
-    assert!(
-        message.to_lowercase().contains("unknown issuer") || message.contains("UnknownIssuer"),
-        "{message}"
-    );
-}
-
-#[test]
-fn a_certificate_for_another_name_is_a_fatal_certificate_error() {
-    let ca = TestCa::new("resock test CA");
-    let (server, hellos) = tls_echo(&ca, &["other.example"]);
-    let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking().unwrap();
-    let message = expect_fatal_certificate_error(&mut client, server, &hellos);
-    assert!(message.contains("not valid for name"), "{message}");
 }

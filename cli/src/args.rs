@@ -140,7 +140,8 @@ pub struct ClientArgs {
     /// Offer a subprotocol (repeatable, in order of preference).
     #[arg(long = "subprotocol", value_name = "NAME", help_heading = "Handshake")]
     pub subprotocols: Vec<String>,
-    /// Trust this PEM root certificate for wss:// (besides the built-in roots).
+    /// Trust the certificates in this PEM file for wss:// (besides the built-in roots); a
+    /// self-signed server certificate (openssl req -x509) can be given as it is.
     #[arg(long, value_name = "FILE", help_heading = "Handshake")]
     pub cacert: Option<PathBuf>,
 }

@@ -71,7 +71,7 @@ impl Connect for NetConnector {
                 let stream = futures_rustls::TlsConnector::from(config)
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| crate::tls::classify_handshake_error(&e))?;
+                    .map_err(|e| crate::tls::classify_handshake_error(&host, &e))?;
                 Ok(NetStream::Tls(Box::new(stream)))
             })
         }
@@ -122,11 +122,16 @@ pub(crate) enum NetStream {
 }
 
 impl AsyncRead for NetStream {
+    /// Reads plaintext. A TLS peer that closes TCP without `close_notify` (very common) reads
+    /// as EOF, as on plain TCP: the WebSocket layer decides whether that end was clean (a close
+    /// frame came first) or a reset.
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             NetStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(feature = "rustls")]
-            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut())
+                .poll_read(cx, buf)
+                .map(crate::tls::eof_without_close_notify),
         }
     }
 }

@@ -195,12 +195,6 @@ impl Client {
             Ok(_) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // A TLS peer that closes the TCP connection without close_notify: the WebSocket
-            // layer decides whether that was clean (it saw a close frame) or a reset.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                transport.readable = false;
-                self.session.handle_transport(Instant::now(), id, TransportInput::Eof);
-            }
             Err(e) => {
                 transport.readable = false;
                 let error = net::transport_error("reading from the server", &e);

@@ -4,8 +4,12 @@
 
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod runtimes;
 pub mod ws_server;
 
+#[cfg(feature = "rustls")]
+pub mod tls_client;
 #[cfg(feature = "rustls")]
 pub mod tls_server;
 

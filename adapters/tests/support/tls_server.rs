@@ -3,6 +3,7 @@
 //! offered in its ClientHello (SNI, ALPN) and the handshake outcome, then speak WebSocket.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -10,6 +11,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::Acceptor;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -30,6 +32,45 @@ pub struct Leaf {
     pub chain: Vec<CertificateDer<'static>>,
     /// The leaf's private key (PKCS#8).
     pub key: PrivateKeyDer<'static>,
+    /// The leaf certificate alone, as PEM (to pin it with `TlsOptions::add_root_pem`).
+    pub pem: String,
+}
+
+impl Leaf {
+    /// A self-signed certificate for `names` like the one `openssl req -x509` makes for a
+    /// developer: marked as a CA (`basicConstraints CA:TRUE`), no extended key usage.
+    pub fn self_signed_ca(names: &[&str]) -> Leaf {
+        Leaf::self_signed_ca_with(names, |_| {})
+    }
+
+    /// [`self_signed_ca`](Self::self_signed_ca) with its parameters edited by `edit`.
+    pub fn self_signed_ca_with(names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, names[0].as_str());
+        edit(&mut params);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            pem: cert.pem(),
+        }
+    }
+
+    /// A certificate and key read from PEM files (what `openssl req -x509 -keyout -out` writes).
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Leaf {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .expect("open the certificate")
+            .collect::<Result<_, _>>()
+            .expect("parse the certificate");
+        Leaf {
+            key: PrivateKeyDer::from_pem_file(key).expect("parse the key"),
+            pem: std::fs::read_to_string(cert).expect("read the certificate"),
+            chain,
+        }
+    }
 }
 
 impl TestCa {
@@ -52,16 +93,23 @@ impl TestCa {
 
     /// A server certificate for `names` (DNS names or IP addresses) signed by this CA.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
+        self.leaf_with(names, |_| {})
+    }
+
+    /// [`leaf`](Self::leaf) with its parameters edited by `edit` (validity dates, for one).
+    pub fn leaf_with(&self, names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("leaf params");
         params.distinguished_name.push(DnType::CommonName, names[0].as_str());
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        edit(&mut params);
         let key = KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("leaf certificate");
         Leaf {
             chain: vec![cert.der().clone(), self.issuer.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            pem: cert.pem(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! survives reconnects, and events a UI can show. Still sans-IO: the driver opens transports
 //! when asked ([`Output::Connect`]), and time and randomness come in from outside.
 
+mod certificate;
 mod config;
 mod error;
 mod event;
@@ -16,6 +17,7 @@ mod queue;
 mod typed;
 mod validate;
 
+pub use certificate::{CertificateError, CertificateErrorKind};
 pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
 pub use error::{ConnectError, Error, SessionSendError, TimeoutKind};
 pub use event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};

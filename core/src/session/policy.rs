@@ -8,6 +8,7 @@ use crate::error::ProtocolError;
 use crate::handshake::{HandshakeError, HttpRejection};
 use crate::rng::Rng;
 
+use super::certificate::CertificateError;
 use super::config::ReconnectPolicy;
 
 /// What kind of transport failure the driver saw.
@@ -41,6 +42,8 @@ pub struct TransportError {
     /// One plain sentence, what was being done first and the cause last
     /// (`connecting to 127.0.0.1:1: connection refused`).
     pub message: String,
+    /// Why the server's certificate was refused, for [`TransportErrorKind::TlsCertificate`].
+    certificate: Option<Box<CertificateError>>,
 }
 
 impl TransportError {
@@ -49,7 +52,24 @@ impl TransportError {
         TransportError {
             kind,
             message: message.into(),
+            certificate: None,
         }
+    }
+
+    /// A refused server certificate: kind [`TransportErrorKind::TlsCertificate`] (fatal to the
+    /// default reconnect policy), the error's sentence as the message, and the error itself
+    /// for [`certificate`](Self::certificate).
+    pub fn from_certificate(error: CertificateError) -> Self {
+        TransportError {
+            kind: TransportErrorKind::TlsCertificate,
+            message: error.to_string(),
+            certificate: Some(Box::new(error)),
+        }
+    }
+
+    /// Why the server's certificate was refused, when that is what failed.
+    pub fn certificate(&self) -> Option<&CertificateError> {
+        self.certificate.as_deref()
     }
 }
 

@@ -1,0 +1,216 @@
+//! The session client of every runtime behind one small interface, so one test body runs on
+//! the blocking session client, smol and async-std: start from a builder, queue a message,
+//! read every event until the session closes for good (or the test has seen enough and closes
+//! it), and hand back what happened.
+
+use std::time::{Duration, Instant};
+
+use resock::ClientBuilder;
+use resock::core::session::{ClosedReason, DisconnectReason, SessionEvent, SessionState};
+use resock::{CloseCode, Message};
+
+use super::PATIENCE;
+
+/// Makes a module per test function named in the list, with one `#[test]` per session runtime
+/// of this build calling the function with that [`Runtime`].
+#[allow(unused_macros)] // each test file uses what it needs
+macro_rules! on_every_session_runtime {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[test]
+                fn blocking() {
+                    super::$test($crate::support::runtimes::Runtime::Blocking);
+                }
+
+                #[cfg(feature = "smol")]
+                #[test]
+                fn smol() {
+                    super::$test($crate::support::runtimes::Runtime::Smol);
+                }
+
+                #[cfg(feature = "async-std")]
+                #[test]
+                fn async_std() {
+                    super::$test($crate::support::runtimes::Runtime::AsyncStd);
+                }
+            }
+        )*
+    };
+}
+
+/// A session client flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// `ClientBuilder::connect_blocking`.
+    Blocking,
+    /// `ClientBuilder::start_smol`.
+    #[cfg(feature = "smol")]
+    Smol,
+    /// `ClientBuilder::start_async_std`.
+    #[cfg(feature = "async-std")]
+    AsyncStd,
+}
+
+impl Runtime {
+    /// Every runtime this build has.
+    pub fn all() -> Vec<Runtime> {
+        vec![
+            Runtime::Blocking,
+            #[cfg(feature = "smol")]
+            Runtime::Smol,
+            #[cfg(feature = "async-std")]
+            Runtime::AsyncStd,
+        ]
+    }
+}
+
+/// What a session did, from its events.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// How many connections opened.
+    pub opened: usize,
+    /// Data messages received, in order.
+    pub messages: Vec<Message>,
+    /// Every disconnect: the reason, and whether another attempt was scheduled.
+    pub disconnects: Vec<(DisconnectReason, bool)>,
+    /// How the session closed for good; `None` if the test stopped it while it was still going.
+    pub closed: Option<ClosedReason>,
+}
+
+impl Transcript {
+    fn record(&mut self, event: SessionEvent) -> bool {
+        match event {
+            SessionEvent::Opened { .. } => self.opened += 1,
+            SessionEvent::Message(message) => self.messages.push(message),
+            SessionEvent::Disconnected { reason, retry_at } => self.disconnects.push((reason, retry_at.is_some())),
+            SessionEvent::StateChanged(SessionState::Closed(reason)) => {
+                self.closed = Some(reason);
+                return true;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// The final reason, for a session that must have closed for good on its own.
+    pub fn fatal_reason(&self) -> &DisconnectReason {
+        match &self.closed {
+            Some(ClosedReason::Fatal(reason)) => reason,
+            other => panic!("expected a fatal close, got {other:?}; {self:#?}"),
+        }
+    }
+}
+
+/// Starts `builder` on `runtime`, queues `send` (if any), and reads events until the session
+/// closes for good, or until `enough` says the test has seen what it waits for; then the test
+/// closes it with 1000. Panics after [`PATIENCE`] without either.
+pub fn run(
+    runtime: Runtime,
+    builder: ClientBuilder,
+    send: Option<&str>,
+    enough: impl FnMut(&Transcript) -> bool,
+) -> Transcript {
+    match runtime {
+        Runtime::Blocking => run_blocking(builder, send, enough),
+        #[cfg(feature = "smol")]
+        Runtime::Smol => smol::block_on(run_async(
+            builder.start_smol().expect("a valid configuration"),
+            send,
+            enough,
+        )),
+        #[cfg(feature = "async-std")]
+        Runtime::AsyncStd => async_std::task::block_on(run_async(
+            builder.start_async_std().expect("a valid configuration"),
+            send,
+            enough,
+        )),
+    }
+}
+
+/// Echo: sends `text`, waits for it to come back, closes. The transcript ends closed by the user.
+pub fn echo_once(runtime: Runtime, builder: ClientBuilder, text: &str) -> Transcript {
+    let transcript = run(runtime, builder, Some(text), |t| !t.messages.is_empty());
+    assert_eq!(
+        transcript.messages,
+        [Message::text(text)],
+        "{runtime:?}: {transcript:#?}"
+    );
+    assert_eq!(
+        transcript.closed,
+        Some(ClosedReason::User),
+        "{runtime:?}: {transcript:#?}"
+    );
+    transcript
+}
+
+fn run_blocking(builder: ClientBuilder, send: Option<&str>, mut enough: impl FnMut(&Transcript) -> bool) -> Transcript {
+    let mut client = builder.connect_blocking().expect("a valid configuration");
+    if let Some(text) = send {
+        client.send_text(text).expect("queue the message");
+    }
+    let deadline = Instant::now() + PATIENCE;
+    let mut transcript = Transcript::default();
+    loop {
+        // Bounded as a whole: a session that keeps reconnecting never runs out of events.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = client.next_event_timeout(left).filter(|_| !left.is_zero());
+        let Some(event) = event else {
+            panic!("no end within {PATIENCE:?}: {transcript:#?}");
+        };
+        if transcript.record(event) {
+            return transcript;
+        }
+        if enough(&transcript) {
+            assert!(client.close(CloseCode::NORMAL, ""), "closing: {transcript:#?}");
+            while let Some(event) = client.next_event_timeout(Duration::ZERO) {
+                transcript.record(event);
+            }
+            return transcript;
+        }
+    }
+}
+
+#[cfg(any(feature = "smol", feature = "async-std"))]
+async fn run_async(
+    client: resock::Client,
+    send: Option<&str>,
+    mut enough: impl FnMut(&Transcript) -> bool,
+) -> Transcript {
+    use futures_lite::{StreamExt, future};
+    if let Some(text) = send {
+        let queued = future::or(client.send_text(text), within("room to send")).await;
+        queued.expect("queue the message");
+    }
+    let mut events = client.events();
+    let transcript = std::cell::RefCell::new(Transcript::default());
+    let session = async {
+        loop {
+            let Some(event) = events.next().await else {
+                panic!("the events ended before the session closed: {:#?}", transcript.borrow());
+            };
+            if transcript.borrow_mut().record(event) {
+                return;
+            }
+            if enough(&transcript.borrow()) {
+                let closed = client.close(CloseCode::NORMAL, "").await;
+                transcript.borrow_mut().closed = Some(closed);
+                return;
+            }
+        }
+    };
+    // Bounded as a whole: a session that keeps reconnecting never runs out of events.
+    let timeout = async {
+        async_io::Timer::after(PATIENCE).await;
+        panic!("no end within {PATIENCE:?}: {:#?}", transcript.borrow());
+    };
+    future::or(session, timeout).await;
+    transcript.into_inner()
+}
+
+/// A future that panics naming `what` once [`PATIENCE`] has passed.
+#[cfg(any(feature = "smol", feature = "async-std"))]
+async fn within<T>(what: &str) -> T {
+    async_io::Timer::after(PATIENCE).await;
+    panic!("no {what} within {PATIENCE:?}");
+}
