@@ -196,6 +196,12 @@ mod tests {
         c.connection.max_frame_size = usize::MAX;
         c.connection.max_message_size = usize::MAX;
         c.validate().unwrap();
+        // The boundaries are valid: a fixed delay (factor 1) and equal water marks.
+        let mut edges = config();
+        edges.reconnect = ReconnectPolicy::fixed(Duration::from_millis(1));
+        edges.queue.high_water = 4096;
+        edges.queue.low_water = 4096;
+        edges.validate().unwrap();
         let mut off = config();
         off.heartbeat = HeartbeatConfig::disabled();
         off.heartbeat.timeout = Duration::ZERO;
