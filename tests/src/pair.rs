@@ -336,11 +336,19 @@ impl Pair {
     }
 
     /// Every `Disconnected` event: when, why, and when the next attempt starts (`None`: for good).
+    /// Checks on the way that the scheduled delay it carries is `retry_at` minus its instant.
     pub fn disconnects(&self) -> Vec<(Instant, DisconnectReason, Option<Instant>)> {
         self.events
             .iter()
             .filter_map(|(t, e)| match e {
-                SessionEvent::Disconnected { reason, retry_at } => Some((*t, reason.clone(), *retry_at)),
+                SessionEvent::Disconnected {
+                    reason,
+                    retry_at,
+                    retry_in,
+                } => {
+                    assert_eq!(*retry_in, retry_at.map(|at| at - *t), "{reason:?} at {t:?}");
+                    Some((*t, reason.clone(), *retry_at))
+                }
                 _ => None,
             })
             .collect()

@@ -310,9 +310,11 @@ impl Session {
         self.emit(SessionEvent::Disconnected {
             reason,
             retry_at: Some(until),
+            retry_in: Some(delay),
         });
         self.set_state(SessionState::WaitingToRetry {
             until,
+            retry_in: delay,
             attempt: self.failures + 1,
         });
     }
@@ -328,7 +330,11 @@ impl Session {
         for item in unsent {
             self.hand_back(item, HandBackReason::Closed);
         }
-        self.emit(SessionEvent::Disconnected { reason, retry_at: None });
+        self.emit(SessionEvent::Disconnected {
+            reason,
+            retry_at: None,
+            retry_in: None,
+        });
         self.set_state(SessionState::Closed(closed));
     }
 }
