@@ -376,6 +376,26 @@ impl Pair {
         }
     }
 
+    /// Ends the live transport right now, before the driver writes anything more (no
+    /// `poll_transmit` in between): bytes on the link are lost, the server's side is gone, and
+    /// the session sees EOF (`failure: None`) or a transport failure of that kind at once.
+    /// Returns whether there was a live transport to end.
+    pub fn end_transport_now(&mut self, failure: Option<TransportErrorKind>) -> bool {
+        let Some(id) = self.live else { return false };
+        self.in_flight
+            .retain(|_, d| !matches!(d, Delivery::ToClient(on, _) | Delivery::ToServer(on, _) if *on == id));
+        self.server.conns.remove(&id);
+        let now = self.now;
+        match failure {
+            None => self.session.handle_transport(now, id, TransportInput::Eof),
+            Some(kind) => {
+                let error = TransportError::new(kind, "simulated transport failure");
+                self.session.handle_transport(now, id, TransportInput::Failed(&error));
+            }
+        }
+        true
+    }
+
     /// Sends a message from the application; panics if the session refuses it.
     pub fn send(&mut self, message: Message) -> MessageId {
         let id = self.session.send(message).expect("send refused");
