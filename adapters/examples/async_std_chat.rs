@@ -23,7 +23,8 @@ fn main() {
     let name = args.next().unwrap_or_else(|| "guest".into());
     let client = ClientBuilder::new(&url)
         .expect("a ws:// or wss:// URL")
-        .start_async_std();
+        .start_async_std()
+        .unwrap();
     async_std::task::block_on(async {
         let mut router = Router::<u32>::new(JsonEnvelope::new());
         router

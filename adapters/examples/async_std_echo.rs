@@ -9,7 +9,8 @@ fn main() {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let client = ClientBuilder::new(&url)
         .expect("a ws:// or wss:// URL")
-        .start_async_std();
+        .start_async_std()
+        .unwrap();
     async_std::task::block_on(async {
         for text in ["hello", "from", "resock"] {
             client.send_text(text).await.expect("the session is not closed");

@@ -17,7 +17,8 @@ fn main() {
             Duration::from_millis(500),
             Duration::from_secs(10),
         ))
-        .start_async_std();
+        .start_async_std()
+        .unwrap();
     async_std::task::block_on(async {
         let mut events = client.events();
         while let Some(event) = events.next().await {

@@ -32,7 +32,8 @@ mod chat {
         let url = std::env::args().nth(1).unwrap_or_else(loopback_chat_server);
         let mut client = ClientBuilder::new(&url)
             .expect("a ws:// or wss:// URL")
-            .connect_blocking();
+            .connect_blocking()
+            .unwrap();
 
         let mut router = Router::<Client>::new(JsonEnvelope::new());
         router

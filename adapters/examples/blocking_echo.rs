@@ -10,7 +10,8 @@ fn main() {
     let url = std::env::args().nth(1).unwrap_or_else(loopback_echo_server);
     let mut client = ClientBuilder::new(&url)
         .expect("a ws:// or wss:// URL")
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     for text in ["hello", "from", "resock"] {
         client.send_text(text).expect("queued");
     }

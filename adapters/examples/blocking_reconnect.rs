@@ -16,7 +16,8 @@ fn main() {
             Duration::from_millis(100),
             Duration::from_secs(2),
         ))
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     let start = Instant::now();
     let mut n = 0;
     while let Some(event) = client.next_event() {

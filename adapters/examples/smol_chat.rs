@@ -19,7 +19,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let name = args.next().unwrap_or_else(|| "guest".into());
-    let client = ClientBuilder::new(&url).expect("a ws:// or wss:// URL").start_smol();
+    let client = ClientBuilder::new(&url)
+        .expect("a ws:// or wss:// URL")
+        .start_smol()
+        .unwrap();
     smol::block_on(async {
         let mut router = Router::<u32>::new(JsonEnvelope::new());
         router

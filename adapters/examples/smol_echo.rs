@@ -6,7 +6,10 @@ use resock::{ClientBuilder, CloseCode};
 
 fn main() {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let client = ClientBuilder::new(&url).expect("a ws:// or wss:// URL").start_smol();
+    let client = ClientBuilder::new(&url)
+        .expect("a ws:// or wss:// URL")
+        .start_smol()
+        .unwrap();
     smol::block_on(async {
         for text in ["hello", "from", "resock"] {
             client.send_text(text).await.expect("the session is not closed");

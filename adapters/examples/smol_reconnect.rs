@@ -17,7 +17,8 @@ fn main() {
             Duration::from_millis(500),
             Duration::from_secs(10),
         ))
-        .start_smol();
+        .start_smol()
+        .unwrap();
     smol::block_on(async {
         let mut events = client.events();
         while let Some(event) = events.next().await {

@@ -5,14 +5,19 @@
 //! driver is the same one; only the spawn differs. New code should use the `smol` feature
 //! (or [`ClientBuilder::build_async`] on any executor).
 
+use resock_core::ConfigError;
+
 use crate::{Client, ClientBuilder};
 
 impl ClientBuilder {
     /// Starts the client: the driver task is spawned with `async_std::task::spawn` (detached)
     /// and starts connecting at once. The returned handle works from any task or thread.
-    pub fn start_async_std(self) -> Client {
-        let (client, driver) = self.build_async();
+    ///
+    /// Fails, before anything connects, when a setting can never work
+    /// ([`validate`](ClientBuilder::validate)).
+    pub fn start_async_std(self) -> Result<Client, ConfigError> {
+        let (client, driver) = self.build_async()?;
         drop(::async_std::task::spawn(driver));
-        client
+        Ok(client)
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use resock_core::WsUrl;
-use resock_core::session::{HeartbeatConfig, QueueConfig, ReconnectPolicy, SessionConfig};
+use resock_core::session::{ConfigError, HeartbeatConfig, QueueConfig, ReconnectPolicy, SessionConfig};
 use resock_core::url::UrlError;
 
 #[cfg(feature = "rustls")]
@@ -121,14 +121,48 @@ impl ClientBuilder {
 
     /// How many events the client buffers for the application (at least 1).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
+        self.event_capacity = capacity;
         self
+    }
+
+    /// Checks every setting; each start method calls it, so a setting that can never work
+    /// (a zero ping interval, a queue of zero messages, a backoff cap below its base, no room
+    /// for events) is refused with the setting's name before anything connects.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.event_capacity == 0 {
+            return Err(ConfigError::new(
+                "event_capacity",
+                "must be at least 1; a client with no room for events could never deliver one",
+            ));
+        }
+        self.config.validate()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_that_can_never_work_are_refused_by_name() {
+        let builder = || ClientBuilder::new("ws://127.0.0.1/").unwrap();
+        assert_eq!(
+            builder().event_capacity(0).validate().unwrap_err().setting,
+            "event_capacity"
+        );
+        let mut zero_ping = builder();
+        zero_ping.config_mut().heartbeat.interval = Some(Duration::ZERO);
+        assert_eq!(zero_ping.validate().unwrap_err().setting, "heartbeat.interval");
+        assert_eq!(
+            builder().open_timeout(Duration::ZERO).validate().unwrap_err().setting,
+            "open_timeout"
+        );
+        assert_eq!(
+            builder().max_message_size(0).validate().unwrap_err().setting,
+            "connection.max_frame_size"
+        );
+        builder().open_timeout(Duration::MAX).validate().unwrap();
+    }
 
     #[test]
     fn the_message_limit_sets_the_frame_limit_both_ways() {

@@ -71,3 +71,14 @@ pub use resock_core::{
     Text, WsUrl,
 };
 pub use seed::os_seed;
+
+/// The README's Rust examples, compiled as doc tests with every feature on.
+#[cfg(all(
+    doctest,
+    feature = "smol",
+    feature = "async-std",
+    feature = "blocking",
+    feature = "json"
+))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -4,7 +4,7 @@
 //! use resock::ClientBuilder;
 //!
 //! smol::block_on(async {
-//!     let client = ClientBuilder::new("ws://127.0.0.1:9001").unwrap().start_smol();
+//!     let client = ClientBuilder::new("ws://127.0.0.1:9001").unwrap().start_smol().unwrap();
 //!     client.send_text("hello").await.unwrap();
 //!     if let Some(message) = client.recv().await {
 //!         println!("{message:?}");
@@ -13,15 +13,20 @@
 //! });
 //! ```
 
+use resock_core::ConfigError;
+
 use crate::{Client, ClientBuilder};
 
 impl ClientBuilder {
     /// Starts the client: the driver task is spawned on smol's global executor
     /// (`smol::spawn(..).detach()`; its threads come from `SMOL_THREADS`, default one) and
     /// starts connecting at once. The returned handle works from any task or thread.
-    pub fn start_smol(self) -> Client {
-        let (client, driver) = self.build_async();
+    ///
+    /// Fails, before anything connects, when a setting can never work
+    /// ([`validate`](ClientBuilder::validate)).
+    pub fn start_smol(self) -> Result<Client, ConfigError> {
+        let (client, driver) = self.build_async()?;
         ::smol::spawn(driver).detach();
-        client
+        Ok(client)
     }
 }

@@ -39,7 +39,7 @@ trait Runtime {
 
     /// Starts a client whose driver task can be awaited.
     fn start_joinable(builder: ClientBuilder) -> (Client, Pin<Box<dyn Future<Output = ()> + Send>>) {
-        let (client, driver) = builder.build_async();
+        let (client, driver) = builder.build_async().unwrap();
         (client, Self::spawn(driver))
     }
 }
@@ -54,7 +54,7 @@ impl Runtime for Smol {
     }
 
     fn start(builder: ClientBuilder) -> Client {
-        builder.start_smol()
+        builder.start_smol().unwrap()
     }
 
     fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -72,7 +72,7 @@ impl Runtime for AsyncStd {
     }
 
     fn start(builder: ClientBuilder) -> Client {
-        builder.start_async_std()
+        builder.start_async_std().unwrap()
     }
 
     fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -683,7 +683,7 @@ fn closing_hands_queued_messages_back_past_recv<R: Runtime>() {
 fn close_before_the_driver_runs<R: Runtime>() {
     let (tx, rx) = channel();
     let server = Server::start(move |_, _| tx.send(Seen::Ended).unwrap());
-    let (client, driver) = builder(&server).build_async();
+    let (client, driver) = builder(&server).build_async().unwrap();
     R::block_on(async {
         client.try_send(Message::text("queued")).unwrap();
         let mut closing = std::pin::pin!(client.close(CloseCode::NORMAL, ""));

@@ -23,7 +23,10 @@ fn the_server_sees_the_code_and_reason_the_client_closes_with() {
             tx.send(echo(&mut ws)).ok();
         }
     });
-    let mut client = ClientBuilder::new(&server.url("/")).unwrap().connect_blocking();
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     client.send_text("before close").unwrap();
     assert!(client.close(CloseCode(4000), "client says bye"));
@@ -65,7 +68,8 @@ fn the_client_reports_the_code_and_reason_the_server_closes_with() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .reconnect(ReconnectPolicy::disabled())
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     client.send_text("close please").unwrap();
     let event = expect_event(&mut client, "Closed", |e| matches!(e, SessionEvent::Closed { .. }));
@@ -102,7 +106,10 @@ fn dropping_the_client_closes_with_1000() {
             tx.send(echo(&mut ws)).ok();
         }
     });
-    let mut client = ClientBuilder::new(&server.url("/")).unwrap().connect_blocking();
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     drop(client);
     let frame = closes.recv_timeout(PATIENCE).unwrap().expect("a close frame");

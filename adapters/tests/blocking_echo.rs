@@ -27,7 +27,11 @@ fn client(url: &str) -> Client {
     let mut queue = QueueConfig::default();
     queue.max_bytes = 40 << 20;
     queue.high_water = 40 << 20;
-    ClientBuilder::new(url).unwrap().queue(queue).connect_blocking()
+    ClientBuilder::new(url)
+        .unwrap()
+        .queue(queue)
+        .connect_blocking()
+        .unwrap()
 }
 
 const SIZES: [usize; 9] = [0, 1, 125, 126, 65_535, 65_536, 1 << 20, (16 << 20) - 14, 16 << 20];

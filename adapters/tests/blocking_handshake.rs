@@ -32,7 +32,8 @@ fn the_server_picks_an_offered_subprotocol_and_sees_custom_headers() {
         .subprotocol("chat.v2")
         .header("X-Resock-Test", "header value 42")
         .header("Authorization", "Bearer t0ken")
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     assert_eq!(expect_open(&mut client).as_deref(), Some("chat.v2"));
     let (offered, request) = seen.recv_timeout(PATIENCE).unwrap();
     assert_eq!(offered, ["chat.v1", "chat.v2"]);
@@ -57,7 +58,8 @@ fn without_an_agreed_subprotocol_the_client_opens_with_none() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .subprotocol("chat.v1")
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     assert_eq!(expect_open(&mut client), None);
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();

@@ -25,7 +25,8 @@ fn pings_are_answered_and_the_rtt_is_measured() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .heartbeat(heartbeat)
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     assert!(client.rtt().is_none());
     for _ in 0..3 {

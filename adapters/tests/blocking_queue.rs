@@ -17,7 +17,11 @@ use support::{PATIENCE, expect_open};
 fn small_queue(url: &str, messages: usize) -> Client {
     let mut queue = QueueConfig::default();
     queue.max_messages = messages;
-    ClientBuilder::new(url).unwrap().queue(queue).connect_blocking()
+    ClientBuilder::new(url)
+        .unwrap()
+        .queue(queue)
+        .connect_blocking()
+        .unwrap()
 }
 
 #[test]
@@ -127,7 +131,8 @@ fn a_full_event_buffer_drops_sent_notices_but_keeps_what_matters() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .event_capacity(2)
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     // Sending without reading events: the buffer fills, and the `Sent` notices beyond it go.
     for n in 0..20 {

@@ -57,7 +57,8 @@ fn a_numbered_stream_survives_a_dropped_connection_exactly_once_in_order() {
     let mut client = ClientBuilder::new(&server.url("/numbers"))
         .unwrap()
         .reconnect(ReconnectPolicy::fixed(Duration::from_millis(50)))
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     for n in 0..10 {
         client.send_text(n.to_string()).unwrap();

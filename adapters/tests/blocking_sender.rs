@@ -20,7 +20,10 @@ fn messages_from_other_threads_arrive_in_each_threads_order() {
             echo(&mut ws);
         }
     });
-    let mut client = ClientBuilder::new(&server.url("/")).unwrap().connect_blocking();
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     let threads: Vec<_> = (0..3)
         .map(|t| {
@@ -51,7 +54,8 @@ fn senders_get_their_message_back_when_the_client_closes() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client = ClientBuilder::new(&format!("ws://{}/", silent.local_addr().unwrap()))
         .unwrap()
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     client.set_send_timeout(Duration::from_secs(10));
     let sender = client.sender();
     assert!(!sender.is_closed());
@@ -68,7 +72,8 @@ fn a_sender_times_out_when_nobody_drives_the_client() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut client = ClientBuilder::new(&format!("ws://{}/", silent.local_addr().unwrap()))
         .unwrap()
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     client.set_send_timeout(Duration::from_millis(100));
     let sender = client.sender();
     let outcome = std::thread::spawn(move || sender.send_text("unattended"))

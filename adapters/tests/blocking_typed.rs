@@ -35,7 +35,8 @@ fn send_typed_writes_the_envelope_and_the_builder_envelope_decodes_replies() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .envelope(JsonEnvelope::new())
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     expect_open(&mut client);
     let chat = Chat {
         from: "ann".into(),
@@ -94,7 +95,8 @@ fn run_router_dispatches_by_type_and_handlers_can_reply() {
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
         .reconnect(ReconnectPolicy::disabled())
-        .connect_blocking();
+        .connect_blocking()
+        .unwrap();
     let (log_tx, log) = mpsc::channel::<String>();
     let mut router = Router::new(JsonEnvelope::new());
     let chats = log_tx.clone();

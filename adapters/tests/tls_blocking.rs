@@ -52,7 +52,7 @@ fn a_trusted_root_gives_a_working_echo_with_sni_and_alpn_http11() {
     let ca = TestCa::new("resock test CA");
     let (server, hellos) = tls_echo(&ca, &["localhost", "127.0.0.1"]);
     let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking();
+    let mut client = builder(&url, &ca).connect_blocking().unwrap();
     assert_eq!(expect_open(&mut client), None);
     echo_once(&mut client);
     let hello = hellos.recv_timeout(PATIENCE).unwrap();
@@ -67,7 +67,7 @@ fn an_ip_literal_sends_no_sni_and_is_checked_against_ip_names() {
     let ca = TestCa::new("resock test CA");
     let (server, hellos) = tls_echo(&ca, &["localhost", "127.0.0.1"]);
     let url = format!("wss://127.0.0.1:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking();
+    let mut client = builder(&url, &ca).connect_blocking().unwrap();
     expect_open(&mut client);
     echo_once(&mut client);
     let hello = hellos.recv_timeout(PATIENCE).unwrap();
@@ -116,7 +116,7 @@ fn an_unknown_root_is_a_fatal_certificate_error() {
     let other_ca = TestCa::new("some other CA");
     let (server, hellos) = tls_echo(&server_ca, &["localhost", "127.0.0.1"]);
     let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &other_ca).connect_blocking();
+    let mut client = builder(&url, &other_ca).connect_blocking().unwrap();
     let message = expect_fatal_certificate_error(&mut client, server, &hellos);
     assert!(
         message.to_lowercase().contains("unknown issuer") || message.contains("UnknownIssuer"),
@@ -129,7 +129,7 @@ fn a_certificate_for_another_name_is_a_fatal_certificate_error() {
     let ca = TestCa::new("resock test CA");
     let (server, hellos) = tls_echo(&ca, &["other.example"]);
     let url = format!("wss://localhost:{}/", server.addr().port());
-    let mut client = builder(&url, &ca).connect_blocking();
+    let mut client = builder(&url, &ca).connect_blocking().unwrap();
     let message = expect_fatal_certificate_error(&mut client, server, &hellos);
     assert!(message.contains("not valid for name"), "{message}");
 }

@@ -218,6 +218,8 @@ impl ClientArgs {
                 .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
             builder = builder.tls(tls);
         }
+        // A setting that can never work (`--queue-capacity 0`) is a usage error, before any connect.
+        builder.validate().map_err(|e| e.to_string())?;
         Ok(builder)
     }
 }

@@ -158,8 +158,8 @@ async fn demo(runtime: Runtime) -> Result<(), String> {
         .open_timeout(Duration::from_secs(2))
         .close_timeout(Duration::from_secs(2));
     let client = match runtime {
-        Runtime::AsyncStd => builder.start_async_std(),
-        _ => builder.start_smol(),
+        Runtime::AsyncStd => builder.start_async_std().unwrap(),
+        _ => builder.start_smol().unwrap(),
     };
     let stats = Arc::new(Mutex::new(Stats::default()));
     let reporter = {

@@ -113,6 +113,21 @@ pub fn parse_close_body(body: &[u8]) -> Result<(CloseCode, &str), CloseFrameErro
 /// The longest close reason that fits a control frame: 125 bytes less the 2-byte code.
 pub const MAX_CLOSE_REASON: usize = 123;
 
+/// `reason` shortened to fit a close frame ([`MAX_CLOSE_REASON`] bytes): cut after the last
+/// whole word that fits, never inside a word, a number or a character, and without the
+/// punctuation left dangling at the cut. A single word too long to fit leaves no reason.
+pub fn fit_close_reason(reason: &str) -> &str {
+    if reason.len() <= MAX_CLOSE_REASON {
+        return reason;
+    }
+    // The byte after the cut must start a new word, so whatever precedes it is whole.
+    let cut = reason.as_bytes()[..=MAX_CLOSE_REASON]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .unwrap_or(0);
+    reason[..cut].trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-' | '('))
+}
+
 /// Writes a close body (code then reason) into `out`; the caller has checked both.
 pub fn write_close_body(out: &mut Vec<u8>, code: CloseCode, reason: &str) {
     out.extend_from_slice(&code.0.to_be_bytes());
@@ -122,6 +137,25 @@ pub fn write_close_body(out: &mut Vec<u8>, code: CloseCode, reason: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_reasons_are_cut_between_words() {
+        assert_eq!(fit_close_reason("short"), "short");
+        let exact = "x".repeat(MAX_CLOSE_REASON);
+        assert_eq!(fit_close_reason(&exact), exact);
+        // The limit falls inside the number 1234567890: the number goes whole.
+        let text = format!("{} limit: 1234567890 bytes", "word ".repeat(22));
+        assert!(text.len() > MAX_CLOSE_REASON);
+        let fitted = fit_close_reason(&text);
+        assert_eq!(fitted, format!("{} limit", "word ".repeat(22)));
+        // The limit falls right after a word: that word stays.
+        let text = format!("{} tail", "a".repeat(MAX_CLOSE_REASON));
+        assert_eq!(fit_close_reason(&text), "a".repeat(MAX_CLOSE_REASON));
+        // Multibyte characters are never split, and one giant word leaves nothing.
+        assert_eq!(fit_close_reason(&"é".repeat(100)), "");
+        let mixed = format!("{} {}", "é".repeat(60), "ü".repeat(10));
+        assert_eq!(fit_close_reason(&mixed), "é".repeat(60));
+    }
 
     #[test]
     fn autobahn_valid_and_invalid_codes() {

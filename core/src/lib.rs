@@ -58,7 +58,7 @@ pub use handshake::{Accepted, ClientOptions, HandshakeError, HandshakeLimits, Ht
 pub use message::{Message, Text};
 pub use rng::Rng;
 pub use session::{
-    ClosedReason, DisconnectReason, MessageId, Output, Session, SessionConfig, SessionEvent, SessionSendError,
-    SessionState, TransportError, TransportErrorKind, TransportId, TransportInput,
+    ClosedReason, ConfigError, DisconnectReason, MessageId, Output, Session, SessionConfig, SessionEvent,
+    SessionSendError, SessionState, TransportError, TransportErrorKind, TransportId, TransportInput,
 };
 pub use url::WsUrl;

@@ -144,7 +144,8 @@ fn smol_round(url: &str, round_trips: usize, pipelined: usize) -> (Duration, Dur
     let (client, driver) = resock::ClientBuilder::new(url)
         .unwrap()
         .heartbeat(heartbeat)
-        .build_async();
+        .build_async()
+        .unwrap();
     // Both run to completion: the driver ends once the bench's close has finished.
     let ((), result) = smol::block_on(future::zip(driver, async {
         let payload = [0x5Au8; SIZE];

@@ -112,7 +112,7 @@ fn main() {
     println!("idle resock-blocking (blocking::WebSocket, no session): {bare:.0} B per connection");
 
     let session = per_connection(count, || {
-        let mut client = resock::ClientBuilder::new(&url).unwrap().connect_blocking();
+        let mut client = resock::ClientBuilder::new(&url).unwrap().connect_blocking().unwrap();
         while !matches!(client.state(), resock::core::session::SessionState::Open) {
             client
                 .next_event_timeout(Duration::from_secs(5))
@@ -124,7 +124,7 @@ fn main() {
     println!("idle resock-blocking (blocking_client::Client, session): {session:.0} B per connection");
 
     let smol = per_connection(count, || {
-        let client = resock::ClientBuilder::new(&url).unwrap().start_smol();
+        let client = resock::ClientBuilder::new(&url).unwrap().start_smol().unwrap();
         smol::block_on(async {
             let mut events = client.events();
             while !matches!(client.state(), resock::core::session::SessionState::Open) {

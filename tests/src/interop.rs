@@ -211,17 +211,17 @@ impl TestClient {
     pub fn open(runtime: Runtime, builder: ClientBuilder) -> TestClient {
         let inner = match runtime {
             Runtime::Blocking => {
-                let mut client = builder.connect_blocking();
+                let mut client = builder.connect_blocking().unwrap();
                 client.set_send_timeout(LIMIT);
                 Inner::Blocking(Box::new(client))
             }
             Runtime::Smol => {
-                let client = builder.start_smol();
+                let client = builder.start_smol().unwrap();
                 let events = client.events();
                 Inner::Async { client, events }
             }
             Runtime::AsyncStd => {
-                let client = builder.start_async_std();
+                let client = builder.start_async_std().unwrap();
                 let events = client.events();
                 Inner::Async { client, events }
             }

@@ -64,6 +64,8 @@ pub struct Pair {
     pub connect_ids: Vec<(Instant, TransportId)>,
     /// `Disconnect` outputs with their transport.
     pub disconnect_ids: Vec<(Instant, TransportId)>,
+    /// When bytes from the server reached the client (each delivery on the link).
+    pub client_reads: Vec<Instant>,
     streams: BTreeMap<TransportId, ClientStream>,
     in_flight: BTreeMap<(Instant, u64), Delivery>,
     seq: u64,
@@ -97,6 +99,7 @@ impl Pair {
             frames: Vec::new(),
             connect_ids: Vec::new(),
             disconnect_ids: Vec::new(),
+            client_reads: Vec::new(),
             streams: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             seq: 0,
@@ -228,7 +231,10 @@ impl Pair {
                 let error = TransportError::new(kind, message);
                 self.session.handle_transport(now, id, TransportInput::Failed(&error));
             }
-            Delivery::ToClient(id, bytes) => self.session.handle_transport(now, id, TransportInput::Data(&bytes)),
+            Delivery::ToClient(id, bytes) => {
+                self.client_reads.push(now);
+                self.session.handle_transport(now, id, TransportInput::Data(&bytes));
+            }
             Delivery::ClientEof(id) => self.session.handle_transport(now, id, TransportInput::Eof),
             Delivery::ServerOpen(id) => self.server.open(id, now),
             Delivery::ToServer(id, bytes) => self.server.data(id, now, &bytes),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use resock_core::connection::{Connection, Event};
-use resock_core::{CloseCode, Config, Message, TransportId};
+use resock_core::{CloseCode, Config, Message, OpCode, TransportId};
 
 /// How the server answers an opening request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +176,20 @@ impl Server {
         for id in ids {
             if let Some(c) = self.conns.get_mut(&id) {
                 c.conn.send(message).ok();
+            }
+            self.pump(id, now);
+        }
+    }
+
+    /// Sends one binary message split into `fragments` on every connection.
+    pub fn send_fragments(&mut self, fragments: &[&[u8]], now: Instant) {
+        let ids: Vec<TransportId> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.conns.get_mut(&id) {
+                for (i, fragment) in fragments.iter().enumerate() {
+                    let opcode = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+                    c.conn.send_fragment(opcode, fragment, i + 1 == fragments.len()).ok();
+                }
             }
             self.pump(id, now);
         }

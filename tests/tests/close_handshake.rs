@@ -240,17 +240,33 @@ fn a_close_before_connect_and_a_second_close_are_harmless() {
 }
 
 #[test]
-fn a_reserved_code_becomes_1000_and_a_long_reason_is_cut_on_a_char_boundary() {
+fn a_reserved_code_becomes_1000_and_a_long_reason_is_cut_between_words() {
     let mut rig = Pair::new(Pair::config());
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let reason = "é".repeat(100);
+    // 10 bytes a phrase, multibyte characters inside the words: 200 bytes in all.
+    let reason = "déjà vu ".repeat(20);
     rig.session.close(rig.now, CloseCode(1006), &reason);
     rig.run_for(Duration::from_secs(1));
     let frame = &rig.close_frames()[0].2;
     assert_eq!(frame.close_code(), Some(1000), "1006 may not be sent");
     let sent = frame.close_reason().unwrap();
-    assert_eq!(sent, "é".repeat(61), "123 bytes at most, whole characters only");
+    assert_eq!(
+        sent,
+        "déjà vu ".repeat(12).trim_end(),
+        "123 bytes at most, whole words only"
+    );
     assert!(closed_user(&rig));
+}
+
+#[test]
+fn a_reason_that_is_one_word_too_long_is_left_out_rather_than_cut() {
+    let mut rig = Pair::new(Pair::config());
+    assert!(rig.run_until_open(Duration::from_secs(1)));
+    rig.session.close(rig.now, CloseCode::NORMAL, &"é".repeat(100));
+    rig.run_for(Duration::from_secs(1));
+    let frame = &rig.close_frames()[0].2;
+    assert_eq!(frame.close_code(), Some(1000));
+    assert_eq!(frame.close_reason(), Some(""));
 }
 
 #[test]

@@ -82,11 +82,13 @@ impl ClientBuilder {
     /// (the `smol` and `async-std` features add `start_*` methods that spawn it).
     ///
     /// The session starts connecting when the driver is first polled; until then, messages
-    /// sent through the [`Client`] wait in its queue.
-    pub fn build_async(self) -> (Client, Driver) {
+    /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
+    /// ([`validate`](ClientBuilder::validate)).
+    pub fn build_async(self) -> Result<(Client, Driver), resock_core::ConfigError> {
+        self.validate()?;
         let connector = NetConnector::new(&self);
         let (client, run) = Run::new(self, connector);
-        (client, Driver { run })
+        Ok((client, Driver { run }))
     }
 }
 
@@ -132,7 +134,7 @@ impl<C: Connect> Run<C> {
             wake_driver: Event::new(),
             changed: Event::new(),
             handles: AtomicUsize::new(0),
-            capacity: event_capacity.max(1),
+            capacity: event_capacity,
             aside_capacity,
             #[cfg(feature = "json")]
             envelope,

@@ -5,7 +5,7 @@
 //! use resock::ClientBuilder;
 //! use resock::core::session::SessionEvent;
 //!
-//! let mut client = ClientBuilder::new("ws://127.0.0.1:9001/chat").unwrap().connect_blocking();
+//! let mut client = ClientBuilder::new("ws://127.0.0.1:9001/chat").unwrap().connect_blocking().unwrap();
 //! client.send_text("hello").unwrap();
 //! while let Some(event) = client.next_event() {
 //!     match event {
@@ -157,7 +157,11 @@ pub struct Client {
 impl ClientBuilder {
     /// Starts a blocking client: the session starts connecting, and the first call that
     /// drives IO opens the connection (see [`blocking_client`](crate::blocking_client)).
-    pub fn connect_blocking(self) -> Client {
+    ///
+    /// Fails, before anything connects, when a setting can never work
+    /// ([`validate`](ClientBuilder::validate)).
+    pub fn connect_blocking(self) -> Result<Client, resock_core::ConfigError> {
+        self.validate()?;
         let tls = if self.config.url.secure {
             tls_config(&self).map(Some)
         } else {
@@ -177,7 +181,7 @@ impl ClientBuilder {
         let now = Instant::now();
         let mut session = Session::new(config, crate::os_seed(), now);
         session.connect(now);
-        Client {
+        Ok(Client {
             session,
             transport: None,
             tls,
@@ -191,7 +195,7 @@ impl ClientBuilder {
             out: Vec::new(),
             shared: Shared::new(inbox_capacity),
             send_timeout: DEFAULT_SEND_TIMEOUT,
-        }
+        })
     }
 }
 

@@ -20,8 +20,8 @@ const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
     let client = match runtime {
-        Runtime::AsyncStd => builder.start_async_std(),
-        _ => builder.start_smol(),
+        Runtime::AsyncStd => builder.start_async_std().expect("settings validated"),
+        _ => builder.start_smol().expect("settings validated"),
     };
     let quiet = report.quiet;
     let feeder = client.clone();

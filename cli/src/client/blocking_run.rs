@@ -22,7 +22,7 @@ const SEND_WAIT: Duration = Duration::from_secs(3600);
 
 pub fn run(builder: ClientBuilder, report: ReportOptions, binary: bool) -> ExitCode {
     let quiet = report.quiet;
-    let mut client = builder.connect_blocking();
+    let mut client = builder.connect_blocking().expect("settings validated");
     client.set_send_timeout(SEND_WAIT);
     let sender = client.sender();
     let (ended_tx, ended_rx) = mpsc::channel::<()>();

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::close::{CloseCode, MAX_CLOSE_REASON, write_close_body};
+use crate::close::{CloseCode, MAX_CLOSE_REASON, fit_close_reason, write_close_body};
 use crate::config::Config;
 use crate::error::{CloseError, ConnectionError, ProtocolError, SendError};
 use crate::frame::{OpCode, Role, encode_frame, write_header};
@@ -189,7 +189,7 @@ impl Connection {
     }
 
     fn new(role: Role, config: Config, rng: Rng, state: State, now: Instant) -> Self {
-        let deadline = Some(now + config.handshake_timeout);
+        let deadline = now.checked_add(config.handshake_timeout);
         let receiver = Receiver::new(role, &config);
         Connection {
             role,
@@ -446,7 +446,7 @@ impl Connection {
                     sent: true,
                     received: false,
                 };
-                self.deadline = Some(now + self.config.close_timeout);
+                self.deadline = now.checked_add(self.config.close_timeout);
                 Ok(())
             }
             State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
@@ -613,8 +613,12 @@ impl Connection {
     /// Fails the connection (§7.1.7): send a close frame with the error's code, stop reading.
     fn fail(&mut self, error: ConnectionError, code: CloseCode) {
         if matches!(self.state, State::Open | State::Closing { sent: false, .. }) {
-            let reason = error.to_string();
-            self.send_close(code, truncate_utf8(&reason, MAX_CLOSE_REASON));
+            // The peer reads the bare cause (the code already says we failed the connection).
+            let reason = match &error {
+                ConnectionError::Protocol(cause) => cause.to_string(),
+                other => other.to_string(),
+            };
+            self.send_close(code, fit_close_reason(&reason));
         }
         self.initiator = Some(Initiator::Local);
         self.finish(Some(error));
@@ -643,7 +647,7 @@ impl Connection {
             // The client waits for the server's TCP close, at most until the close deadline.
             Role::Client => {
                 if self.deadline.is_none() {
-                    self.deadline = Some(now + self.config.close_timeout);
+                    self.deadline = now.checked_add(self.config.close_timeout);
                 }
             }
         }
@@ -727,16 +731,4 @@ enum Decoded {
     Queued,
     /// More bytes are needed, or nothing more is decoded in this state.
     NeedMore,
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

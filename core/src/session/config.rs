@@ -202,7 +202,8 @@ pub struct QueueConfig {
     pub overflow: OverflowPolicy,
     /// Bytes not yet taken by `poll_transmit` above which the session reports not writable.
     pub high_water: usize,
-    /// Bytes below which a `Writable` event follows a period above the high-water mark.
+    /// Bytes at or below which a `Writable` event follows a period above the high-water mark
+    /// (0: once everything was taken by `poll_transmit`).
     pub low_water: usize,
 }
 

@@ -72,6 +72,16 @@ pub enum Error {
         /// The code we sent.
         close_code: CloseCode,
     },
+    /// The server sent a message over this client's own size limit; we closed with 1009.
+    #[error("the server sent a message of at least {size} bytes, over this client's {setting} of {limit} bytes")]
+    MessageTooLarge {
+        /// Bytes the message had reached: at least this many.
+        size: u64,
+        /// The limit it crossed.
+        limit: u64,
+        /// The setting that holds the limit: `max_message_size` or `max_frame_size`.
+        setting: &'static str,
+    },
     /// A received message did not decode into the expected type.
     #[cfg(feature = "json")]
     #[error("{0}")]
@@ -93,6 +103,11 @@ impl Error {
             DisconnectReason::Protocol(e) => Error::Protocol {
                 close_code: e.close_code(),
                 error: e.clone(),
+            },
+            DisconnectReason::MessageTooLarge { size, limit, setting } => Error::MessageTooLarge {
+                size: *size,
+                limit: *limit,
+                setting,
             },
             DisconnectReason::Reset => Error::Connect(ConnectError::Transport(TransportError::new(
                 super::policy::TransportErrorKind::Refused,

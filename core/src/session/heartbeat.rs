@@ -1,6 +1,7 @@
 //! Liveness: a ping every interval, a pong deadline, round-trip times, and sane behaviour when
 //! the clock jumps (a laptop waking from sleep).
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::config::HeartbeatConfig;
@@ -23,15 +24,36 @@ pub(crate) enum Action {
     Dead,
 }
 
+/// Pings remembered for matching pongs (RTT samples). Older ones are forgotten; their pongs
+/// still prove liveness, since the payload is our counter.
+const REMEMBERED_PINGS: usize = 16;
+
+/// A pong deadline overshot by more than this (and more than the timeout) means the process
+/// was not running (a suspended laptop): one fresh check instead of a failure. Waking a little
+/// late under load must not count, or a short timeout would never fail a dead peer.
+const SUSPEND_THRESHOLD: Duration = Duration::from_secs(1);
+
+/// Liveness of one open connection.
+///
+/// A ping goes out every `interval`: one interval after the open, after the previous ping, or
+/// (with `any_frame_is_liveness`) after the latest received frame. The peer must answer the
+/// oldest unanswered ping within `timeout` of sending it; a later ping never moves that
+/// deadline. A pong answers its own ping and every older one, so with a round trip longer than
+/// the interval each pong still matches its ping and gives an RTT sample. With
+/// `any_frame_is_liveness`, any frame answers every ping sent before it. A silent peer is
+/// therefore failed at most `interval + timeout` after the last sign of life, for every
+/// combination of the two; an instant past `Instant`'s range means "never".
 #[derive(Debug)]
 pub(crate) struct Heartbeat {
     config: HeartbeatConfig,
     next_ping: Option<Instant>,
-    pong_deadline: Option<Instant>,
+    /// When the oldest ping not yet answered went out: the pong deadline is `timeout` later.
+    unanswered_since: Option<Instant>,
     /// The latest frame not yet applied to the deadlines: `on_frame` runs for every received
     /// frame, so it only records the instant; the deadlines follow when next looked at.
     last_frame: Option<Instant>,
-    outstanding: Option<([u8; 8], Instant)>,
+    /// The newest pings, oldest first: counter and send time.
+    sent: VecDeque<(u64, Instant)>,
     counter: u64,
     rtt: Option<Rtt>,
 }
@@ -41,9 +63,9 @@ impl Heartbeat {
         Heartbeat {
             config,
             next_ping: None,
-            pong_deadline: None,
+            unanswered_since: None,
             last_frame: None,
-            outstanding: None,
+            sent: VecDeque::new(),
             counter: 0,
             rtt: None,
         }
@@ -53,20 +75,23 @@ impl Heartbeat {
         &self.config
     }
 
+    /// The ping interval; zero (refused by validation) counts as off rather than a busy loop.
+    fn interval(&self) -> Option<Duration> {
+        self.config.interval.filter(|i| !i.is_zero())
+    }
+
     /// The connection opened: the first ping is due one interval from now.
     pub(crate) fn on_open(&mut self, now: Instant) {
-        self.next_ping = self.config.interval.map(|i| now + i);
-        self.pong_deadline = None;
-        self.last_frame = None;
-        self.outstanding = None;
+        self.stop();
+        self.next_ping = self.interval().and_then(|i| now.checked_add(i));
     }
 
     /// The connection is gone: no timers.
     pub(crate) fn stop(&mut self) {
         self.next_ping = None;
-        self.pong_deadline = None;
+        self.unanswered_since = None;
         self.last_frame = None;
-        self.outstanding = None;
+        self.sent = VecDeque::new();
     }
 
     /// A frame arrived: with `any_frame_is_liveness`, the peer is alive and the next ping waits.
@@ -77,33 +102,48 @@ impl Heartbeat {
         }
     }
 
-    /// The deadlines as of the latest frame: no pong is awaited and the next ping is one
-    /// interval after that frame.
+    /// The deadlines as of the latest frame: every ping sent before it is answered and the
+    /// next ping is one interval after it.
     fn deadlines(&self) -> (Option<Instant>, Option<Instant>) {
         match self.last_frame {
-            Some(at) => (self.config.interval.map(|i| at + i), None),
-            None => (self.next_ping, self.pong_deadline),
+            Some(at) => (self.interval().and_then(|i| at.checked_add(i)), None),
+            None => (self.next_ping, self.unanswered_since),
         }
     }
 
     /// Folds the latest frame into the stored deadlines.
     fn apply_last_frame(&mut self) {
         if self.last_frame.is_some() {
-            (self.next_ping, self.pong_deadline) = self.deadlines();
+            (self.next_ping, self.unanswered_since) = self.deadlines();
             self.last_frame = None;
         }
     }
 
-    /// A pong arrived; returns the new RTT when it answers our outstanding ping.
+    /// The pong deadline: `timeout` after the oldest unanswered ping.
+    fn pong_deadline(&self, unanswered_since: Option<Instant>) -> Option<Instant> {
+        unanswered_since.and_then(|at| at.checked_add(self.config.timeout))
+    }
+
+    /// A pong arrived; returns the new RTT when it answers a ping we remember.
     pub(crate) fn on_pong(&mut self, now: Instant, payload: &[u8]) -> Option<Rtt> {
         self.apply_last_frame();
-        let (expected, sent_at) = self.outstanding?;
-        if payload != expected {
-            return None;
+        let answered = <[u8; 8]>::try_from(payload).ok().map(u64::from_be_bytes)?;
+        if answered == 0 || answered > self.counter {
+            return None; // not one of ours
         }
-        self.outstanding = None;
-        self.pong_deadline = None;
-        let sample = now.saturating_duration_since(sent_at);
+        // This ping and every older one are answered; the oldest newer one sets the deadline.
+        let sample = self
+            .sent
+            .iter()
+            .find(|(counter, _)| *counter == answered)
+            .map(|(_, at)| now.saturating_duration_since(*at));
+        while self.sent.front().is_some_and(|(counter, _)| *counter <= answered) {
+            self.sent.pop_front();
+        }
+        if self.unanswered_since.is_some() {
+            self.unanswered_since = self.sent.front().map(|(_, at)| *at);
+        }
+        let sample = sample?;
         let smoothed = match self.rtt {
             None => sample,
             Some(rtt) => (rtt.smoothed * 7 + sample) / 8,
@@ -123,24 +163,28 @@ impl Heartbeat {
 
     /// The next heartbeat deadline.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match self.deadlines() {
+        let (next_ping, unanswered_since) = self.deadlines();
+        match (next_ping, self.pong_deadline(unanswered_since)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Acts on due deadlines. A deadline overshot by more than the timeout means the process
-    /// was not running (suspend, debugger): the peer gets one fresh liveness check instead of
-    /// being declared dead, and stale pings never fire in a burst.
+    /// Acts on due deadlines. A deadline overshot by more than the timeout (and more than a
+    /// second) means the process was not running (suspend, debugger): the peer gets one fresh
+    /// liveness check instead of being declared dead, and stale pings never fire in a burst.
     pub(crate) fn on_timeout(&mut self, now: Instant) -> Option<Action> {
         self.apply_last_frame();
-        if let Some(deadline) = self.pong_deadline {
+        if let Some(deadline) = self.pong_deadline(self.unanswered_since) {
             if now >= deadline {
                 let overshoot = now - deadline;
-                if overshoot <= self.config.timeout {
+                if overshoot <= self.config.timeout.max(SUSPEND_THRESHOLD) {
                     self.stop();
                     return Some(Action::Dead);
                 }
+                // Pings from before the gap would give meaningless RTTs.
+                self.sent.clear();
+                self.unanswered_since = None;
                 return Some(self.ping(now));
             }
         }
@@ -152,11 +196,13 @@ impl Heartbeat {
 
     fn ping(&mut self, now: Instant) -> Action {
         self.counter += 1;
-        let payload = self.counter.to_be_bytes();
-        self.outstanding = Some((payload, now));
-        self.pong_deadline = Some(now + self.config.timeout);
-        self.next_ping = self.config.interval.map(|i| now + i);
-        Action::Ping(payload)
+        if self.sent.len() == REMEMBERED_PINGS {
+            self.sent.pop_front();
+        }
+        self.sent.push_back((self.counter, now));
+        self.unanswered_since.get_or_insert(now);
+        self.next_ping = self.interval().and_then(|i| now.checked_add(i));
+        Action::Ping(self.counter.to_be_bytes())
     }
 }
 

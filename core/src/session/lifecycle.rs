@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use crate::close::CloseCode;
 use crate::connection::{CloseInfo, Connection, Event, Initiator, Input};
-use crate::error::ConnectionError;
+use crate::error::{ConnectionError, ProtocolError};
+use crate::frame::FrameError;
 use crate::rng::Rng;
 
 use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
@@ -88,7 +89,7 @@ impl Session {
         let id = TransportId(self.next_transport);
         self.next_transport += 1;
         self.transport = Some(id);
-        self.open_deadline = Some(now + self.config.open_timeout);
+        self.open_deadline = now.checked_add(self.config.open_timeout);
         self.set_state(SessionState::Connecting {
             attempt: self.failures + 1,
         });
@@ -156,7 +157,7 @@ impl Session {
         match event {
             Event::Opened(accepted) => {
                 self.open_deadline = None;
-                self.healthy_at = Some(now + self.config.reconnect.healthy_after);
+                self.healthy_at = now.checked_add(self.config.reconnect.healthy_after);
                 self.heartbeat.on_open(now);
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
@@ -204,14 +205,40 @@ impl Session {
                 initiator: info.initiator,
             });
         }
-        let reason = if let Some(reason) = self.pending_failure.take() {
+        let pending_failure = self.pending_failure.take();
+        // A close frame from the server says why it ended, whatever the transport did after it
+        // (a reset, a TLS EOF without close_notify): 1006 is never in a frame, so any other
+        // code means one was received.
+        let close_received = info.code != CloseCode::ABNORMAL;
+        let reason = if self.user_close.is_some() {
+            pending_failure.unwrap_or(DisconnectReason::UserClosed)
+        } else if close_received {
+            DisconnectReason::ServerClosed {
+                code: info.code,
+                reason: info.reason,
+            }
+        } else if let Some(reason) = pending_failure {
             reason
-        } else if self.user_close.is_some() {
-            DisconnectReason::UserClosed
         } else {
             match info.error {
                 Some(ConnectionError::Handshake(e)) => DisconnectReason::Handshake(e),
                 Some(ConnectionError::HandshakeTimeout) => DisconnectReason::OpenTimeout,
+                Some(ConnectionError::Protocol(ProtocolError::MessageTooLarge { size, limit })) => {
+                    DisconnectReason::MessageTooLarge {
+                        size,
+                        limit: limit as u64,
+                        setting: "max_message_size",
+                    }
+                }
+                Some(ConnectionError::Protocol(ProtocolError::Frame(FrameError::FrameTooLarge { size, limit }))) => {
+                    // Builders set both limits to `max_message_size`: name the one the user set.
+                    let setting = if limit == self.config.connection.max_message_size as u64 {
+                        "max_message_size"
+                    } else {
+                        "max_frame_size"
+                    };
+                    DisconnectReason::MessageTooLarge { size, limit, setting }
+                }
                 Some(ConnectionError::Protocol(e)) => DisconnectReason::Protocol(e),
                 Some(ConnectionError::CloseTimeout) => DisconnectReason::CloseTimeout,
                 Some(ConnectionError::Transport(message)) => {
@@ -300,12 +327,12 @@ impl Session {
             delay = delay.max(minimum);
         }
         let exhausted_time =
-            max_elapsed.is_some_and(|limit| (now + delay).saturating_duration_since(first_failure) > limit);
+            max_elapsed.is_some_and(|limit| now.saturating_duration_since(first_failure).saturating_add(delay) > limit);
         if exhausted_attempts || exhausted_time {
             return self.close_for_good(ClosedReason::RetriesExhausted(reason.clone()), reason);
         }
         self.retries += 1;
-        let until = now + delay;
+        let until = crate::util::saturating_later(now, delay);
         self.retry_at = Some(until);
         self.emit(SessionEvent::Disconnected {
             reason,

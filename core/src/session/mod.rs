@@ -7,11 +7,14 @@ mod config;
 mod error;
 mod event;
 mod heartbeat;
+#[cfg(test)]
+mod heartbeat_tests;
 mod lifecycle;
 mod policy;
 mod queue;
 #[cfg(feature = "json")]
 mod typed;
+mod validate;
 
 pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
 pub use error::{ConnectError, Error, SessionSendError, TimeoutKind};
@@ -21,6 +24,7 @@ pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind,
 pub use queue::{MessageId, Queued};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
+pub use validate::ConfigError;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -218,13 +222,7 @@ impl Session {
             return;
         }
         let code = if code.is_sendable() { code } else { CloseCode::NORMAL };
-        let reason: String = reason
-            .chars()
-            .scan(0, |n, c| {
-                *n += c.len_utf8();
-                (*n <= crate::close::MAX_CLOSE_REASON).then_some(c)
-            })
-            .collect();
+        let reason = crate::close::fit_close_reason(reason).to_owned();
         self.user_close = Some((code, reason.clone()));
         let open = self.conn.as_ref().is_some_and(|c| c.is_open());
         if open {
@@ -311,7 +309,7 @@ impl Session {
         let config = self.queue.config();
         if pending > config.high_water {
             self.above_high_water = true;
-        } else if self.above_high_water && pending < config.low_water {
+        } else if self.above_high_water && pending <= config.low_water {
             self.above_high_water = false;
             self.emit(SessionEvent::Writable);
         }

@@ -62,6 +62,17 @@ pub enum DisconnectReason {
     PongTimeout,
     /// The server broke the protocol; we failed the connection with the code it carries.
     Protocol(ProtocolError),
+    /// The server sent a message (or frame) larger than this client's own limit; we failed the
+    /// connection with 1009. Fatal by default: a reconnect would fetch the same message again
+    /// (raise the limit, or override with the `classify` hook).
+    MessageTooLarge {
+        /// Bytes the message (or the frame's declared length) had reached: at least this many.
+        size: u64,
+        /// The limit it crossed.
+        limit: u64,
+        /// The setting that holds the limit: `max_message_size` or `max_frame_size`.
+        setting: &'static str,
+    },
     /// The server closed with a close frame.
     ServerClosed {
         /// Its close code (1005 when it sent none).
@@ -85,6 +96,10 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Handshake(e) => write!(f, "handshake failed: {e}"),
             DisconnectReason::PongTimeout => f.write_str("no pong within the heartbeat timeout"),
             DisconnectReason::Protocol(e) => write!(f, "protocol violation by the server: {e}"),
+            DisconnectReason::MessageTooLarge { size, limit, setting } => write!(
+                f,
+                "the server sent a message of at least {size} bytes, over this client's {setting} of {limit} bytes"
+            ),
             DisconnectReason::ServerClosed { code, reason } if reason.is_empty() => {
                 write!(f, "the server closed the connection with {code}")
             }
@@ -117,7 +132,8 @@ impl DisconnectReason {
     ///   1000, 1001, 1005, 1006, 1011, 1012, 1014 and 3000-4999; 1013 waits at least
     ///   `try_again_later_delay`;
     /// * stop: certificate errors, handshake validation failures, other HTTP statuses, close
-    ///   codes 1002, 1003, 1007, 1008, 1009, 1010, and a close the application asked for.
+    ///   codes 1002, 1003, 1007, 1008, 1009, 1010, a message over this client's own size limit,
+    ///   and a close the application asked for.
     pub fn default_decision(&self, policy: &ReconnectPolicy) -> Decision {
         match self {
             DisconnectReason::Transport(e) if e.kind == TransportErrorKind::TlsCertificate => Decision::Stop,
@@ -135,7 +151,7 @@ impl DisconnectReason {
                 1013 => Decision::RetryAfter(policy.try_again_later_delay),
                 _ => Decision::Retry,
             },
-            DisconnectReason::UserClosed => Decision::Stop,
+            DisconnectReason::MessageTooLarge { .. } | DisconnectReason::UserClosed => Decision::Stop,
         }
     }
 }
@@ -222,7 +238,7 @@ pub fn backoff_delay(policy: &ReconnectPolicy, failures: u32, rng: &mut Rng) -> 
     let cap = policy.max_delay.as_secs_f64().max(0.0);
     let grown = base * policy.factor.max(1.0).powi(failures.min(1024) as i32);
     let bound = if grown.is_finite() { grown.min(cap) } else { cap };
-    let bound = Duration::from_secs_f64(bound.max(0.0));
+    let bound = Duration::try_from_secs_f64(bound.max(0.0)).unwrap_or(Duration::MAX);
     if !policy.jitter {
         return bound;
     }
