@@ -594,7 +594,8 @@ fn close_ends_when_nobody_takes_events<R: Runtime>() {
     let (client, driver) = builder(&server)
         .event_capacity(1)
         .close_timeout(Duration::from_millis(300))
-        .build_async();
+        .build_async()
+        .unwrap();
     let mut driver = std::pin::pin!(driver);
     R::block_on(async {
         let start = async {

@@ -28,6 +28,7 @@ fn forget_logs(pair: &mut Pair) {
     pair.frames.clear();
     pair.connect_ids.clear();
     pair.disconnect_ids.clear();
+    pair.client_reads.clear();
     pair.server.received.clear();
 }
 
