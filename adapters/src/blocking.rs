@@ -88,7 +88,7 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
             target: target.clone(),
             source,
         })?;
-    let deadline = Instant::now() + timeout;
+    let deadline = resock_core::saturating_later(Instant::now(), timeout);
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address");
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -62,3 +62,4 @@ pub use session::{
     SessionSendError, SessionState, TransportError, TransportErrorKind, TransportId, TransportInput,
 };
 pub use url::WsUrl;
+pub use util::saturating_later;

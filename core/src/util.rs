@@ -15,7 +15,7 @@ pub(crate) fn release_if_drained<T>(queue: &mut VecDeque<T>) {
 
 /// `now + delay`, or the latest instant near it that can be represented when that overflows,
 /// so a delay of `Duration::MAX` means "never" in practice without a panic.
-pub(crate) fn saturating_later(now: Instant, delay: Duration) -> Instant {
+pub fn saturating_later(now: Instant, delay: Duration) -> Instant {
     let mut delay = delay;
     loop {
         if let Some(at) = now.checked_add(delay) {

@@ -7,7 +7,7 @@
 //! `RFC6455-CHECKLIST.md` (rows H1-H6, F1-F21, and the CVE table).
 
 use crate::handshake::client_accept;
-use crate::session::{Bytes, FailKind, PeerAction, Setup, Step, parse};
+use crate::session::{Bytes, FailKind, PeerAction, Setup, Step, Timers, parse};
 use crate::stream::CLIENT_REQUEST;
 
 /// One seed file.
@@ -613,6 +613,15 @@ pub fn encode_script(setup: &Setup, steps: &[Step]) -> Vec<u8> {
         u8::from(setup.reconnect),
         setup.max_attempts,
         u8::from(setup.jitter),
+        setup.timers.open_timeout,
+        setup.timers.close_timeout,
+        setup.timers.interval,
+        setup.timers.timeout,
+        setup.timers.initial_delay,
+        setup.timers.max_delay,
+        setup.timers.healthy_after,
+        setup.timers.max_elapsed,
+        setup.timers.queue_messages,
     ];
     for step in steps {
         enc_step(&mut out, step);
@@ -878,6 +887,96 @@ fn scripts() -> Vec<(&'static str, Setup, Vec<Step>)> {
             with(&[
                 &open,
                 &[Close { code: 1000, reason: 1 }, Advance { ms: 700, wake: true }],
+            ]),
+        ),
+        (
+            // Ping every 7 ms, pong due 300 ms after the oldest unanswered ping; the peer
+            // answers one ping, then nothing reaches it: detected, then a 1 ms backoff.
+            "heartbeat_timeout_above_interval",
+            Setup {
+                heartbeat: true,
+                reconnect: true,
+                timers: Timers {
+                    interval: 2,
+                    timeout: 3,
+                    initial_delay: 1,
+                    max_delay: 1,
+                    ..Timers::default()
+                },
+                ..Setup::default()
+            },
+            with(&[
+                &open,
+                &[Advance { ms: 7, wake: true }],
+                &exchange,
+                &[
+                    Advance { ms: 400, wake: true },
+                    Advance { ms: 301, wake: true },
+                    Timeout,
+                ],
+                &open[1..],
+            ]),
+        ),
+        (
+            // Every timer "never": no deadline ever fires, nothing overflows.
+            "every_timer_never",
+            Setup {
+                heartbeat: true,
+                reconnect: true,
+                jitter: true,
+                timers: Timers {
+                    open_timeout: 7,
+                    close_timeout: 7,
+                    interval: 7,
+                    timeout: 7,
+                    initial_delay: 7,
+                    max_delay: 7,
+                    healthy_after: 7,
+                    max_elapsed: 7,
+                    queue_messages: 1,
+                },
+                ..Setup::default()
+            },
+            with(&[
+                &open,
+                &sends(2),
+                &exchange,
+                &[
+                    Timeout,
+                    Eof,
+                    Timeout,
+                    Timeout,
+                    Connect,
+                    Advance { ms: 65535, wake: true },
+                ],
+            ]),
+        ),
+        (
+            // Every timer 1 ms: retries, pings and timeouts all due at once, never in a loop.
+            "every_timer_one_ms",
+            Setup {
+                heartbeat: true,
+                reconnect: true,
+                timers: Timers {
+                    open_timeout: 1,
+                    close_timeout: 1,
+                    interval: 1,
+                    timeout: 1,
+                    initial_delay: 1,
+                    max_delay: 1,
+                    healthy_after: 1,
+                    max_elapsed: 4,
+                    queue_messages: 3,
+                },
+                ..Setup::default()
+            },
+            with(&[
+                &open,
+                &sends(3),
+                &[Timeout, Timeout, Advance { ms: 3, wake: true }, Timeout],
+                &open[1..],
+                &exchange,
+                &[Timeout, Timeout, Timeout, Timeout],
             ]),
         ),
     ]

@@ -59,6 +59,49 @@ pub struct Setup {
     pub max_attempts: u8,
     /// Full jitter on the backoff.
     pub jitter: bool,
+    /// Timer and queue settings over their whole range (all zero: the fixed defaults above).
+    pub timers: Timers,
+}
+
+/// Settings drawn by the input: each duration picks from [`DURATIONS`] (index 0 keeps the
+/// harness's fixed value), so tiny, huge and `Duration::MAX` values meet in every combination,
+/// such as a pong timeout longer than the ping interval.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timers {
+    /// `open_timeout`.
+    pub open_timeout: u8,
+    /// `close_timeout`.
+    pub close_timeout: u8,
+    /// `heartbeat.interval`.
+    pub interval: u8,
+    /// `heartbeat.timeout`.
+    pub timeout: u8,
+    /// `reconnect.initial_delay`.
+    pub initial_delay: u8,
+    /// Added to the initial delay to make `reconnect.max_delay`.
+    pub max_delay: u8,
+    /// `reconnect.healthy_after`.
+    pub healthy_after: u8,
+    /// `reconnect.max_elapsed` (index 0: none).
+    pub max_elapsed: u8,
+    /// `queue.max_messages`: 0 keeps [`MAX_MESSAGES`], else `1 + n % MAX_MESSAGES`.
+    pub queue_messages: u8,
+}
+
+/// The durations settings are drawn from; `None` keeps the harness's fixed value.
+pub const DURATIONS: [Option<Duration>; 8] = [
+    None,
+    Some(Duration::from_millis(1)),
+    Some(Duration::from_millis(7)),
+    Some(Duration::from_millis(300)),
+    Some(Duration::from_secs(2)),
+    Some(Duration::from_secs(3600)),
+    Some(Duration::from_secs(1 << 40)),
+    Some(Duration::MAX),
+];
+
+fn pick(index: u8, fixed: Duration) -> Duration {
+    DURATIONS[usize::from(index) % DURATIONS.len()].unwrap_or(fixed)
 }
 
 /// How a transport failed.
@@ -178,9 +221,15 @@ pub fn session_config(setup: &Setup) -> SessionConfig {
         .max_frame_size(8192)
         .max_message_size(16384)
         .max_fragments(16);
+    let t = &setup.timers;
     config.reconnect = if setup.reconnect {
-        let mut policy = ReconnectPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
-            .healthy_after(Duration::from_secs(1));
+        let initial = pick(t.initial_delay, Duration::from_millis(100));
+        let cap = initial.saturating_add(pick(t.max_delay, Duration::from_secs(2).saturating_sub(initial)));
+        let mut policy =
+            ReconnectPolicy::exponential(initial, cap).healthy_after(pick(t.healthy_after, Duration::from_secs(1)));
+        if t.max_elapsed % 8 != 0 {
+            policy = policy.max_elapsed(pick(t.max_elapsed, Duration::MAX));
+        }
         policy.jitter = setup.jitter;
         if setup.max_attempts % 8 != 0 {
             policy = policy.max_attempts(u32::from(setup.max_attempts % 8));
@@ -191,15 +240,18 @@ pub fn session_config(setup: &Setup) -> SessionConfig {
     };
     config.heartbeat = if setup.heartbeat {
         let mut hb = HeartbeatConfig::default();
-        hb.interval = Some(Duration::from_millis(500));
-        hb.timeout = Duration::from_millis(300);
+        hb.interval = Some(pick(t.interval, Duration::from_millis(500)));
+        hb.timeout = pick(t.timeout, Duration::from_millis(300));
         hb.app_message = Some(Message::text(r#"{"type":"ping"}"#));
         hb
     } else {
         HeartbeatConfig::disabled()
     };
     let mut queue = QueueConfig::default();
-    queue.max_messages = MAX_MESSAGES;
+    queue.max_messages = match t.queue_messages {
+        0 => MAX_MESSAGES,
+        n => 1 + usize::from(n) % MAX_MESSAGES,
+    };
     queue.max_bytes = MAX_BYTES;
     queue.overflow = if setup.drop_oldest {
         OverflowPolicy::DropOldest
@@ -209,8 +261,11 @@ pub fn session_config(setup: &Setup) -> SessionConfig {
     queue.high_water = 2048;
     queue.low_water = 512;
     config.queue = queue;
-    config.open_timeout = Duration::from_secs(1);
-    config.close_timeout = Duration::from_millis(500);
+    config.open_timeout = pick(t.open_timeout, Duration::from_secs(1));
+    config.close_timeout = pick(t.close_timeout, Duration::from_millis(500));
+    config
+        .validate()
+        .unwrap_or_else(|e| panic!("the drawn settings are refused: {e}"));
     config
 }
 
@@ -372,9 +427,10 @@ impl Harness {
     fn check(&self, drained: bool) {
         let s = &self.session;
         assert!(
-            s.queued_messages() <= MAX_MESSAGES,
-            "{} messages queued, bound {MAX_MESSAGES}",
-            s.queued_messages()
+            s.queued_messages() <= s.config().queue.max_messages,
+            "{} messages queued, bound {}",
+            s.queued_messages(),
+            s.config().queue.max_messages
         );
         let bound = if drained {
             MAX_BYTES
@@ -457,7 +513,11 @@ impl Harness {
     fn step(&mut self, step: &Step) {
         match step {
             Step::Advance { ms, wake } => {
-                self.now += Duration::from_millis(u64::from(*ms));
+                // Past Instant's range (after a jump to a "never" deadline) time stands still.
+                self.now = self
+                    .now
+                    .checked_add(Duration::from_millis(u64::from(*ms)))
+                    .unwrap_or(self.now);
                 if *wake {
                     self.wake();
                 }
@@ -613,7 +673,12 @@ impl Harness {
             self.step(&Step::ToClient { max: 0 });
             self.drain();
             if !matches!(self.session.state(), SessionState::Closed(_)) {
-                self.step(&Step::Timeout);
+                if self.session.poll_timeout().is_none() {
+                    // A close timeout of "never" and a server that is gone: the transport ends.
+                    self.step(&Step::Eof);
+                } else {
+                    self.step(&Step::Timeout);
+                }
                 self.drain();
             }
             self.check(true);

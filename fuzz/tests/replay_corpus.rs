@@ -120,6 +120,14 @@ fn session_seeds_reach_deep_states() {
     assert!(r.final_state.contains("TlsCertificate"), "{r:?}");
     let r = report("rejected_401_fatal");
     assert!(r.final_state.contains("401"), "{r:?}");
+    // Drawn settings: a pong timeout above the interval still detects the silent peer.
+    let r = report("heartbeat_timeout_above_interval");
+    assert_eq!((r.opened, r.pongs, r.retries), (2, 1, 1), "{r:?}");
+    // The EOF schedules a retry at a random instant up to "never"; jumping there is safe.
+    let r = report("every_timer_never");
+    assert_eq!((r.opened, r.retries, r.pongs), (1, 1, 0), "{r:?}");
+    let r = report("every_timer_one_ms");
+    assert!(r.opened >= 1 && r.retries >= 1, "{r:?}");
 }
 
 /// Crashes found by fuzzing in code this crate may not fix (listed in `README.md`) wait in

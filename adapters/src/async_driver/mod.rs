@@ -287,7 +287,7 @@ impl<C: Connect> Run<C> {
             while state.session.poll_transmit(&mut last).is_some() {}
             if !io.broken {
                 io.out.extend_from_slice(&last);
-                let deadline = Instant::now() + self.retire_within;
+                let deadline = resock_core::saturating_later(Instant::now(), self.retire_within);
                 // An older transport still closing is given up for the newer one.
                 self.retiring = Some(Retiring::new(io, deadline));
             }

@@ -53,7 +53,7 @@ impl Client {
                 let deadline = self
                     .session
                     .poll_timeout()
-                    .unwrap_or(now + self.session.config().open_timeout);
+                    .unwrap_or_else(|| resock_core::saturating_later(now, self.session.config().open_timeout));
                 let opened = match &self.tls {
                     Ok(tls) => net::connect(&url, deadline, tls.as_ref(), WRITE_TIMEOUT),
                     Err(error) => Err(error.clone()),

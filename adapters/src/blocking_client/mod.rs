@@ -261,7 +261,7 @@ impl Client {
     /// there is room, for at most [`send_timeout`](Self::send_timeout); then the message
     /// comes back in [`SendError::TimedOut`].
     pub fn send(&mut self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = Instant::now() + self.send_timeout;
+        let deadline = resock_core::saturating_later(Instant::now(), self.send_timeout);
         let mut message = message;
         loop {
             match self.session.send(message) {
@@ -326,7 +326,7 @@ impl Client {
     /// Like [`next_event`](Self::next_event), but also `None` when `timeout` passes first
     /// ([`is_closed`](Self::is_closed) tells the two apart).
     pub fn next_event_timeout(&mut self, timeout: Duration) -> Option<SessionEvent> {
-        self.next_event_until(Some(Instant::now() + timeout))
+        self.next_event_until(Some(resock_core::saturating_later(Instant::now(), timeout)))
     }
 
     /// Drives IO until the next data message, as received (never decoded with the envelope);

@@ -135,7 +135,7 @@ impl Sender {
     /// Queues `message` on the client and waits until the owning thread accepted it (its id)
     /// or refused it, for at most the client's send timeout at the time this sender was made.
     pub fn send(&self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = resock_core::saturating_later(Instant::now(), self.timeout);
         let mut inbox = self.shared.lock();
         while !inbox.closed && inbox.pending.len() >= inbox.capacity {
             if Instant::now() >= deadline {

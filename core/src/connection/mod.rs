@@ -3,6 +3,8 @@
 //! See [`Connection`] for the contract and the polling order.
 
 mod receive;
+#[cfg(test)]
+mod receive_bound_tests;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -12,7 +14,7 @@ use bytes::Bytes;
 use crate::close::{CloseCode, MAX_CLOSE_REASON, fit_close_reason, write_close_body};
 use crate::config::Config;
 use crate::error::{CloseError, ConnectionError, ProtocolError, SendError};
-use crate::frame::{OpCode, Role, encode_frame, write_header};
+use crate::frame::{MAX_HEADER_LEN, OpCode, Role, encode_frame, write_header};
 use crate::handshake::{
     Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake, accept_response,
     reject_response,
@@ -119,6 +121,12 @@ enum State {
 ///    arrived just before a protocol failure; decoding may queue pongs and close replies.
 /// 2. [`poll_transmit`](Self::poll_transmit): write the bytes to the transport;
 /// 3. [`poll_timeout`](Self::poll_timeout): wake up at that instant and call `handle_timeout`.
+///
+/// Keep this order: pongs and close replies are queued while events are decoded, so bytes
+/// taken before `poll_event` returned `None` may miss them, and a deadline read earlier may
+/// miss the close timer. The receive buffer is bounded even for a driver that does not drain
+/// (one frame's limit, a header and one read): complete frames are then decoded into the
+/// event queue first.
 ///
 /// After [`Event::Closed`], write any remaining transmit bytes and drop the transport;
 /// [`is_finished`](Self::is_finished) then stays true and further input is ignored.
@@ -294,7 +302,7 @@ impl Connection {
             },
             State::AwaitingAccept => {
                 // Frames sent before our answer wait for `accept`, but only up to a frame's worth.
-                if self.receiver.buffered() + data.len() > self.config.max_frame_size.saturating_add(14) {
+                if self.receiver.buffered() + data.len() > self.config.max_frame_size.saturating_add(MAX_HEADER_LEN) {
                     reject_response(413, b"too much data before the handshake completed", &mut self.tx);
                     self.initiator = Some(Initiator::Remote);
                     let size = (self.receiver.buffered() + data.len()) as u64;
@@ -516,6 +524,10 @@ impl Connection {
     }
 
     /// The instant at which [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    ///
+    /// Valid once [`poll_event`](Self::poll_event) has returned `None`: decoding happens there,
+    /// and a decoded close frame starts the close timer (and a ping queues a pong for
+    /// [`poll_transmit`](Self::poll_transmit)). Drain events, then transmit, then read this.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
@@ -657,8 +669,15 @@ impl Connection {
 impl Connection {
     /// Buffers received bytes; they are decoded lazily by [`poll_event`](Self::poll_event), so
     /// the application sees (and can answer) every message that precedes a protocol failure.
+    ///
+    /// The buffer has its own bound, whatever the driver does between calls: once it holds
+    /// more than one frame's limit plus a header, what is complete is decoded into the event
+    /// queue before more is taken, so it never exceeds that plus one read.
     fn receive(&mut self, now: Instant, data: &[u8]) {
         self.now = now;
+        if self.receiver.buffered() > self.config.max_frame_size.saturating_add(MAX_HEADER_LEN) {
+            self.decode_all();
+        }
         self.receiver.buffer(data);
     }
 

@@ -10,6 +10,9 @@ mod encode;
 mod mask;
 
 pub use decode::{FrameLimits, decode_header};
+
+/// The longest frame header: 2 bytes, an 8-byte extended length and a 4-byte mask key.
+pub const MAX_HEADER_LEN: usize = 14;
 pub use encode::{encode_frame, encoded_len, write_header};
 pub use mask::{apply_mask, apply_mask_at};
 

@@ -272,6 +272,11 @@ impl Session {
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    ///
+    /// Valid once [`poll_output`](Self::poll_output) has returned `None` and
+    /// [`poll_transmit`](Self::poll_transmit) has been drained: received bytes are decoded
+    /// while outputs are pulled, and a decoded close frame or ping sets timers and queues
+    /// replies.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
