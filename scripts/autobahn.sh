@@ -3,11 +3,71 @@
 #   scripts/autobahn.sh client   # kosoku fuzzingserver, resock's autobahn_client example
 #   scripts/autobahn.sh server   # resock's autobahn_server example, kosoku fuzzingclient
 # Creates .venv-autobahn with kosoku, prints one line with the count of each verdict, and
-# fails on any FAILED or NON-STRICT case, or on a case the run left out.
+# fails on any case whose behaviour is not OK (INFORMATIONAL only for the cases listed below:
+# FAILED, NON-STRICT, UNIMPLEMENTED all fail), on any close verdict other than OK or
+# INFORMATIONAL (WRONG CODE, UNCLEAN, FAILED, ...), on a case the run left out, and when the
+# number of selected cases cannot be read.
+# The same checks on an existing report (no run), e.g. to test them on a doctored one:
+#   scripts/autobahn.sh check client|server path/to/index.json SELECTED_CASE_COUNT
 set -euo pipefail
-role=${1:?usage: scripts/autobahn.sh client|server}
+usage="usage: scripts/autobahn.sh client|server, or scripts/autobahn.sh check ROLE REPORT COUNT"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# Checks an Autobahn/kosoku index.json: check_report ROLE REPORT EXPECTED_COUNT SECONDS.
+check_report() {
+  python3 - "$@" <<'PY'
+import json, re, sys
+role, report, expected_text, secs = sys.argv[1:5]
+bad = []
+try:
+    expected = int(expected_text)
+except ValueError:
+    expected = 0
+if expected <= 0:
+    bad.append(f"could not read how many cases were selected (got {expected_text!r}), "
+               "so the report cannot be checked for left-out cases")
+data = json.load(open(report))
+if len(data) != 1:
+    print(f"autobahn {role}: the report names {len(data)} agents, expected one", file=sys.stderr)
+    sys.exit(1)
+cases = next(iter(data.values()))
+# Cases where the RFC leaves the behaviour open: INFORMATIONAL is their only verdict.
+informational_ok = {"7.1.6", "7.13.1", "7.13.2"}
+counts, close_counts = {}, {}
+natural = lambda case: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", case)]
+for case in sorted(cases, key=natural):
+    result = cases[case]
+    verdict = result.get("behavior", "MISSING")
+    close = result.get("behaviorClose", "MISSING")
+    counts[verdict] = counts.get(verdict, 0) + 1
+    close_counts[close] = close_counts.get(close, 0) + 1
+    if verdict == "INFORMATIONAL" and case not in informational_ok:
+        bad.append(f"{case}: unexpected INFORMATIONAL behaviour")
+    elif verdict not in ("OK", "INFORMATIONAL"):
+        bad.append(f"{case}: behaviour {verdict} (close {close})")
+    if close not in ("OK", "INFORMATIONAL"):
+        bad.append(f"{case}: close behaviour {close} (behaviour {verdict})")
+line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+close_line = ", ".join(f"{k} {v}" for k, v in sorted(close_counts.items()))
+print(f"autobahn {role}: {line}; close: {close_line} ({len(cases)} cases in {secs}s)")
+if expected > 0 and len(cases) != expected:
+    bad.append(f"{expected} cases selected but {len(cases)} in the report")
+for b in bad:
+    print("  " + b)
+if bad:
+    print(f"autobahn {role}: {len(bad)} problem(s) in {report}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
+role=${1:?$usage}
+if [ "$role" = check ]; then
+  [ $# -eq 4 ] || { echo "$usage" >&2; exit 2; }
+  check_report "$2" "$3" "$4" 0
+  exit
+fi
+case "$role" in client | server) ;; *) echo "$usage" >&2; exit 2 ;; esac
 venv="$root/.venv-autobahn"
 out="$root/target/autobahn/$role"
 port_client=19001
@@ -45,7 +105,10 @@ if [ "$role" = client ]; then
   "$venv/bin/kosoku" -m fuzzingserver -o "$out" "${cases[@]}" "127.0.0.1:$port_client" >"$out/kosoku.log" 2>&1 &
   pids+=($!)
   wait_port "$port_client"
-  expected=$(timeout 600 "$root/target/release/examples/autobahn_client" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p')
+  if ! expected=$(timeout 600 "$root/target/release/examples/autobahn_client" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p'); then
+    echo "autobahn client: the client example failed (see $out/client.log)" >&2
+    exit 1
+  fi
   # kosoku exits by itself after /updateReports; give it a moment, then stop it by its PID.
   for _ in $(seq 1 50); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
 else
@@ -58,7 +121,10 @@ else
   count_pid=$!
   pids+=($count_pid)
   wait_port "$port_client"
-  expected=$("$root/target/release/examples/autobahn_client" --count "ws://127.0.0.1:$port_client")
+  if ! expected=$("$root/target/release/examples/autobahn_client" --count "ws://127.0.0.1:$port_client"); then
+    echo "autobahn server: could not ask kosoku how many cases are selected" >&2
+    exit 1
+  fi
   kill "$count_pid" 2>/dev/null || true
   wait "$count_pid" 2>/dev/null || true
 fi
@@ -69,27 +135,4 @@ if [ ! -s "$report" ]; then
   echo "autobahn $role: no report written (see $out/*.log)" >&2
   exit 1
 fi
-"$venv/bin/python" - "$report" "$role" "${expected:-0}" "$secs" <<'PY'
-import json, sys
-report, role, expected, secs = sys.argv[1], sys.argv[2], int(sys.argv[3] or 0), sys.argv[4]
-data = json.load(open(report))
-cases = next(iter(data.values()))
-counts = {}
-bad = []
-informational_ok = {"7.1.6", "7.13.1", "7.13.2"}
-for case, result in sorted(cases.items()):
-    verdict = result["behavior"]
-    close = result.get("behaviorClose", "OK")
-    counts[verdict] = counts.get(verdict, 0) + 1
-    if verdict in ("FAILED", "NON-STRICT") or close == "FAILED":
-        bad.append(f"{case}: behavior={verdict} behaviorClose={close}")
-    if verdict == "INFORMATIONAL" and case not in informational_ok:
-        bad.append(f"{case}: unexpected INFORMATIONAL")
-line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-print(f"autobahn {role}: {line} ({len(cases)} cases in {secs}s)")
-if expected and len(cases) != expected:
-    bad.append(f"{expected} cases selected but {len(cases)} in the report")
-for b in bad:
-    print("  " + b)
-sys.exit(1 if bad else 0)
-PY
+check_report "$role" "$report" "${expected:-}" "$secs"

@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p resock --features smol --example smol_reconnect -- [ws://127.0.0.1:9001]`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_lite::StreamExt;
 use resock::ClientBuilder;
@@ -24,8 +24,8 @@ fn main() {
         while let Some(event) = events.next().await {
             match event {
                 SessionEvent::StateChanged(state) => println!("state: {state}"),
-                SessionEvent::Disconnected { reason, retry_at } => match retry_at {
-                    Some(at) => println!("lost: {reason}; retry in {:?}", at - Instant::now().min(at)),
+                SessionEvent::Disconnected { reason, retry_in, .. } => match retry_in {
+                    Some(delay) => println!("lost: {reason}; retry in {delay:?}"),
                     None => println!("lost for good: {reason}"),
                 },
                 SessionEvent::Pong { rtt, .. } => println!("heartbeat rtt {rtt:?}"),

@@ -66,11 +66,16 @@ fn a_numbered_stream_survives_a_dropped_connection_exactly_once_in_order() {
     let event = expect_event(&mut client, "Disconnected", |e| {
         matches!(e, SessionEvent::Disconnected { .. })
     });
-    let SessionEvent::Disconnected { reason, retry_at } = event else {
+    let SessionEvent::Disconnected {
+        reason,
+        retry_at,
+        retry_in,
+    } = event
+    else {
         unreachable!()
     };
     assert_eq!(reason, DisconnectReason::Reset);
-    assert!(retry_at.is_some());
+    assert!(retry_at.is_some() && retry_in.is_some());
 
     // The outage: these wait in the queue until the next connection opens.
     for n in 10..20 {

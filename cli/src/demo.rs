@@ -378,6 +378,7 @@ async fn report_events(mut events: Events, out: &Printer, stats: &Mutex<Stats>) 
             SessionEvent::Disconnected {
                 reason,
                 retry_at: Some(_),
+                ..
             } => {
                 let first = {
                     let mut s = lock(stats);
@@ -421,13 +422,39 @@ fn state_line(out: &Printer, stats: &Mutex<Stats>, state: SessionState) {
             lock(stats).attempts += 1;
             out.line("client", Style::Cyan, format!("connecting (attempt {attempt})"));
         }
-        SessionState::WaitingToRetry { until, attempt } => {
-            let delay = until.saturating_duration_since(Instant::now());
+        SessionState::WaitingToRetry {
+            retry_in: delay,
+            attempt,
+            ..
+        } => {
             lock(stats).delays.push(delay);
             let text = format!("reconnecting in {} (attempt {attempt})", seconds(delay));
             out.line("client", Style::Yellow, text);
         }
         SessionState::Closed(reason) => out.line("client", Style::Cyan, format!("closed for good: {reason}")),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_line_shows_the_delay_as_scheduled() {
+        let out = Printer {
+            start: Instant::now(),
+            paint: Paint { colour: false },
+            lock: Mutex::new(()),
+        };
+        let stats = Mutex::new(Stats::default());
+        // Read later than it was produced: `until` is already in the past.
+        let waiting = SessionState::WaitingToRetry {
+            until: Instant::now(),
+            retry_in: Duration::from_millis(250),
+            attempt: 1,
+        };
+        state_line(&out, &stats, waiting);
+        assert_eq!(lock(&stats).delays, [Duration::from_millis(250)]);
     }
 }

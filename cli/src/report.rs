@@ -109,8 +109,11 @@ impl Reporter {
                     };
                     self.status_line(Style::Dim, &text);
                 }
-                SessionState::WaitingToRetry { until, attempt } => {
-                    let delay = until.saturating_duration_since(Instant::now());
+                SessionState::WaitingToRetry {
+                    until,
+                    retry_in: delay,
+                    attempt,
+                } => {
                     let lost = self.lost.take().unwrap_or_else(|| "disconnected".into());
                     let text = format!("{lost}; retrying in {} (attempt {attempt})", seconds(delay));
                     self.status_line(Style::Yellow, &text);
@@ -146,6 +149,7 @@ impl Reporter {
             SessionEvent::Disconnected {
                 reason,
                 retry_at: Some(_),
+                ..
             } => {
                 let what = if std::mem::take(&mut self.was_open) {
                     "disconnected"
@@ -185,8 +189,11 @@ impl Reporter {
                 }
                 SessionState::Open => json_line!("event": "state", "state": "open"),
                 SessionState::Closing => json_line!("event": "state", "state": "closing"),
-                SessionState::WaitingToRetry { until, attempt } => {
-                    let delay = until.saturating_duration_since(Instant::now());
+                SessionState::WaitingToRetry {
+                    retry_in: delay,
+                    attempt,
+                    ..
+                } => {
                     json_line!("event": "reconnect", "attempt": attempt, "delay_ms": millis(delay))
                 }
                 SessionState::Closed(reason) => {
@@ -207,10 +214,10 @@ impl Reporter {
                 };
                 json_line!("event": "closed", "code": code.0, "reason": reason, "by": by)
             }
-            SessionEvent::Disconnected { reason, retry_at } => json_line!(
+            SessionEvent::Disconnected { reason, retry_in, .. } => json_line!(
                 "event": "disconnected",
                 "reason": describe(&reason),
-                "retry_in_ms": retry_at.map(|at| millis(at.saturating_duration_since(Instant::now()))),
+                "retry_in_ms": retry_in.map(millis),
             ),
             SessionEvent::Error(error) => json_line!("event": "error", "message": error.to_string()),
             SessionEvent::Pong { rtt, smoothed } => json_line!(
@@ -392,6 +399,32 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(1250)), "1.25 s");
         assert_eq!(CloseCode::GOING_AWAY.to_string(), "1001 (going away)");
         assert_eq!(CloseCode(4000).to_string(), "4000");
+    }
+
+    #[test]
+    fn retry_delays_are_reported_as_scheduled() {
+        let mut reporter = Reporter::new(ReportOptions {
+            json: true,
+            quiet: true,
+            raw_binary: false,
+            exit_after: None,
+            url: "ws://h/".into(),
+        });
+        // Read later than they were produced: `until` is already in the past.
+        let until = Instant::now();
+        let retry_in = Duration::from_millis(250);
+        let disconnected = reporter.json_event(SessionEvent::Disconnected {
+            reason: DisconnectReason::Reset,
+            retry_at: Some(until),
+            retry_in: Some(retry_in),
+        });
+        assert!(disconnected.unwrap().contains(r#""retry_in_ms":250"#));
+        let waiting = reporter.json_event(SessionEvent::StateChanged(SessionState::WaitingToRetry {
+            until,
+            retry_in,
+            attempt: 2,
+        }));
+        assert!(waiting.unwrap().contains(r#""delay_ms":250"#));
     }
 
     #[test]

@@ -342,11 +342,19 @@ impl Pair {
     }
 
     /// Every `Disconnected` event: when, why, and when the next attempt starts (`None`: for good).
+    /// Checks on the way that the scheduled delay it carries is `retry_at` minus its instant.
     pub fn disconnects(&self) -> Vec<(Instant, DisconnectReason, Option<Instant>)> {
         self.events
             .iter()
             .filter_map(|(t, e)| match e {
-                SessionEvent::Disconnected { reason, retry_at } => Some((*t, reason.clone(), *retry_at)),
+                SessionEvent::Disconnected {
+                    reason,
+                    retry_at,
+                    retry_in,
+                } => {
+                    assert_eq!(*retry_in, retry_at.map(|at| at - *t), "{reason:?} at {t:?}");
+                    Some((*t, reason.clone(), *retry_at))
+                }
                 _ => None,
             })
             .collect()
@@ -372,6 +380,26 @@ impl Pair {
             self.server.conns.remove(&id);
             self.schedule(Duration::ZERO, Delivery::ClientEof(id));
         }
+    }
+
+    /// Ends the live transport right now, before the driver writes anything more (no
+    /// `poll_transmit` in between): bytes on the link are lost, the server's side is gone, and
+    /// the session sees EOF (`failure: None`) or a transport failure of that kind at once.
+    /// Returns whether there was a live transport to end.
+    pub fn end_transport_now(&mut self, failure: Option<TransportErrorKind>) -> bool {
+        let Some(id) = self.live else { return false };
+        self.in_flight
+            .retain(|_, d| !matches!(d, Delivery::ToClient(on, _) | Delivery::ToServer(on, _) if *on == id));
+        self.server.conns.remove(&id);
+        let now = self.now;
+        match failure {
+            None => self.session.handle_transport(now, id, TransportInput::Eof),
+            Some(kind) => {
+                let error = TransportError::new(kind, "simulated transport failure");
+                self.session.handle_transport(now, id, TransportInput::Failed(&error));
+            }
+        }
+        true
     }
 
     /// Sends a message from the application; panics if the session refuses it.

@@ -86,7 +86,7 @@ fn a_user_close_while_open_completes_the_handshake() {
         .events
         .iter()
         .filter_map(|(_, e)| match e {
-            SessionEvent::Disconnected { reason, retry_at } => Some((reason.clone(), *retry_at)),
+            SessionEvent::Disconnected { reason, retry_at, .. } => Some((reason.clone(), *retry_at)),
             _ => None,
         })
         .collect();

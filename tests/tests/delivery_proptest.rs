@@ -7,6 +7,9 @@
 //!    subsequence of the sent messages, in order, without duplicates (a message whose bytes
 //!    were lost in a cut counts as sent, not delivered). Also with a 4-message queue under
 //!    either overflow policy (refused sends are not accepted; dropped ones are handed back).
+//!    The schedule ends with a few sends the driver has not transmitted yet and a user close,
+//!    which the transport may follow at once with EOF or a failure, before the next
+//!    `poll_transmit`: the messages the close had encoded are then handed back, in order.
 //! 2. Graceful restarts only (the server sends 1001 and completes the close handshake, then may
 //!    stay down for a while): every accepted message arrives exactly once, in order.
 
@@ -14,7 +17,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use resock_core::session::{ClosedReason, HandBackReason, OverflowPolicy, ReconnectPolicy, SessionEvent};
+use resock_core::session::{
+    ClosedReason, HandBackReason, OverflowPolicy, ReconnectPolicy, SessionEvent, TransportErrorKind,
+};
 use resock_core::{CloseCode, Message, MessageId, SessionConfig, SessionSendError, SessionState};
 use resock_tests::pair::Pair;
 
@@ -38,6 +43,35 @@ enum Op {
     Restart,
     /// The clock jumps this many seconds with nothing running (a suspended laptop).
     Jump(u8),
+}
+
+/// How a schedule ends: the application sends `unsent` more messages and closes before the
+/// driver gets to transmit them; then the transport may end at once.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// Messages sent right before the close, with no `poll_transmit` in between.
+    unsent: u8,
+    /// What the transport does right after the close, before the next `poll_transmit`.
+    then: AfterClose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterClose {
+    /// Nothing: the close handshake runs.
+    Nothing,
+    /// The server's side is gone: EOF.
+    Eof,
+    /// The transport fails (a reset, a TLS error).
+    Failure,
+}
+
+fn any_ending() -> impl Strategy<Value = Ending> {
+    let then = prop_oneof![
+        Just(AfterClose::Nothing),
+        Just(AfterClose::Eof),
+        Just(AfterClose::Failure)
+    ];
+    (0u8..=3, then).prop_map(|(unsent, then)| Ending { unsent, then })
 }
 
 fn any_op() -> impl Strategy<Value = Op> {
@@ -95,24 +129,10 @@ fn run(seed: [u8; 32], latency_ms: u64, small_queue: Option<OverflowPolicy>, ops
     pair.latency = Duration::from_millis(latency_ms);
     pair.server.echo = false;
     let mut accepted = Vec::new();
-    let mut next = 0u64;
     for op in ops {
         match op {
             Op::Send(n) => {
-                for _ in 0..*n {
-                    // Ids count accepted messages only, so the text can carry the next one.
-                    match pair.session.send(Message::text(format!("m{next}"))) {
-                        Ok(id) => {
-                            assert_eq!(id, MessageId(next));
-                            accepted.push(id);
-                            next += 1;
-                        }
-                        Err(SessionSendError::QueueFull(m)) => {
-                            assert_eq!(small_queue, Some(OverflowPolicy::Reject), "refused {m:?}");
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
+                send(&mut pair, &mut accepted, small_queue, *n);
                 pair.run_for(Duration::ZERO);
             }
             Op::Advance(ms) => pair.run_for(Duration::from_millis(u64::from(*ms))),
@@ -135,9 +155,42 @@ fn run(seed: [u8; 32], latency_ms: u64, small_queue: Option<OverflowPolicy>, ops
     Run { pair, accepted }
 }
 
+/// The application sends `n` messages; accepted ones are recorded. Nothing runs in between.
+fn send(pair: &mut Pair, accepted: &mut Vec<MessageId>, small_queue: Option<OverflowPolicy>, n: u8) {
+    for _ in 0..n {
+        // Ids count accepted messages only, so the text can carry the next one.
+        let next = accepted.len() as u64;
+        match pair.session.send(Message::text(format!("m{next}"))) {
+            Ok(id) => {
+                assert_eq!(id, MessageId(next));
+                accepted.push(id);
+            }
+            Err(SessionSendError::QueueFull(m)) => {
+                assert_eq!(small_queue, Some(OverflowPolicy::Reject), "refused {m:?}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// Closes the session and runs until it is closed for good.
 fn close(pair: &mut Pair) {
+    end(pair, AfterClose::Nothing);
+}
+
+/// Closes the session, lets the transport do `then` before anything is transmitted, and runs
+/// until the session is closed for good.
+fn end(pair: &mut Pair, then: AfterClose) {
     pair.session.close(pair.now, CloseCode::NORMAL, "done");
+    match then {
+        AfterClose::Nothing => {}
+        AfterClose::Eof => {
+            pair.end_transport_now(None);
+        }
+        AfterClose::Failure => {
+            pair.end_transport_now(Some(TransportErrorKind::Io));
+        }
+    }
     pair.run_for(Duration::from_secs(30));
     assert_eq!(*pair.session.state(), SessionState::Closed(ClosedReason::User));
     assert_eq!(pair.session.poll_timeout(), None);
@@ -203,13 +256,14 @@ proptest! {
         latency_ms in 1u64..40,
         ops in prop::collection::vec(any_op(), 1..24),
         restore in any::<bool>(),
+        ending in any_ending(),
         small_queue in prop_oneof![
             2 => Just(None),
             1 => Just(Some(OverflowPolicy::Reject)),
             1 => Just(Some(OverflowPolicy::DropOldest)),
         ],
     ) {
-        let Run { mut pair, accepted } = run(seed, latency_ms, small_queue, &ops);
+        let Run { mut pair, mut accepted } = run(seed, latency_ms, small_queue, &ops);
         let mut drained = false;
         if restore {
             pair.server.up = true;
@@ -218,9 +272,10 @@ proptest! {
             prop_assert_eq!(pair.session.state(), &SessionState::Open);
             drained = pair.session.queued_messages() == 0;
         }
-        close(&mut pair);
+        send(&mut pair, &mut accepted, small_queue, ending.unsent);
+        end(&mut pair, ending.then);
         check_written_or_handed_back(&pair, &accepted)?;
-        if drained {
+        if drained && ending.then == AfterClose::Nothing {
             let on_close = pair
                 .events
                 .iter()

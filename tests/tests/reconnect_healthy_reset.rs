@@ -59,10 +59,13 @@ fn drops_before_healthy_keep_the_count_growing() {
             assert_eq!(pair.session.failures(), k, "the 101 does not reset the count");
             pair.run_until_cond(Duration::from_secs(2), |p| *p.session.state() != SessionState::Open);
             assert_eq!(pair.session.failures(), k + 1, "seed {i}");
+            let (at, _, retry_at) = pair.disconnects().last().unwrap().clone();
+            let until = retry_at.unwrap();
             assert_eq!(
                 *pair.session.state(),
                 SessionState::WaitingToRetry {
-                    until: pair.disconnects().last().unwrap().2.unwrap(),
+                    until,
+                    retry_in: until - at,
                     attempt: k + 2
                 }
             );

@@ -95,7 +95,7 @@ fn delays_stay_within_full_jitter_bounds() {
                 (1..=RETRIES as u32 + 1).collect::<Vec<_>>()[..]
             );
             assert!(pair.states().iter().all(|s| match s {
-                SessionState::WaitingToRetry { until, attempt } =>
+                SessionState::WaitingToRetry { until, attempt, .. } =>
                     pair.connects.contains(until) && (2..=RETRIES as u32 + 2).contains(attempt),
                 _ => true,
             }));

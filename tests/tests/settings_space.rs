@@ -157,8 +157,16 @@ proptest! {
         ops in proptest::collection::vec(any_op(), 1..30),
     ) {
         let mut rig = Pair::new(config(&settings));
-        // At most 20 000 pings per advance, so a 1 ms interval keeps a case short.
-        let longest = settings.interval.map_or(Duration::MAX, |i| i.saturating_mul(20_000));
+        // At most about 20 000 pings or attempts per advance: the shortest recurring timer (the
+        // ping interval, the backoff cap, the open timeout that ends each attempt) sets how far
+        // one advance may go, so 1 ms settings keep a case short.
+        let backoff_cap = settings.initial_delay.saturating_add(settings.max_delay_extra);
+        let shortest = [settings.interval, Some(backoff_cap), Some(settings.open_timeout)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+        let longest = shortest.saturating_mul(20_000);
         let mut accepted = Vec::new();
         let mut n = 0u32;
         for op in &ops {

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -92,6 +93,11 @@ async fn connect_tcp(host: &str, port: u16, authority: &str) -> Result<TcpStream
     let addrs = async_net::resolve((host, port))
         .await
         .map_err(|e| crate::io_error::dns_error(authority, &e))?;
+    connect_each(authority, addrs).await
+}
+
+/// Connects to the first of `addrs` (what `authority` resolved to) that answers.
+async fn connect_each(authority: &str, addrs: Vec<SocketAddr>) -> Result<TcpStream, TransportError> {
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
@@ -159,5 +165,27 @@ impl AsyncWrite for NetStream {
             #[cfg(feature = "rustls")]
             NetStream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn every_resolved_address_is_tried_in_turn() {
+        // A port that refuses: bind, note the address, close the listener.
+        let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let tcp = async_io::block_on(connect_each("h", vec![refused, good])).unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), good);
+        assert!(tcp.nodelay().unwrap());
+        let error = async_io::block_on(connect_each("h", vec![refused])).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::Refused, "{error}");
+        assert!(error.message.contains(&refused.to_string()), "{error}");
+        let error = async_io::block_on(connect_each("h", Vec::new())).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::Dns, "{error}");
     }
 }

@@ -83,7 +83,7 @@ impl Transcript {
         match event {
             SessionEvent::Opened { .. } => self.opened += 1,
             SessionEvent::Message(message) => self.messages.push(message),
-            SessionEvent::Disconnected { reason, retry_at } => self.disconnects.push((reason, retry_at.is_some())),
+            SessionEvent::Disconnected { reason, retry_at, .. } => self.disconnects.push((reason, retry_at.is_some())),
             SessionEvent::StateChanged(SessionState::Closed(reason)) => {
                 self.closed = Some(reason);
                 return true;

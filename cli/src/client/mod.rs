@@ -43,7 +43,7 @@ fn warn(quiet: bool, text: &str) {
 mod tests {
     use super::*;
     use resock::core::session::ClosedReason;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn closing_waits_for_an_open_connection() {
@@ -53,6 +53,7 @@ mod tests {
         assert!(!can_close(&SessionState::Closing));
         let waiting = SessionState::WaitingToRetry {
             until: Instant::now(),
+            retry_in: Duration::from_millis(250),
             attempt: 2,
         };
         assert!(!can_close(&waiting));

@@ -36,6 +36,10 @@ pub enum SessionState {
     WaitingToRetry {
         /// When the next attempt starts.
         until: Instant,
+        /// The backoff delay as scheduled: `until` minus the instant of the disconnect. Print
+        /// this rather than `until - Instant::now()`, which has already shrunk by the time the
+        /// event is read.
+        retry_in: Duration,
         /// The number that attempt will have.
         attempt: u32,
     },
@@ -117,6 +121,9 @@ pub enum SessionEvent {
         reason: DisconnectReason,
         /// The next attempt, or `None` when the session closed for good.
         retry_at: Option<Instant>,
+        /// The backoff delay as scheduled (`retry_at` minus the instant of the disconnect), or
+        /// `None` when the session closed for good.
+        retry_in: Option<Duration>,
     },
     /// An error a program can act on (also reported through `Disconnected`).
     Error(Error),

@@ -333,13 +333,17 @@ impl Session {
         }
         self.retries += 1;
         let until = crate::util::saturating_later(now, delay);
+        // The delay as scheduled: `delay` itself unless a huge one was cut to fit an `Instant`.
+        let retry_in = until.saturating_duration_since(now);
         self.retry_at = Some(until);
         self.emit(SessionEvent::Disconnected {
             reason,
             retry_at: Some(until),
+            retry_in: Some(retry_in),
         });
         self.set_state(SessionState::WaitingToRetry {
             until,
+            retry_in,
             attempt: self.failures + 1,
         });
     }
@@ -355,7 +359,11 @@ impl Session {
         for item in unsent {
             self.hand_back(item, HandBackReason::Closed);
         }
-        self.emit(SessionEvent::Disconnected { reason, retry_at: None });
+        self.emit(SessionEvent::Disconnected {
+            reason,
+            retry_at: None,
+            retry_in: None,
+        });
         self.set_state(SessionState::Closed(closed));
     }
 }
