@@ -341,6 +341,20 @@ impl Pair {
         }
     }
 
+    /// When the first heartbeat failure (`DisconnectReason::PongTimeout`) was reported.
+    pub fn pong_timeout_at(&self) -> Option<Instant> {
+        self.find_event(|e| {
+            matches!(
+                e,
+                SessionEvent::Disconnected {
+                    reason: DisconnectReason::PongTimeout,
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| t)
+    }
+
     /// Every `Disconnected` event: when, why, and when the next attempt starts (`None`: for good).
     /// Checks on the way that the scheduled delay it carries is `retry_at` minus its instant.
     pub fn disconnects(&self) -> Vec<(Instant, DisconnectReason, Option<Instant>)> {

@@ -5,25 +5,12 @@
 //! transport at once, no later than interval + timeout after the last frame it received, and
 //! never while the server still answers within the timeout.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::prelude::*;
+use resock_core::SessionState;
 use resock_core::session::{HeartbeatConfig, ReconnectPolicy, SessionEvent};
-use resock_core::{DisconnectReason, SessionState};
 use resock_tests::pair::Pair;
-
-fn pong_timeout_at(rig: &Pair) -> Option<Instant> {
-    rig.find_event(|e| {
-        matches!(
-            e,
-            SessionEvent::Disconnected {
-                reason: DisconnectReason::PongTimeout,
-                ..
-            }
-        )
-    })
-    .map(|(t, _)| t)
-}
 
 /// A duration from 1 ms to about `2 << max_exp` ms, spread over its orders of magnitude.
 fn span(max_exp: u32) -> impl Strategy<Value = Duration> {
@@ -67,7 +54,7 @@ proptest! {
         if freeze { rig.server.stall_all() } else { rig.server.answer_pings = false }
         rig.run_for(horizon);
 
-        let dead = pong_timeout_at(&rig);
+        let dead = rig.pong_timeout_at();
         let last_read = rig.client_reads.iter().rev().find(|t| **t <= dead.unwrap_or(rig.now)).copied();
         let last_alive = last_read.expect("at least the 101 was read");
         let dead = dead.unwrap_or_else(|| panic!("never failed: last frame at {:?}, now {:?}", last_alive - rig.start, rig.elapsed()));
@@ -102,7 +89,7 @@ fn the_issue_settings_ping_200_ms_timeout_300_ms_detect_a_pong_swallowing_server
     assert!(rig.run_until_open(Duration::from_secs(1)));
     let open = rig.now;
     rig.run_for(Duration::from_secs(1));
-    let dead = pong_timeout_at(&rig).expect("detected");
+    let dead = rig.pong_timeout_at().expect("detected");
     // First ping at 200 ms; no pong by 500 ms. (Before, each ping pushed the deadline on.)
     assert_eq!(dead - open, Duration::from_millis(500));
 }
@@ -121,6 +108,6 @@ fn round_trips_longer_than_the_interval_are_measured() {
     let rtt = rig.session.rtt().expect("pongs matched their pings");
     assert_eq!(rtt.latest, Duration::from_millis(300));
     assert_eq!(rtt.smoothed, Duration::from_millis(300));
-    assert!(pong_timeout_at(&rig).is_none());
+    assert!(rig.pong_timeout_at().is_none());
     assert_eq!(*rig.session.state(), SessionState::Open);
 }

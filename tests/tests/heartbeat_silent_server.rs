@@ -24,19 +24,6 @@ fn opened_at(rig: &Pair, n: usize) -> Instant {
         .expect("the session opened")
 }
 
-fn pong_timeout_at(rig: &Pair) -> Option<Instant> {
-    rig.find_event(|e| {
-        matches!(
-            e,
-            SessionEvent::Disconnected {
-                reason: DisconnectReason::PongTimeout,
-                ..
-            }
-        )
-    })
-    .map(|(t, _)| t)
-}
-
 fn check_dead_peer_handling(rig: &mut Pair) {
     assert!(rig.run_until_open(Duration::from_secs(1)));
     let open = opened_at(rig, 0);
@@ -44,7 +31,7 @@ fn check_dead_peer_handling(rig: &mut Pair) {
     rig.run_for(INTERVAL + TIMEOUT + Duration::from_millis(100));
 
     // Detected exactly one interval plus one timeout after the handshake.
-    let dead = pong_timeout_at(rig).expect("the silent server was detected");
+    let dead = rig.pong_timeout_at().expect("the silent server was detected");
     assert_eq!(
         dead - open,
         INTERVAL + TIMEOUT,
@@ -81,7 +68,7 @@ fn a_server_that_swallows_pongs_is_failed_with_1011_after_40_s_and_retried() {
     let mut rig = Pair::new(Pair::config());
     rig.server.answer_pings = false;
     check_dead_peer_handling(&mut rig);
-    let dead = pong_timeout_at(&rig).unwrap();
+    let dead = rig.pong_timeout_at().unwrap();
     let first = rig.disconnect_ids[0].1;
     rig.run_for(Duration::from_secs(2));
 
@@ -115,7 +102,7 @@ fn a_stalled_server_is_detected_the_same_way_and_a_fixed_policy_retries_on_time(
     // Stops reading and writing on the open connection (a frozen process, a half-open TCP).
     rig.server.stall_all();
     check_dead_peer_handling(&mut rig);
-    let dead = pong_timeout_at(&rig).unwrap();
+    let dead = rig.pong_timeout_at().unwrap();
     rig.run_for(Duration::from_secs(5));
     assert_eq!(rig.connect_ids.len(), 2);
     assert_eq!(rig.connect_ids[1].0 - dead, Duration::from_secs(3));
@@ -152,7 +139,7 @@ fn detection_time_follows_the_configured_interval_and_timeout() {
     assert!(rig.run_until_open(Duration::from_secs(1)));
     let open = opened_at(&rig, 0);
     rig.run_for(Duration::from_secs(8));
-    assert_eq!(pong_timeout_at(&rig).unwrap() - open, Duration::from_secs(7));
+    assert_eq!(rig.pong_timeout_at().unwrap() - open, Duration::from_secs(7));
 }
 
 #[test]
@@ -171,7 +158,7 @@ fn data_from_the_server_counts_as_liveness_when_any_frame_does() {
     }
     rig.run_for(Duration::from_secs(1));
     assert_eq!(rig.received.len(), 20);
-    assert!(pong_timeout_at(&rig).is_none(), "10 minutes of data is a live server");
+    assert!(rig.pong_timeout_at().is_none(), "10 minutes of data is a live server");
     assert_eq!(*rig.session.state(), SessionState::Open);
     assert_eq!(rig.connect_ids.len(), 1);
     assert!(!rig.pings().is_empty(), "pings went out during the quiet stretches");
@@ -192,7 +179,7 @@ fn data_without_pongs_is_not_enough_when_only_pongs_count() {
         rig.server.broadcast(&Message::text(format!("news {i}")), now);
     }
     rig.run_for(Duration::from_secs(1));
-    assert_eq!(pong_timeout_at(&rig).unwrap() - open, INTERVAL + TIMEOUT);
+    assert_eq!(rig.pong_timeout_at().unwrap() - open, INTERVAL + TIMEOUT);
     let close = rig.close_frames();
     assert_eq!(close[0].2.close_code(), Some(1011));
     assert_eq!(rig.frame_times(wire::PING).len(), 1);
