@@ -46,13 +46,14 @@ mod net;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod read_buf;
 mod seed;
+mod send_error;
 #[cfg(feature = "smol")]
 pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
 #[cfg(feature = "async")]
-pub use async_driver::{Driver, HandedBack};
+pub use async_driver::Driver;
 /// Frees a queue's allocation once it is empty: events are large, and a burst must not stay
 /// allocated for the life of an idle connection.
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -63,11 +64,11 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
 }
 
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
+#[cfg(feature = "async")]
+pub use handle::{Client, Events};
+pub use send_error::SendError;
 #[cfg(feature = "json")]
-#[cfg(feature = "async")]
-pub use handle::TypedSendError;
-#[cfg(feature = "async")]
-pub use handle::{Client, Events, SendError, TrySendError};
+pub use send_error::TypedSendError;
 
 pub use resock_core::{
     self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::{StreamExt, future};
-use resock::{Client, ClientBuilder, Driver, Events, SendError, TrySendError};
+use resock::{Client, ClientBuilder, Driver, Events, SendError};
 use resock_core::session::{
     ClosedReason, DisconnectReason, HandBackReason, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy,
     SessionEvent, SessionState,
@@ -531,7 +531,7 @@ fn full_queue_hands_back_and_dropped_sends_are_not_accepted<R: Runtime>() {
         client.try_send(Message::text("a")).unwrap();
         client.try_send(Message::text("b")).unwrap();
         match client.try_send(Message::text("c")) {
-            Err(TrySendError::Full(message)) => assert_eq!(message, Message::text("c")),
+            Err(SendError::Full(message)) => assert_eq!(message, Message::text("c")),
             other => panic!("expected Full, got {other:?}"),
         }
         assert!(future::poll_once(client.send(Message::text("c"))).await.is_none());
@@ -614,7 +614,7 @@ fn close_ends_when_nobody_takes_events<R: Runtime>() {
         // buffer; nothing takes it, so its echo is not read and sends are refused.
         assert!(future::poll_once(&mut driver).await.is_none(), "the driver ended");
         match client.try_send(Message::text("z")) {
-            Err(TrySendError::Full(_)) => {}
+            Err(SendError::Full(_)) => {}
             other => panic!("a send into a full event buffer: {other:?}"),
         }
         let (closed, ()) = within("close", future::zip(client.close(CloseCode::NORMAL, ""), &mut driver)).await;

@@ -7,7 +7,9 @@ mod support;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use resock::blocking_client::{Client, HandedBack, SendError};
+use resock::SendError;
+use resock::blocking_client::Client;
+use resock::core::session::HandedBack;
 use resock::core::session::{HandBackReason, QueueConfig, SessionEvent, SessionState};
 use resock::{ClientBuilder, CloseCode, Message};
 
@@ -38,7 +40,7 @@ fn try_send_hands_the_message_back_when_the_queue_is_full() {
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     match client.try_send(Message::text("one too many")) {
-        Err(SendError::QueueFull(message)) => assert_eq!(message, Message::text("one too many")),
+        Err(SendError::Full(message)) => assert_eq!(message, Message::text("one too many")),
         other => panic!("expected QueueFull, got {other:?}"),
     }
     expect_open(&mut client);

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use resock::blocking_client::SendError;
+use resock::SendError;
 use resock::{ClientBuilder, CloseCode, Message};
 
 use support::expect_open;

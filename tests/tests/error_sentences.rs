@@ -446,28 +446,13 @@ fn adapter_cases(cases: &mut Vec<Case>) {
         blocking::Error::Refused(CloseError::InvalidCode(1005).to_string())
     );
 
-    use resock::blocking_client::SendError as BlockingSendError;
     for e in [
-        BlockingSendError::QueueFull(message()),
-        BlockingSendError::TimedOut(message()),
-        BlockingSendError::Closed(message()),
-        BlockingSendError::TooLarge(message()),
-    ] {
-        case!(cases, resock::blocking_client::TypedSendError::Send(e.clone()));
-        case!(cases, e);
-    }
-    for e in [
+        resock::SendError::Full(message()),
+        resock::SendError::TimedOut(message()),
         resock::SendError::Closed(message()),
         resock::SendError::TooLarge(message()),
     ] {
         case!(cases, resock::TypedSendError::Send(e.clone()));
-        case!(cases, e);
-    }
-    for e in [
-        resock::TrySendError::Full(message()),
-        resock::TrySendError::Closed(message()),
-        resock::TrySendError::TooLarge(message()),
-    ] {
         case!(cases, e);
     }
     let timestamp = || {
@@ -475,7 +460,6 @@ fn adapter_cases(cases: &mut Vec<Case>) {
         JsonEnvelope::default().encode("t", &1, Some(far)).unwrap_err()
     };
     case!(cases, resock::TypedSendError::Encode(timestamp()));
-    case!(cases, resock::blocking_client::TypedSendError::Encode(timestamp()));
 
     case!(cases, TlsOptions::default().add_root_pem(b"not pem").unwrap_err());
     case!(

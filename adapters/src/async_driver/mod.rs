@@ -37,7 +37,6 @@ use crate::ClientBuilder;
 use crate::handle::Client;
 
 pub(crate) use connect::{Connect, NetConnector, Opening};
-pub use shared::HandedBack;
 pub(crate) use shared::{Shared, State};
 use transport::{Io, Retiring};
 

@@ -6,29 +6,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use event_listener::Event;
-use resock_core::Message;
-use resock_core::session::{HandBackReason, MessageId, Session, SessionEvent};
-
-/// A message the session handed back instead of writing it (see [`SessionEvent::HandedBack`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandedBack {
-    /// The id `send` returned for it.
-    pub id: MessageId,
-    /// The message itself.
-    pub message: Message,
-    /// Why it was handed back.
-    pub reason: HandBackReason,
-}
-
-impl From<HandedBack> for SessionEvent {
-    fn from(h: HandedBack) -> Self {
-        SessionEvent::HandedBack {
-            id: h.id,
-            message: h.message,
-            reason: h.reason,
-        }
-    }
-}
+use resock_core::session::{HandedBack, Session, SessionEvent};
 
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use resock_core::session::{
-    HandBackReason, MessageId, Rtt, Session, SessionEvent, SessionSendError, SessionState, TransportError,
+    HandedBack, MessageId, Rtt, Session, SessionEvent, SessionSendError, SessionState, TransportError,
     TransportErrorKind, TransportId,
 };
 use resock_core::{CloseCode, Message};
@@ -52,74 +52,14 @@ use resock_core::{CloseCode, Message};
 #[cfg(feature = "json")]
 use resock_core::typed::JsonEnvelope;
 
-use crate::ClientBuilder;
+#[cfg(feature = "json")]
+use crate::TypedSendError;
 use crate::net::{Stream, TlsConfig};
+use crate::{ClientBuilder, SendError};
 use sender::Shared;
 
 /// How long [`Client::send`] waits for room in a full queue by default.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why a message was not queued; the message always comes back.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// The outbound queue is at its bound ([`Client::try_send`] does not wait).
-    #[error("the outbound queue is full")]
-    QueueFull(Message),
-    /// The queue stayed full for the whole send timeout.
-    #[error("the outbound queue stayed full for the send timeout")]
-    TimedOut(Message),
-    /// The session is closed for good.
-    #[error("the session is closed")]
-    Closed(Message),
-    /// The message alone is larger than the queue's byte bound.
-    #[error("the message of {} bytes exceeds the queue's byte bound", .0.len())]
-    TooLarge(Message),
-}
-
-impl SendError {
-    /// The refused message.
-    pub fn into_message(self) -> Message {
-        match self {
-            SendError::QueueFull(m) | SendError::TimedOut(m) | SendError::Closed(m) | SendError::TooLarge(m) => m,
-        }
-    }
-}
-
-impl From<SessionSendError> for SendError {
-    fn from(error: SessionSendError) -> Self {
-        match error {
-            SessionSendError::QueueFull(m) => SendError::QueueFull(m),
-            SessionSendError::TooLarge(m) => SendError::TooLarge(m),
-            other => SendError::Closed(other.into_message()),
-        }
-    }
-}
-
-/// Why a typed send failed (feature `json`).
-#[cfg(feature = "json")]
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum TypedSendError {
-    /// The value could not be encoded; nothing was queued.
-    #[error(transparent)]
-    Encode(#[from] resock_core::typed::EncodeError),
-    /// The encoded message was refused; it comes back inside.
-    #[error(transparent)]
-    Send(#[from] SendError),
-}
-
-/// A message the session gave back unsent, kept for the caller when [`Client::recv`] or
-/// [`Client::run_router`] skipped the [`SessionEvent::HandedBack`] event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandedBack {
-    /// The id `send` returned.
-    pub id: MessageId,
-    /// The message.
-    pub message: Message,
-    /// Why it was not written.
-    pub reason: HandBackReason,
-}
 
 /// The transport of the current attempt.
 #[derive(Debug)]
@@ -286,7 +226,7 @@ impl Client {
     }
 
     /// Queues `message` without waiting for room: a full queue hands it back at once in
-    /// [`SendError::QueueFull`]. It still writes what is ready, and opens a connection the
+    /// [`SendError::Full`]. It still writes what is ready, and opens a connection the
     /// session asked for.
     pub fn try_send(&mut self, message: Message) -> Result<MessageId, SendError> {
         let id = self.session.send(message)?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use resock_core::Message;
 use resock_core::session::{MessageId, Session, SessionSendError};
 
-use super::SendError;
+use crate::SendError;
 
 /// How often a socket read wakes up to take messages from senders (only while senders exist).
 pub const SENDER_POLL: Duration = Duration::from_millis(20);

@@ -1,12 +1,8 @@
 //! [`Client`]: the cloneable, runtime-independent handle to a session run by the async driver.
 
-mod error;
 mod recv;
 mod send;
 
-#[cfg(feature = "json")]
-pub use error::TypedSendError;
-pub use error::{SendError, TrySendError};
 pub use recv::Events;
 
 use std::sync::Arc;
@@ -16,7 +12,8 @@ use std::time::Instant;
 use resock_core::CloseCode;
 use resock_core::session::{ClosedReason, DisconnectReason, Rtt, SessionState, TransportError, TransportErrorKind};
 
-use crate::async_driver::{HandedBack, Shared};
+use crate::async_driver::Shared;
+use resock_core::session::HandedBack;
 
 /// A handle to a WebSocket client that stays connected; clone it freely (tasks, threads).
 ///

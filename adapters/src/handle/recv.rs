@@ -9,7 +9,7 @@ use resock_core::Message;
 use resock_core::session::SessionEvent;
 
 use super::Client;
-use crate::async_driver::HandedBack;
+use resock_core::session::HandedBack;
 
 impl Client {
     /// Every session event, in order: state changes, messages, pongs, `Sent`, handed-back

@@ -3,10 +3,11 @@
 use resock_core::Message;
 use resock_core::session::{MessageId, SessionSendError};
 
-use super::{Client, SendError, TrySendError};
+use super::Client;
+use crate::SendError;
 
 impl Client {
-    /// Queues `message` for sending, waiting while there is no room (see [`TrySendError::Full`]).
+    /// Queues `message` for sending, waiting while there is no room (see [`SendError::Full`]).
     ///
     /// Cancel-safe: the message is handed to the session in one synchronous step; if the
     /// future is dropped before it resolves, the message was never accepted.
@@ -37,13 +38,13 @@ impl Client {
     }
 
     /// Queues `message` if there is room now, else hands it back.
-    pub fn try_send(&self, message: Message) -> Result<MessageId, TrySendError> {
+    pub fn try_send(&self, message: Message) -> Result<MessageId, SendError> {
         let mut state = self.shared.lock();
         if state.finished {
-            return Err(TrySendError::Closed(message));
+            return Err(SendError::Closed(message));
         }
         if self.shared.backed_up(&state) {
-            return Err(TrySendError::Full(message));
+            return Err(SendError::Full(message));
         }
         match state.session.send(message) {
             Ok(id) => {
@@ -51,9 +52,9 @@ impl Client {
                 self.shared.wake_driver.notify(usize::MAX);
                 Ok(id)
             }
-            Err(SessionSendError::QueueFull(m)) => Err(TrySendError::Full(m)),
-            Err(SessionSendError::TooLarge(m)) => Err(TrySendError::TooLarge(m)),
-            Err(e) => Err(TrySendError::Closed(e.into_message())),
+            Err(SessionSendError::QueueFull(m)) => Err(SendError::Full(m)),
+            Err(SessionSendError::TooLarge(m)) => Err(SendError::TooLarge(m)),
+            Err(e) => Err(SendError::Closed(e.into_message())),
         }
     }
 
@@ -63,8 +64,8 @@ impl Client {
     }
 
     /// Sends a binary message (see [`send`](Self::send)).
-    pub async fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<MessageId, SendError> {
-        self.send(Message::binary(data.into())).await
+    pub async fn send_binary(&self, data: impl Into<resock_core::Bytes>) -> Result<MessageId, SendError> {
+        self.send(Message::binary(data)).await
     }
 
     /// Encodes `data` as `{"type": ty, "data": data, "timestamp": now}` with the builder's
@@ -76,7 +77,7 @@ impl Client {
         &'a self,
         ty: &str,
         data: &T,
-    ) -> impl std::future::Future<Output = Result<MessageId, super::TypedSendError>> + Send + use<'a, T> {
+    ) -> impl std::future::Future<Output = Result<MessageId, crate::TypedSendError>> + Send + use<'a, T> {
         let encoded = self
             .shared
             .envelope

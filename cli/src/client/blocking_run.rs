@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use resock::ClientBuilder;
 use resock::CloseCode;
-use resock::blocking_client::{SendError, Sender};
+use resock::SendError;
+use resock::blocking_client::Sender;
 
 use super::{can_close, warn};
 use crate::input;

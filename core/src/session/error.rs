@@ -69,7 +69,7 @@ pub enum ConnectError {
 
 /// Every error the session reports.
 #[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Connecting or staying connected failed.
     #[error(transparent)]

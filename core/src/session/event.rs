@@ -90,8 +90,31 @@ pub enum HandBackReason {
     Closed,
 }
 
-/// Something the application should know.
-#[derive(Debug)]
+/// A message the session handed back instead of writing it, with its id and the reason: what
+/// [`SessionEvent::HandedBack`] carries, as one value a client can keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandedBack {
+    /// The id `send` returned for it.
+    pub id: MessageId,
+    /// The message itself.
+    pub message: Message,
+    /// Why it was handed back.
+    pub reason: HandBackReason,
+}
+
+impl From<HandedBack> for SessionEvent {
+    fn from(h: HandedBack) -> Self {
+        SessionEvent::HandedBack {
+            id: h.id,
+            message: h.message,
+            reason: h.reason,
+        }
+    }
+}
+
+/// Something the application should know. Cloning is cheap (payloads are shared `Bytes`), so
+/// a driver can hand every event to several listeners.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SessionEvent {
     /// The state changed.

@@ -20,7 +20,7 @@ mod validate;
 pub use certificate::{CertificateError, CertificateErrorKind};
 pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
 pub use error::{ConnectError, Error, SessionSendError, TimeoutKind};
-pub use event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
+pub use event::{ClosedReason, HandBackReason, HandedBack, Output, SessionEvent, SessionState, TransportId};
 pub use heartbeat::Rtt;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};

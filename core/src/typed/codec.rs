@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -43,8 +44,9 @@ pub enum EncodeError {
 }
 
 /// A received message that did not decode. It carries the raw text and the serde error so the
-/// application can log or forward it; the connection is not affected.
-#[derive(Debug, thiserror::Error)]
+/// application can log or forward it; the connection is not affected. Cloning is cheap: the
+/// serde error is shared.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{kind}")]
 pub struct DecodeError {
     /// The text that did not decode: the whole message (binary payloads converted lossily to
@@ -57,7 +59,7 @@ pub struct DecodeError {
 
 /// What was wrong with a message that did not decode.
 #[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DecodeErrorKind {
     /// A binary message arrived and the codec expects JSON text. JSON is text (RFC 8259), so a
     /// binary frame usually means the peer speaks something else; codecs accept UTF-8 JSON in
@@ -66,7 +68,7 @@ pub enum DecodeErrorKind {
     Binary,
     /// The payload is not JSON, or (for [`Json`]) not JSON of the expected shape.
     #[error("the message is not valid JSON: {0}")]
-    Json(serde_json::Error),
+    Json(Arc<serde_json::Error>),
     /// The JSON is valid but not an object, so it cannot be an envelope.
     #[error("the message is JSON but not an object")]
     NotObject,
@@ -82,7 +84,7 @@ pub enum DecodeErrorKind {
         /// The envelope's type.
         ty: String,
         /// What serde found wrong.
-        error: serde_json::Error,
+        error: Arc<serde_json::Error>,
     },
 }
 
@@ -104,7 +106,7 @@ impl DecodeError {
     /// The serde error behind this failure, when there is one.
     pub fn serde_error(&self) -> Option<&serde_json::Error> {
         match &self.kind {
-            DecodeErrorKind::Json(error) | DecodeErrorKind::Data { error, .. } => Some(error),
+            DecodeErrorKind::Json(error) | DecodeErrorKind::Data { error, .. } => Some(&**error),
             _ => None,
         }
     }
@@ -195,6 +197,6 @@ impl<In: DeserializeOwned, Out: Serialize + ?Sized> Codec for Json<In, Out> {
     fn decode(&self, message: &Message) -> Result<In, DecodeError> {
         let payload = json_payload(message, self.accept_binary)?;
         serde_json::from_slice(payload)
-            .map_err(|error| DecodeError::from_message(message, DecodeErrorKind::Json(error)))
+            .map_err(|error| DecodeError::from_message(message, DecodeErrorKind::Json(Arc::new(error))))
     }
 }

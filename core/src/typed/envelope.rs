@@ -130,7 +130,8 @@ impl JsonEnvelope {
     pub fn decode_envelope(&self, message: &Message) -> Result<Envelope, DecodeError> {
         let fail = |kind| DecodeError::from_message(message, kind);
         let payload = json_payload(message, self.accept_binary)?;
-        let value: Value = serde_json::from_slice(payload).map_err(|error| fail(DecodeErrorKind::Json(error)))?;
+        let value: Value =
+            serde_json::from_slice(payload).map_err(|error| fail(DecodeErrorKind::Json(error.into())))?;
         let Value::Object(mut object) = value else {
             return Err(fail(DecodeErrorKind::NotObject));
         };
@@ -196,7 +197,7 @@ impl Envelope {
                 self.data.to_string(),
                 DecodeErrorKind::Data {
                     ty: self.ty.clone(),
-                    error,
+                    error: error.into(),
                 },
             )
         })

@@ -141,7 +141,13 @@ impl<Ctx> Router<Ctx> {
             let Envelope { ty, data, .. } = envelope;
             return match handler.call(ctx, data) {
                 Ok(()) => Ok(Dispatched::Handled(ty)),
-                Err(error) => Err(DecodeError::from_message(message, DecodeErrorKind::Data { ty, error })),
+                Err(error) => Err(DecodeError::from_message(
+                    message,
+                    DecodeErrorKind::Data {
+                        ty,
+                        error: error.into(),
+                    },
+                )),
             };
         }
         match &mut self.fallback {
