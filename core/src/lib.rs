@@ -58,9 +58,9 @@ pub use handshake::{Accepted, ClientOptions, HandshakeError, HandshakeLimits, Ht
 pub use message::{Message, Text};
 pub use rng::Rng;
 pub use session::{
-    CertificateError, CertificateErrorKind, ClosedReason, ConfigError, DisconnectReason, MessageId, Output, Session,
-    SessionConfig, SessionEvent, SessionSendError, SessionState, TransportError, TransportErrorKind, TransportId,
-    TransportInput,
+    CertificateError, CertificateErrorKind, ClosedReason, ConfigError, DisconnectReason, MessageId, Metrics, Output,
+    Session, SessionConfig, SessionEvent, SessionSendError, SessionState, TransportError, TransportErrorKind,
+    TransportId, TransportInput,
 };
 pub use url::WsUrl;
 pub use util::saturating_later;

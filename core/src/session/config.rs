@@ -248,6 +248,11 @@ pub struct SessionConfig {
     /// [`Error::Decode`]: super::Error::Decode
     #[cfg(feature = "json")]
     pub envelope: Option<crate::typed::JsonEnvelope>,
+    /// Messages written first on every connection, as soon as its handshake completes and
+    /// before anything queued: the subscriptions a feed needs again after each reconnect.
+    /// They are not queued messages: no id, no `Sent` event, never handed back.
+    /// [`Session::set_open_messages`](super::Session::set_open_messages) replaces them.
+    pub open_messages: Vec<crate::message::Message>,
 }
 
 impl SessionConfig {
@@ -264,6 +269,7 @@ impl SessionConfig {
             close_timeout: Duration::from_secs(10),
             #[cfg(feature = "json")]
             envelope: None,
+            open_messages: Vec::new(),
         }
     }
 }

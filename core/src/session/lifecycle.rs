@@ -23,6 +23,7 @@ impl Session {
         match input {
             TransportInput::Connected => self.on_transport_up(now),
             TransportInput::Data(data) => {
+                self.counters.bytes_in = self.counters.bytes_in.saturating_add(data.len() as u64);
                 if let Some(conn) = self.conn.as_mut() {
                     conn.handle_input(now, Input::Data(data));
                 }
@@ -110,7 +111,19 @@ impl Session {
             .handshake_timeout(self.config.open_timeout)
             .close_timeout(self.config.close_timeout);
         let seed = self.with_rng(Rng::fork_seed);
-        match Connection::client(&self.config.url, &self.config.client, config, seed, now) {
+        let extra = self
+            .attempt_headers
+            .take()
+            .filter(|(id, _)| self.transport == Some(*id));
+        let opened = match extra {
+            Some((_, headers)) => {
+                let mut options = self.config.client.clone();
+                options.headers.extend(headers);
+                Connection::client(&self.config.url, &options, config, seed, now)
+            }
+            None => Connection::client(&self.config.url, &self.config.client, config, seed, now),
+        };
+        match opened {
             Ok(conn) => self.conn = Some(conn),
             Err(e) => {
                 // Local misuse (a bad header in the options): retrying cannot help.
@@ -140,6 +153,7 @@ impl Session {
     pub(super) fn next_direct_output(&mut self) -> Option<Output> {
         if let Some(message) = self.conn.as_mut().and_then(|c| c.poll_message()) {
             self.heartbeat.on_frame(self.now);
+            self.counters.messages_in += 1;
             #[cfg(feature = "json")]
             if self.config.envelope.is_some() {
                 self.deliver(message);
@@ -159,6 +173,16 @@ impl Session {
                 self.open_deadline = None;
                 self.healthy_at = now.checked_add(self.config.reconnect.healthy_after);
                 self.heartbeat.on_open(now);
+                self.counters.connections += 1;
+                if let Some(conn) = self.conn.as_mut() {
+                    for message in &self.config.open_messages {
+                        // Only a message bigger than the frame limit of our own encoder could
+                        // fail, and a fresh connection has no message in progress.
+                        if conn.send(message).is_ok() {
+                            self.counters.messages_out += 1;
+                        }
+                    }
+                }
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
                     subprotocol: accepted.subprotocol,
@@ -166,6 +190,7 @@ impl Session {
             }
             Event::Message(message) => {
                 self.heartbeat.on_frame(now);
+                self.counters.messages_in += 1;
                 self.deliver(message);
             }
             Event::Ping(_) => self.heartbeat.on_frame(now),

@@ -11,6 +11,7 @@ mod heartbeat;
 #[cfg(test)]
 mod heartbeat_tests;
 mod lifecycle;
+mod metrics;
 mod policy;
 mod queue;
 #[cfg(feature = "json")]
@@ -22,6 +23,7 @@ pub use config::{ClassifyHook, HeartbeatConfig, OverflowPolicy, QueueConfig, Rec
 pub use error::{ConnectError, Error, SessionSendError, TimeoutKind};
 pub use event::{ClosedReason, HandBackReason, HandedBack, Output, SessionEvent, SessionState, TransportId};
 pub use heartbeat::Rtt;
+pub use metrics::Metrics;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};
 #[cfg(feature = "json")]
@@ -37,6 +39,7 @@ use crate::message::Message;
 use crate::rng::Rng;
 
 use heartbeat::Heartbeat;
+use metrics::Counters;
 use queue::{OutboundQueue, Refusal};
 
 /// What the driver observed on the transport it opened for an [`Output::Connect`].
@@ -102,6 +105,9 @@ pub struct Session {
     user_close: Option<(CloseCode, String)>,
     pending_failure: Option<DisconnectReason>,
     above_high_water: bool,
+    /// Extra handshake headers for one transport, set by the driver for that attempt.
+    attempt_headers: Option<(TransportId, Vec<(String, String)>)>,
+    counters: Counters,
     now: Instant,
 }
 
@@ -132,6 +138,8 @@ impl Session {
             user_close: None,
             pending_failure: None,
             above_high_water: false,
+            attempt_headers: None,
+            counters: Counters::default(),
             now,
         }
     }
@@ -178,7 +186,41 @@ impl Session {
         self.failures
     }
 
+    /// What the session has done so far: messages and bytes each way, connections and
+    /// reconnects, and the queue and RTT now.
+    pub fn metrics(&self) -> Metrics {
+        let c = self.counters;
+        Metrics {
+            messages_in: c.messages_in,
+            bytes_in: c.bytes_in,
+            messages_out: c.messages_out,
+            bytes_out: c.bytes_out,
+            connections: c.connections,
+            reconnects: c.connections.saturating_sub(1),
+            queue_depth: self.queue.len(),
+            queued_bytes: self.buffered_amount(),
+            rtt: self.heartbeat.rtt().map(|rtt| rtt.smoothed),
+            events_skipped: 0,
+        }
+    }
+
     // ----- commands -----
+
+    /// Adds `headers` to the opening handshake of transport `id` only, after the configured
+    /// ones: per-attempt values such as a fresh auth token. Call it after
+    /// [`Output::Connect`] names `id` and before reporting `Connected`; for any other
+    /// transport it does nothing.
+    pub fn set_attempt_headers(&mut self, id: TransportId, headers: Vec<(String, String)>) {
+        if self.transport == Some(id) && self.conn.is_none() {
+            self.attempt_headers = Some((id, headers));
+        }
+    }
+
+    /// Replaces the messages written first on every following connection
+    /// ([`SessionConfig::open_messages`]). A connection already open keeps what it sent.
+    pub fn set_open_messages(&mut self, messages: Vec<Message>) {
+        self.config.open_messages = messages;
+    }
 
     /// Starts connecting (from `Idle`, or again from `Closed`).
     pub fn connect(&mut self, now: Instant) {
@@ -262,10 +304,13 @@ impl Session {
         if !self.final_tx.is_empty() {
             let n = self.final_tx.len();
             buf.append(&mut self.final_tx);
+            self.counters.bytes_out = self.counters.bytes_out.saturating_add(n as u64);
             return Some(n);
         }
         self.pump_queue(TRANSMIT_BATCH);
         let n = self.conn.as_mut()?.poll_transmit(buf)?;
+        self.counters.bytes_out = self.counters.bytes_out.saturating_add(n as u64);
+        self.counters.messages_out += self.in_flight.len() as u64;
         for item in std::mem::take(&mut self.in_flight) {
             self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
         }
