@@ -81,6 +81,11 @@ impl fmt::Display for ClosedReason {
     }
 }
 
+/// A session that closed for good is what ends a client's `recv` and `connected`, so the reason
+/// travels as an error (`?` into `Box<dyn Error>`). Its text already holds the disconnect
+/// reason, so it names no source.
+impl std::error::Error for ClosedReason {}
+
 /// Why a message was handed back instead of written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandBackReason {

@@ -56,6 +56,9 @@ pub(crate) struct Heartbeat {
     sent: VecDeque<(u64, Instant)>,
     counter: u64,
     rtt: Option<Rtt>,
+    /// The driver is not reading the transport (its application is behind): the peer cannot be
+    /// heard, so no pong deadline runs. Kept across connections, like the driver's state.
+    deaf: bool,
 }
 
 impl Heartbeat {
@@ -68,6 +71,7 @@ impl Heartbeat {
             sent: VecDeque::new(),
             counter: 0,
             rtt: None,
+            deaf: false,
         }
     }
 
@@ -119,9 +123,30 @@ impl Heartbeat {
         }
     }
 
-    /// The pong deadline: `timeout` after the oldest unanswered ping.
+    /// The pong deadline: `timeout` after the oldest unanswered ping; none while deaf.
     fn pong_deadline(&self, unanswered_since: Option<Instant>) -> Option<Instant> {
+        if self.deaf {
+            return None;
+        }
         unanswered_since.and_then(|at| at.checked_add(self.config.timeout))
+    }
+
+    /// The driver stopped (`false`) or resumed (`true`) reading the transport. While it does
+    /// not read, silence proves nothing, so no pong deadline runs. On resume the oldest
+    /// unanswered ping counts as sent now (a full timeout for the peer to be heard), and
+    /// pings sent before give no RTT sample, since their pongs waited unread.
+    pub(crate) fn set_reading(&mut self, now: Instant, reading: bool) {
+        if self.deaf != reading {
+            return;
+        }
+        self.apply_last_frame();
+        self.deaf = !reading;
+        if reading {
+            self.sent.clear();
+            if self.unanswered_since.is_some() {
+                self.unanswered_since = Some(now);
+            }
+        }
     }
 
     /// A pong arrived; returns the new RTT when it answers a ping we remember.
@@ -280,5 +305,38 @@ mod tests {
         assert!(matches!(h.on_timeout(woke), Some(Action::Ping(_))));
         assert_eq!(h.on_timeout(woke), None, "no burst");
         assert_eq!(h.poll_timeout(), Some(woke + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn no_pong_deadline_while_not_reading_and_a_full_timeout_after() {
+        let t0 = Instant::now();
+        let mut h = hb();
+        h.config.any_frame_is_liveness = false;
+        h.on_open(t0);
+        let Some(Action::Ping(_)) = h.on_timeout(t0 + Duration::from_secs(20)) else {
+            panic!("no ping")
+        };
+        h.set_reading(t0 + Duration::from_secs(21), false);
+        // Only the next ping is due; the pong deadline at 30 s is suspended.
+        assert_eq!(h.poll_timeout(), Some(t0 + Duration::from_secs(40)));
+        assert!(matches!(
+            h.on_timeout(t0 + Duration::from_secs(40)),
+            Some(Action::Ping(_))
+        ));
+        assert_eq!(h.on_timeout(t0 + Duration::from_secs(59)), None);
+        let resumed = t0 + Duration::from_secs(59);
+        h.set_reading(resumed, true);
+        h.set_reading(resumed, true); // idempotent
+        assert_eq!(
+            h.poll_timeout(),
+            Some(resumed + Duration::from_secs(1)),
+            "next ping at 60 s"
+        );
+        assert!(matches!(
+            h.on_timeout(resumed + Duration::from_secs(1)),
+            Some(Action::Ping(_))
+        ));
+        assert_eq!(h.on_timeout(resumed + Duration::from_secs(9)), None);
+        assert_eq!(h.on_timeout(resumed + Duration::from_secs(10)), Some(Action::Dead));
     }
 }

@@ -216,6 +216,16 @@ impl Session {
         }
     }
 
+    /// Tells the session whether the driver reads the transport. A driver that stops reading
+    /// because its application is behind (backpressure on received messages) says `false`:
+    /// silence then proves nothing about the peer, so the heartbeat suspends its pong deadline
+    /// (pings still go out). With `true` again the peer gets a full pong timeout from `now`.
+    /// Reading is assumed from the start; the setting holds across reconnects.
+    pub fn set_reading(&mut self, now: Instant, reading: bool) {
+        self.now = now;
+        self.heartbeat.set_reading(now, reading);
+    }
+
     /// Replaces the messages written first on every following connection
     /// ([`SessionConfig::open_messages`]). A connection already open keeps what it sent.
     pub fn set_open_messages(&mut self, messages: Vec<Message>) {

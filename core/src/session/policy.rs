@@ -113,6 +113,9 @@ pub enum DisconnectReason {
     UserClosed,
 }
 
+/// A disconnect reason is an error a program can report or wrap.
+impl std::error::Error for DisconnectReason {}
+
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
