@@ -21,6 +21,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "rustls")]
     pub(crate) tls: TlsOptions,
     pub(crate) event_capacity: usize,
+    pub(crate) hooks: crate::hooks::Hooks,
 }
 
 impl ClientBuilder {
@@ -36,6 +37,7 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             tls: TlsOptions::default(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            hooks: Default::default(),
         }
     }
 
@@ -52,6 +54,32 @@ impl ClientBuilder {
     /// Adds a header to the opening handshake (e.g. `Authorization`).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.client.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Computes extra handshake headers for every connection attempt (an auth token that
+    /// expires, say); `hook` gets the attempt number, from 1 after each healthy connection.
+    /// They are added after the [`header`](Self::header)s. The hook runs on the driver with no
+    /// lock held, so it may use the client; keep it quick, the attempt waits for it.
+    pub fn headers_with(mut self, hook: impl Fn(u32) -> Vec<(String, String)> + Send + Sync + 'static) -> Self {
+        self.hooks.set_headers(hook);
+        self
+    }
+
+    /// Sends `message` first on every connection, as soon as it opens and before anything
+    /// queued: a subscription a feed needs again after each reconnect. Repeat for several, in
+    /// order. These are not queued messages (no id, no `Sent`, never handed back).
+    pub fn send_on_open(mut self, message: impl Into<resock_core::Message>) -> Self {
+        self.config.open_messages.push(message.into());
+        self
+    }
+
+    /// Computes the messages to send first on each connection (replacing
+    /// [`send_on_open`](Self::send_on_open)'s list) when the transport is up, before the
+    /// handshake: the subscriptions the application holds at that moment. Runs with no lock
+    /// held, like [`headers_with`](Self::headers_with).
+    pub fn send_on_open_with(mut self, hook: impl Fn() -> Vec<resock_core::Message> + Send + Sync + 'static) -> Self {
+        self.hooks.set_open_messages(hook);
         self
     }
 

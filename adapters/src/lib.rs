@@ -38,6 +38,8 @@ pub mod blocking_client;
 mod builder;
 #[cfg(feature = "async")]
 mod handle;
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))] // until the async driver runs them
+mod hooks;
 #[cfg(any(feature = "blocking", feature = "async", feature = "rustls"))]
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // TLS alone uses `cause`
 mod io_error;

@@ -49,6 +49,13 @@ impl Client {
                 if let Some(mut old) = self.transport.take() {
                     old.stream.shutdown();
                 }
+                if self.hooks.any() {
+                    let attempt = match self.session.state() {
+                        resock_core::SessionState::Connecting { attempt } => *attempt,
+                        _ => 1,
+                    };
+                    self.hooks.prepare(attempt).apply(&mut self.session, id);
+                }
                 let now = Instant::now();
                 let deadline = self
                     .session

@@ -92,6 +92,7 @@ pub struct Client {
     out: Vec<u8>,
     shared: Arc<Shared>,
     send_timeout: Duration,
+    hooks: crate::hooks::Hooks,
 }
 
 impl ClientBuilder {
@@ -108,7 +109,10 @@ impl ClientBuilder {
             Ok(None)
         };
         let ClientBuilder {
-            config, event_capacity, ..
+            config,
+            event_capacity,
+            hooks,
+            ..
         } = self;
         // The client decodes with the envelope itself, so `recv` and the router see raw text.
         #[cfg(feature = "json")]
@@ -135,6 +139,7 @@ impl ClientBuilder {
             out: Vec::new(),
             shared: Shared::new(inbox_capacity),
             send_timeout: DEFAULT_SEND_TIMEOUT,
+            hooks,
         })
     }
 }
