@@ -35,6 +35,9 @@ pub mod async_std;
 pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
+#[cfg(any(feature = "blocking", feature = "async"))]
+#[allow(dead_code)] // until the clients subscribe through it
+mod broadcast;
 mod builder;
 #[cfg(feature = "async")]
 mod handle;
@@ -65,6 +68,8 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
     }
 }
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
 #[cfg(feature = "async")]
 pub use handle::{Client, Events};
