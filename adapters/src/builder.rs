@@ -14,6 +14,10 @@ use crate::tls::TlsOptions;
 /// stops reading from the socket (backpressure instead of unbounded memory).
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
 
+/// Default number of received data messages a client holds for `recv` (see
+/// [`ClientBuilder::recv_capacity`]).
+pub const DEFAULT_RECV_CAPACITY: usize = 1024;
+
 /// Everything needed to start a client; see the runtime modules for how to start one.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -21,6 +25,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "rustls")]
     pub(crate) tls: TlsOptions,
     pub(crate) event_capacity: usize,
+    pub(crate) recv_capacity: usize,
     pub(crate) hooks: crate::hooks::Hooks,
 }
 
@@ -37,6 +42,7 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             tls: TlsOptions::default(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            recv_capacity: DEFAULT_RECV_CAPACITY,
             hooks: Default::default(),
         }
     }
@@ -153,6 +159,18 @@ impl ClientBuilder {
         self
     }
 
+    /// How many received data messages the client holds for `recv` (at least 1; default
+    /// [`DEFAULT_RECV_CAPACITY`]). These must not be lost, so once the application has called
+    /// `recv`, a full buffer makes the client stop reading from the socket until `recv` takes
+    /// one (backpressure to the server; the heartbeat does not count that pause against the
+    /// server). Until the first `recv`, the buffer keeps the latest messages and drops older
+    /// ones (counted in the metrics), so an application that only sends, or reads through
+    /// subscriptions, never stalls.
+    pub fn recv_capacity(mut self, capacity: usize) -> Self {
+        self.recv_capacity = capacity;
+        self
+    }
+
     /// Checks every setting; each start method calls it, so a setting that can never work
     /// (a zero ping interval, a queue of zero messages, a backoff cap below its base, no room
     /// for events) is refused with the setting's name before anything connects.
@@ -161,6 +179,12 @@ impl ClientBuilder {
             return Err(ConfigError::new(
                 "event_capacity",
                 "must be at least 1; a client with no room for events could never deliver one",
+            ));
+        }
+        if self.recv_capacity == 0 {
+            return Err(ConfigError::new(
+                "recv_capacity",
+                "must be at least 1; a client with no room for a received message could never deliver one",
             ));
         }
         self.config.validate()

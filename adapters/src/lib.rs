@@ -70,7 +70,7 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use broadcast::Lagged;
-pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY};
+pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
 #[cfg(feature = "async")]
 pub use handle::{Client, Events};
 pub use send_error::SendError;

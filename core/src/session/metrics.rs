@@ -28,6 +28,10 @@ pub struct Metrics {
     /// Events a driver skipped for listeners that fell behind (the session itself never skips;
     /// its value here is 0, and clients add their own count).
     pub events_skipped: u64,
+    /// Received data messages a client dropped because no reader took them: its `recv`
+    /// buffer keeps only the latest ones until `recv` is first called, and drops what
+    /// arrives during a close when full. The session itself never drops one (0 here).
+    pub messages_dropped: u64,
 }
 
 /// The counters a session updates as it runs.

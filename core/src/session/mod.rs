@@ -201,6 +201,7 @@ impl Session {
             queued_bytes: self.buffered_amount(),
             rtt: self.heartbeat.rtt().map(|rtt| rtt.smoothed),
             events_skipped: 0,
+            messages_dropped: 0,
         }
     }
 
