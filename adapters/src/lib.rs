@@ -24,7 +24,7 @@
 //! }
 //! ws.close(resock::CloseCode::NORMAL, "bye").unwrap();
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // one audited exception: registering a socket with the poller (blocking_client/socket.rs)
 #![warn(missing_docs)]
 
 #[cfg(feature = "async")]
@@ -36,7 +36,7 @@ pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
 #[cfg(any(feature = "blocking", feature = "async"))]
-#[allow(dead_code)] // until the clients subscribe through it
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))] // until the async client subscribes through it
 mod broadcast;
 mod builder;
 #[cfg(feature = "async")]

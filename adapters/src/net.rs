@@ -48,6 +48,45 @@ impl Stream {
         self.tcp().set_read_timeout(timeout)
     }
 
+    /// Hands as much of `buf` as possible to a non-blocking socket: for TLS, encrypts into
+    /// rustls's bounded buffer (`Ok(0)` when it is full; [`flush_nonblocking`] empties it).
+    ///
+    /// [`flush_nonblocking`]: Stream::flush_nonblocking
+    pub(crate) fn write_nonblocking(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.conn.writer().write(buf),
+        }
+    }
+
+    /// Writes the TLS records rustls holds to a non-blocking socket: `WouldBlock` when the
+    /// socket is full before they all went. Plain TCP holds nothing.
+    pub(crate) fn flush_nonblocking(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(_) => Ok(()),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => {
+                let tls = &mut **tls;
+                while tls.conn.wants_write() {
+                    if tls.conn.write_tls(&mut tls.sock)? == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the TLS layer holds records not written yet.
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => tls.conn.wants_write(),
+        }
+    }
+
     /// Ends the stream: a TLS `close_notify` when encrypted (written within 250 ms), then a TCP
     /// shutdown of both directions. Errors are ignored; the stream is dropped right after.
     pub fn shutdown(&mut self) {

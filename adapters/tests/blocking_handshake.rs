@@ -43,7 +43,7 @@ fn the_server_picks_an_offered_subprotocol_and_sees_custom_headers() {
     assert_eq!(request.header("host"), Some(server.addr().to_string().as_str()));
 
     client.send_text("negotiated").unwrap();
-    assert_eq!(client.recv(), Some(Message::text("negotiated")));
+    assert_eq!(client.recv(), Ok(Message::text("negotiated")));
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use resock::SendError;
 use resock::blocking_client::Client;
-use resock::core::session::HandedBack;
+use resock::core::session::{ClosedReason, HandedBack};
 use resock::core::session::{HandBackReason, QueueConfig, SessionEvent, SessionState};
 use resock::{ClientBuilder, CloseCode, Message};
 
@@ -45,11 +45,11 @@ fn try_send_hands_the_message_back_when_the_queue_is_full() {
     }
     expect_open(&mut client);
     for n in 0..3 {
-        assert_eq!(client.recv(), Some(Message::text(format!("m{n}"))));
+        assert_eq!(client.recv(), Ok(Message::text(format!("m{n}"))));
     }
     // With the queue drained there is room again.
     client.try_send(Message::text("room again")).unwrap();
-    assert_eq!(client.recv(), Some(Message::text("room again")));
+    assert_eq!(client.recv(), Ok(Message::text("room again")));
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }
@@ -112,19 +112,24 @@ fn closing_hands_every_queued_message_back() {
 }
 
 #[test]
-fn recv_keeps_handed_back_messages_for_the_caller() {
+fn recv_ends_with_the_reason_and_leaves_hand_backs_to_the_events() {
     let listener = silent_listener();
     let mut client = small_queue(&format!("ws://{}/", listener.local_addr().unwrap()), 8);
     let id = client.send_text("never sent").unwrap();
     assert!(client.close(CloseCode::NORMAL, ""));
-    assert_eq!(client.recv(), None);
-    let back = client.take_handed_back();
-    assert_eq!(back.len(), 1);
-    assert_eq!((back[0].id, &back[0].message), (id, &Message::text("never sent")));
+    assert_eq!(client.recv(), Err(ClosedReason::User));
+    assert_eq!(client.recv(), Err(ClosedReason::User), "and again");
+    let back: Vec<_> = std::iter::from_fn(|| client.next_event())
+        .filter_map(|event| match event {
+            SessionEvent::HandedBack { id, message, .. } => Some((id, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(back, [(id, Message::text("never sent"))]);
 }
 
 #[test]
-fn a_full_event_buffer_drops_sent_notices_but_keeps_what_matters() {
+fn a_full_event_buffer_skips_the_oldest_events_but_recv_loses_nothing() {
     let server = Server::local(|stream| {
         if let Some(mut ws) = accept(stream) {
             echo(&mut ws);
@@ -136,15 +141,23 @@ fn a_full_event_buffer_drops_sent_notices_but_keeps_what_matters() {
         .connect_blocking()
         .unwrap();
     expect_open(&mut client);
-    // Sending without reading events: the buffer fills, and the `Sent` notices beyond it go.
+    // Sending and receiving without reading events: 20 `Sent` and 20 messages pass through a
+    // buffer of 2 events, and reading never pauses for it.
     for n in 0..20 {
         client.send_text(format!("n{n}")).unwrap();
     }
-    assert!(client.dropped_events() >= 18, "{}", client.dropped_events());
-    // Every echo still arrives, in order.
     for n in 0..20 {
-        assert_eq!(client.recv(), Some(Message::text(format!("n{n}"))));
+        assert_eq!(client.recv(), Ok(Message::text(format!("n{n}"))));
     }
+    let last: Vec<_> = std::iter::from_fn(|| client.next_event_timeout(Duration::ZERO)).collect();
+    assert!(
+        matches!(&last[..], [SessionEvent::Message(a), SessionEvent::Message(b)]
+            if *a == Message::text("n18") && *b == Message::text("n19")),
+        "{last:?}"
+    );
+    let metrics = client.metrics();
+    assert_eq!(metrics.events_skipped, 38, "{metrics:?}");
+    assert_eq!(metrics.messages_dropped, 0, "{metrics:?}");
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }

@@ -41,10 +41,10 @@ fn builder(url: &str, trusted: &TestCa) -> ClientBuilder {
 
 fn echo_once(client: &mut resock::blocking_client::Client) {
     client.send_text("over TLS").unwrap();
-    assert_eq!(client.recv(), Some(Message::text("over TLS")));
+    assert_eq!(client.recv(), Ok(Message::text("over TLS")));
     let payload = vec![7u8; 300_000];
     client.send_binary(payload.clone()).unwrap();
-    assert_eq!(client.recv(), Some(Message::binary(payload)));
+    assert_eq!(client.recv(), Ok(Message::binary(payload)));
     assert!(client.close(CloseCode::NORMAL, "done"));
 }
 

@@ -447,11 +447,11 @@ impl TestClient {
         }
     }
 
-    /// Events the blocking client discarded from a full buffer (always 0 for the async ones,
-    /// whose drivers pause instead).
+    /// Events the blocking client skipped because the test fell a whole event buffer behind
+    /// (always 0 for the async ones, whose drivers pause instead).
     pub fn dropped_events(&self) -> u64 {
         match &self.inner {
-            Inner::Blocking(client) => client.dropped_events(),
+            Inner::Blocking(client) => client.metrics().events_skipped,
             Inner::Async { .. } => 0,
         }
     }

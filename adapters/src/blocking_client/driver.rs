@@ -1,33 +1,33 @@
-//! The run loop of [`Client`]: drain the session's outputs and transmissions, then wait in one
-//! socket read (or, without a socket, on the sender inbox) until the next deadline.
+//! The run loop of [`Client`]: drain the session's outputs and transmissions, then wait once
+//! on the poller for the socket, the session's next deadline and the senders together.
 
-use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use resock_core::session::{Output, SessionEvent, TransportError, TransportErrorKind, TransportInput};
+use resock_core::session::{Output, TransportError, TransportErrorKind, TransportInput};
 
+use super::socket::{self, Registered};
 use super::{Client, Transport};
 use crate::blocking::WRITE_TIMEOUT;
 use crate::net;
 use crate::read_buf::with_read_buf;
 
-/// Shortest read timeout set on the socket (zero would mean "block forever").
-const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
-
-/// How long to wait when the session names no deadline and nothing can be read; a guard, as
+/// How long to wait when the session names no deadline and there is no poller; a guard, as
 /// every state that waits has a deadline or a socket.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 impl Client {
-    /// Drains the session until it has nothing left: outputs (opening and closing transports,
-    /// events) and bytes to write. `force` makes room in a full event buffer (used by close).
-    pub(super) fn pump(&mut self, force: bool) {
+    /// Drains the session until it has nothing left: a close or messages from senders,
+    /// outputs (opening and closing transports, events) and bytes to write.
+    pub(super) fn pump(&mut self) {
         loop {
+            if let Some((code, reason)) = self.shared.take_close() {
+                self.session.close(Instant::now(), code, &reason);
+            }
             self.shared.absorb(&mut self.session);
             let mut busy = false;
             while let Some(output) = self.session.poll_output() {
                 busy = true;
-                self.on_output(output, force);
+                self.on_output(output);
             }
             self.out.clear();
             while self.session.poll_transmit(&mut self.out).is_some() {
@@ -38,16 +38,18 @@ impl Client {
                 break;
             }
         }
+        self.update_reading();
         if self.is_closed() {
             self.shared.close();
+            self.hub.end();
         }
     }
 
-    fn on_output(&mut self, output: Output, force: bool) {
+    fn on_output(&mut self, output: Output) {
         match output {
             Output::Connect { id, url } => {
                 if let Some(mut old) = self.transport.take() {
-                    old.stream.shutdown();
+                    old.socket.shutdown();
                 }
                 if self.hooks.any() {
                     let attempt = match self.session.state() {
@@ -61,17 +63,25 @@ impl Client {
                     .session
                     .poll_timeout()
                     .unwrap_or_else(|| resock_core::saturating_later(now, self.session.config().open_timeout));
-                let opened = match &self.tls {
-                    Ok(tls) => net::connect(&url, deadline, tls.as_ref(), WRITE_TIMEOUT),
-                    Err(error) => Err(error.clone()),
+                let opened = match (&self.tls, self.shared.poller(), &self.poller_error) {
+                    (Ok(tls), Some(poller), _) => {
+                        net::connect(&url, deadline, tls.as_ref(), WRITE_TIMEOUT).and_then(|stream| {
+                            Registered::new(stream, std::sync::Arc::clone(poller))
+                                .map_err(|e| net::transport_error("registering the socket with the poller", &e))
+                        })
+                    }
+                    (Err(error), _, _) => Err(error.clone()),
+                    (_, _, Some(error)) => Err(error.clone()),
+                    (_, None, None) => Err(TransportError::new(TransportErrorKind::Io, "no poller")),
                 };
                 match opened {
-                    Ok(stream) => {
+                    Ok(socket) => {
                         self.transport = Some(Transport {
                             id,
-                            stream,
+                            socket,
                             readable: true,
                             writable: true,
+                            maybe_readable: true,
                         });
                         self.session
                             .handle_transport(Instant::now(), id, TransportInput::Connected);
@@ -90,47 +100,19 @@ impl Client {
                 }
                 if self.transport.as_ref().is_some_and(|t| t.id == id) {
                     if let Some(mut transport) = self.transport.take() {
-                        transport.stream.shutdown();
+                        transport.socket.shutdown();
                     }
                 }
             }
-            Output::Event(event) => self.push_event(event, force),
+            Output::Event(event) => self.deliver(event),
             _ => {}
         }
-    }
-
-    /// Buffers an event for the application, within the capacity as far as possible.
-    fn push_event(&mut self, event: SessionEvent, force: bool) {
-        if self.events.len() >= self.capacity {
-            if matches!(
-                event,
-                SessionEvent::Sent(_) | SessionEvent::Pong { .. } | SessionEvent::Writable
-            ) {
-                self.dropped_events += 1;
-                return;
-            }
-            if force {
-                let oldest = self
-                    .events
-                    .iter()
-                    .position(|e| !matches!(e, SessionEvent::HandedBack { .. }));
-                if let Some(at) = oldest {
-                    self.events.remove(at);
-                    self.dropped_events += 1;
-                }
-            }
-        }
-        self.events.push_back(event);
     }
 
     /// Writes `self.out` to the current transport, reporting a failure to the session.
     fn write_out(&mut self) {
         if let Some(transport) = self.transport.as_mut().filter(|t| t.writable) {
-            let written = transport
-                .stream
-                .write_all(&self.out)
-                .and_then(|()| transport.stream.flush());
-            if let Err(e) = written {
+            if let Err(e) = transport.socket.write_all(&self.out, WRITE_TIMEOUT) {
                 transport.writable = false;
                 let error = net::transport_error("writing to the server", &e);
                 self.session
@@ -142,28 +124,37 @@ impl Client {
         self.out.clear();
     }
 
-    /// Waits for one thing to happen: data on the socket, a sender's message, or the earlier
-    /// of the session's next deadline and `until`; then handles the deadline if it is due.
-    /// `read` is false while the event buffer is full, so no more input is taken.
-    pub(super) fn wait(&mut self, until: Option<Instant>, read: bool) {
+    /// Makes progress on one thing: a due deadline, one read of data already waiting, or else
+    /// one wait on the poller for the socket (while reading), a sender, or the earlier of the
+    /// session's next deadline and `until`; a deadline due after the wait is handled too.
+    pub(super) fn wait(&mut self, until: Option<Instant>) {
         let now = Instant::now();
         let timer = self.session.poll_timeout();
         if timer.is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
             return;
         }
-        let mut deadline = match (timer, until) {
+        let read = self.reading && self.transport.as_ref().is_some_and(|t| t.readable);
+        if read && self.transport.as_ref().is_some_and(|t| t.maybe_readable) && self.read_once() {
+            return;
+        }
+        let deadline = match (timer, until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let can_read = read && self.transport.as_ref().is_some_and(|t| t.readable);
-        if can_read {
-            if self.shared.has_senders() {
-                deadline = Some(deadline.map_or(now + super::SENDER_POLL, |d| d.min(now + super::SENDER_POLL)));
+        match self.shared.poller() {
+            Some(poller) => {
+                let registered = self.transport.as_ref().map(|t| (&t.socket, read));
+                match socket::wait(poller, registered, deadline) {
+                    Ok(ready) => {
+                        if let Some(transport) = self.transport.as_mut() {
+                            transport.maybe_readable |= ready.readable;
+                        }
+                    }
+                    Err(e) => self.fail_transport("waiting for the server", &e),
+                }
             }
-            self.read_once(deadline);
-        } else {
-            self.shared.wait(deadline.unwrap_or(now + IDLE_WAIT));
+            None => self.shared.wait(deadline.unwrap_or(now + IDLE_WAIT)),
         }
         let now = Instant::now();
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
@@ -171,24 +162,16 @@ impl Client {
         }
     }
 
-    /// One socket read, blocking at most until `deadline`.
-    fn read_once(&mut self, deadline: Option<Instant>) {
+    /// One non-blocking read into the session. Returns false when nothing was there.
+    fn read_once(&mut self) -> bool {
         let Some(transport) = self.transport.as_mut() else {
-            return;
+            return false;
         };
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()).max(MIN_READ_TIMEOUT));
-        if let Err(e) = transport.stream.set_read_timeout(timeout) {
-            // Without a read timeout the deadlines could not be kept.
-            transport.readable = false;
-            let error = net::transport_error("setting the read timeout", &e);
-            self.session
-                .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
-            return;
-        }
         let id = transport.id;
         let session = &mut self.session;
+        let socket = &mut transport.socket;
         let result = with_read_buf(|buf| {
-            let result = transport.stream.read(buf);
+            let result = socket.read(buf);
             if let Ok(n @ 1..) = result {
                 session.handle_transport(Instant::now(), id, TransportInput::Data(&buf[..n]));
             }
@@ -199,9 +182,19 @@ impl Client {
                 transport.readable = false;
                 self.session.handle_transport(Instant::now(), id, TransportInput::Eof);
             }
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(_) => {
+                if transport.socket.wants_write() {
+                    // TLS answered something while reading (an alert, a key update).
+                    if let Err(e) = transport.socket.write_all(&[], WRITE_TIMEOUT) {
+                        self.fail_transport("writing to the server", &e);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                transport.maybe_readable = false;
+                return false;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 transport.readable = false;
                 let error = net::transport_error("reading from the server", &e);
@@ -209,13 +202,25 @@ impl Client {
                     .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
             }
         }
+        true
+    }
+
+    /// Reports an IO failure of the current transport to the session.
+    fn fail_transport(&mut self, doing: &str, e: &std::io::Error) {
+        if let Some(transport) = self.transport.as_mut() {
+            transport.readable = false;
+            transport.writable = false;
+            let error = net::transport_error(doing, e);
+            self.session
+                .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
+        }
     }
 
     /// Gives up on the current transport (close took too long): the session hears of a
     /// timeout failure and moves on.
     pub(super) fn abandon_transport(&mut self, why: &str) {
         if let Some(mut transport) = self.transport.take() {
-            transport.stream.shutdown();
+            transport.socket.shutdown();
             let error = TransportError::new(TransportErrorKind::TimedOut, why);
             self.session
                 .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));

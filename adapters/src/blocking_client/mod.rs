@@ -1,51 +1,62 @@
 //! A blocking client that stays connected: the [`Session`] of `resock-core` driven on
-//! `std::net` by the thread that owns the [`Client`], plus a thread-safe [`Sender`].
+//! `std::net` by the thread that owns the [`Client`], plus a thread-safe [`Sender`] and
+//! [`Subscription`]s for other threads.
 //!
 //! ```no_run
 //! use resock::ClientBuilder;
-//! use resock::core::session::SessionEvent;
 //!
 //! let mut client = ClientBuilder::new("ws://127.0.0.1:9001/chat").unwrap().connect_blocking().unwrap();
+//! client.connected()?;
 //! client.send_text("hello").unwrap();
-//! while let Some(event) = client.next_event() {
-//!     match event {
-//!         SessionEvent::Message(message) => println!("{message:?}"),
-//!         SessionEvent::StateChanged(state) => println!("now {state}"),
-//!         _ => {}
-//!     }
+//! loop {
+//!     let message = client.recv()?; // Err(reason) once closed for good
+//!     println!("{message:?}");
 //! }
+//! # Ok::<(), resock::core::session::ClosedReason>(())
 //! ```
 //!
 //! # How it runs
-//! Nothing happens in the background: every call that drives IO (`next_event`, `recv`,
-//! `send` while the queue is full, `close`) runs the session's loop on the calling thread.
-//! It opens transports when the session asks (DNS, TCP and TLS on the calling thread, bounded
-//! by the open timeout), writes what the session transmits, and otherwise blocks in one socket
-//! read whose timeout is the session's next deadline; between attempts it waits only until
-//! the retry time. `send`, `try_send` and `close` also write what is ready at once.
-//! So heartbeats, reconnects and the answer to a server's close happen only while some call
-//! is driving: an application that stops calling for longer than the pong timeout will find
-//! the connection failed and reconnected (nothing queued is lost). Keep a thread in
-//! `next_event`/`recv`, or use the async client, whose driver runs on its own.
+//! Nothing happens in the background: every call that drives IO (`recv`, `next_event`,
+//! `connected`, `send` while the queue is full, `close`) runs the session's loop on the
+//! calling thread. It opens transports when the session asks (DNS, TCP and TLS on the calling
+//! thread, bounded by the open timeout), writes what the session transmits (waiting for a full
+//! socket at most 30 s), and otherwise waits on one poller for the socket, the session's next
+//! deadline and the senders together: an idle client sleeps until one of them has something,
+//! and a [`Sender`]'s message or close is taken at once. `send`, `try_send` and `close` also
+//! write what is ready at once. So heartbeats, reconnects and the answer to a server's close
+//! happen only while some call is driving: an application that stops calling for longer than
+//! the pong timeout will find the connection failed and reconnected (nothing queued is lost).
+//! Keep a thread in `recv`/`next_event`, or use the async client, whose driver runs on its own.
 //!
-//! # Bounds
-//! Reading stops while the event buffer holds its capacity
-//! ([`ClientBuilder::event_capacity`]); events decoded from bytes already read may exceed it
-//! by what one read returned. When the buffer is full, informational events (`Sent`, `Pong`,
-//! `Writable`) are discarded and counted in [`Client::dropped_events`]. Reads are 64 KiB.
+//! # Who sees what
+//! * [`recv`](Client::recv) takes data messages, as received, from the recv buffer (bounded by
+//!   [`ClientBuilder::recv_capacity`]). They must not be lost: once `recv` was called, a full
+//!   buffer stops reading from the socket while the connection is open (backpressure to the
+//!   server; the heartbeat does not count the pause against it), so the buffer may exceed its
+//!   bound only by the messages of one read (64 KiB). Until the first `recv`, it keeps the
+//!   latest messages and drops older ones; while the application closes, a full buffer drops
+//!   what still arrives. Both are counted in [`Metrics::messages_dropped`].
+//! * [`next_event`](Client::next_event) is the owner's view of every event, messages included
+//!   (decoded as [`SessionEvent::Typed`] with an envelope), and each
+//!   [`subscribe`](Client::subscribe) gives another thread the same. They share one buffer of
+//!   [`ClientBuilder::event_capacity`] events that never stops reading: a listener that falls
+//!   behind skips ahead (a subscription is told how many it missed), counted in
+//!   [`Metrics::events_skipped`]. `recv` and the listeners never take events from each other.
 
 mod driver;
+mod receive;
 mod sender;
+mod socket;
+mod subscription;
 
-pub use sender::{SENDER_POLL, Sender};
+pub use sender::Sender;
+pub use subscription::Subscription;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use resock_core::session::{
-    HandedBack, MessageId, Rtt, Session, SessionEvent, SessionSendError, SessionState, TransportError,
-    TransportErrorKind, TransportId,
+    MessageId, Metrics, Rtt, Session, SessionSendError, SessionState, TransportError, TransportErrorKind, TransportId,
 };
 use resock_core::{CloseCode, Message};
 
@@ -54,9 +65,13 @@ use resock_core::typed::JsonEnvelope;
 
 #[cfg(feature = "json")]
 use crate::TypedSendError;
-use crate::net::{Stream, TlsConfig};
+use crate::broadcast::Cursor;
+use crate::net::TlsConfig;
 use crate::{ClientBuilder, SendError};
+use receive::Inbox;
 use sender::Shared;
+use socket::Registered;
+use subscription::Hub;
 
 /// How long [`Client::send`] waits for room in a full queue by default.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,11 +80,14 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 struct Transport {
     id: TransportId,
-    stream: Stream,
+    socket: Registered,
     /// False after EOF or a read error.
     readable: bool,
     /// False after a write error.
     writable: bool,
+    /// Data may be waiting: true after the poller said so (and at the start), false once a
+    /// read found nothing. TLS may hold decrypted bytes the socket no longer shows.
+    maybe_readable: bool,
 }
 
 /// A WebSocket client that stays connected, driven by the thread that owns it.
@@ -82,13 +100,16 @@ pub struct Client {
     transport: Option<Transport>,
     /// The TLS configuration for `wss://`, or why there is none.
     tls: Result<Option<TlsConfig>, TransportError>,
-    #[cfg(feature = "json")]
-    envelope: Option<resock_core::typed::JsonEnvelope>,
-    events: VecDeque<SessionEvent>,
-    capacity: usize,
-    handed_back: VecDeque<HandedBack>,
-    handed_back_capacity: usize,
-    dropped_events: u64,
+    /// Why no transport can open when the OS refused a poller.
+    poller_error: Option<TransportError>,
+    /// Received data messages for `recv`.
+    inbox: Inbox,
+    /// Events for `next_event` and every subscription.
+    hub: Arc<Hub>,
+    /// The owner's place in `hub`.
+    cursor: Cursor,
+    /// Whether the socket is read (false while `recv`'s buffer is full).
+    reading: bool,
     out: Vec<u8>,
     shared: Arc<Shared>,
     send_timeout: Duration,
@@ -111,6 +132,7 @@ impl ClientBuilder {
         let ClientBuilder {
             config,
             event_capacity,
+            recv_capacity,
             hooks,
             ..
         } = self;
@@ -120,8 +142,13 @@ impl ClientBuilder {
             let mut config = config;
             (config.envelope.take(), config)
         };
-        let handed_back_capacity = config.queue.max_messages.max(event_capacity);
-        let inbox_capacity = config.queue.max_messages.clamp(1, 1024);
+        let sender_capacity = config.queue.max_messages.clamp(1, 1024);
+        let (poller, poller_error) = match polling::Poller::new() {
+            Ok(poller) => (Some(Arc::new(poller)), None),
+            Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
+        };
+        let hub = Hub::new(event_capacity);
+        let cursor = hub.subscribe();
         let now = Instant::now();
         let mut session = Session::new(config, crate::os_seed(), now);
         session.connect(now);
@@ -129,15 +156,18 @@ impl ClientBuilder {
             session,
             transport: None,
             tls,
-            #[cfg(feature = "json")]
-            envelope,
-            events: VecDeque::new(),
-            capacity: event_capacity,
-            handed_back: VecDeque::new(),
-            handed_back_capacity,
-            dropped_events: 0,
+            poller_error,
+            inbox: Inbox::new(recv_capacity),
+            hub,
+            cursor,
+            reading: true,
             out: Vec::new(),
-            shared: Shared::new(inbox_capacity),
+            shared: Shared::new(
+                sender_capacity,
+                poller,
+                #[cfg(feature = "json")]
+                envelope,
+            ),
             send_timeout: DEFAULT_SEND_TIMEOUT,
             hooks,
         })
@@ -181,10 +211,14 @@ impl Client {
         &self.session
     }
 
-    /// Informational events discarded because the event buffer was full, plus handed-back
-    /// messages discarded from a full hand-back list.
-    pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+    /// The session's counters, with what this client dropped or skipped: events listeners
+    /// missed by falling behind (`events_skipped`, counted as each listener learns of it) and
+    /// received messages `recv`'s buffer dropped (`messages_dropped`).
+    pub fn metrics(&self) -> Metrics {
+        let mut metrics = self.session.metrics();
+        metrics.events_skipped = self.hub.skipped();
+        metrics.messages_dropped = self.inbox.dropped();
+        metrics
     }
 
     /// How long [`send`](Self::send) waits for room in a full queue.
@@ -197,9 +231,14 @@ impl Client {
         self.send_timeout = timeout;
     }
 
-    /// A handle for sending from other threads.
+    /// A handle for sending (and closing) from other threads.
     pub fn sender(&self) -> Sender {
         Sender::new(Arc::clone(&self.shared), self.send_timeout)
+    }
+
+    /// Every event from now on, for another thread (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::new(Arc::clone(&self.hub))
     }
 
     /// Queues `message` and writes what is ready. While the queue is full it drives IO until
@@ -211,7 +250,7 @@ impl Client {
         loop {
             match self.session.send(message) {
                 Ok(id) => {
-                    self.pump(false);
+                    self.pump();
                     return Ok(id);
                 }
                 Err(SessionSendError::QueueFull(refused)) => {
@@ -219,10 +258,9 @@ impl Client {
                         return Err(SendError::TimedOut(refused));
                     }
                     message = refused;
-                    self.pump(false);
+                    self.pump();
                     if !self.is_closed() {
-                        let read = self.events.len() < self.capacity;
-                        self.wait(Some(deadline), read);
+                        self.wait(Some(deadline));
                     }
                 }
                 Err(refused) => return Err(refused.into()),
@@ -235,7 +273,7 @@ impl Client {
     /// session asked for.
     pub fn try_send(&mut self, message: Message) -> Result<MessageId, SendError> {
         let id = self.session.send(message)?;
-        self.pump(false);
+        self.pump();
         Ok(id)
     }
 
@@ -257,127 +295,32 @@ impl Client {
         ty: &str,
         data: &T,
     ) -> Result<MessageId, TypedSendError> {
-        let message = encode_typed(self.envelope.as_ref(), ty, data)?;
+        let message = encode_typed(self.shared.envelope(), ty, data)?;
         Ok(self.send(message)?)
-    }
-
-    /// Drives IO until the next event; `None` once the session is closed for good and every
-    /// event was delivered. With an envelope on the builder, text messages arrive as
-    /// [`SessionEvent::Typed`] (or a decode [`SessionEvent::Error`]).
-    pub fn next_event(&mut self) -> Option<SessionEvent> {
-        self.next_event_until(None)
-    }
-
-    /// Like [`next_event`](Self::next_event), but also `None` when `timeout` passes first
-    /// ([`is_closed`](Self::is_closed) tells the two apart).
-    pub fn next_event_timeout(&mut self, timeout: Duration) -> Option<SessionEvent> {
-        self.next_event_until(Some(resock_core::saturating_later(Instant::now(), timeout)))
-    }
-
-    /// Drives IO until the next data message, as received (never decoded with the envelope);
-    /// `None` once closed for good. Other events are skipped, except that handed-back
-    /// messages are kept for [`take_handed_back`](Self::take_handed_back).
-    pub fn recv(&mut self) -> Option<Message> {
-        loop {
-            match self.next_raw_event(None)? {
-                SessionEvent::Message(message) => return Some(message),
-                other => self.keep_handed_back(other),
-            }
-        }
-    }
-
-    /// Messages handed back unsent whose events [`recv`](Self::recv) or
-    /// [`run_router`](Self::run_router) skipped, oldest first. At most the larger of the
-    /// queue's message bound and the event capacity are kept.
-    pub fn take_handed_back(&mut self) -> Vec<HandedBack> {
-        self.handed_back.drain(..).collect()
     }
 
     /// Closes for good: queued messages are written, then the close handshake runs, for at
     /// most the close timeout (then the transport is dropped). Returns whether the session
     /// reached its closed state within that bound. Events (the close, handed-back messages)
-    /// stay available from [`next_event`](Self::next_event); to make room for them in a
-    /// full event buffer the oldest events other than hand-backs are discarded and counted.
+    /// stay available from [`next_event`](Self::next_event) and subscriptions, and `recv`
+    /// returns what it still holds, then the reason.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> bool {
         let start = Instant::now();
         let deadline = start + self.session.config().close_timeout + CLOSE_SLACK;
         self.session.close(start, code, reason);
         loop {
-            self.pump(true);
+            self.pump();
             if self.is_closed() {
                 break;
             }
             if Instant::now() >= deadline {
                 self.abandon_transport("the close handshake did not finish in time");
-                self.pump(true);
+                self.pump();
                 break;
             }
-            self.wait(Some(deadline), true);
+            self.wait(Some(deadline));
         }
-        self.shared.close();
         self.is_closed()
-    }
-
-    /// Reads events until the session is closed for good, dispatching each data message to
-    /// `router` with this client as the handlers' context (so they can reply). Messages that
-    /// do not decode, and decode errors, go to `on_error`; handed-back messages are kept for
-    /// [`take_handed_back`](Self::take_handed_back); other events are skipped.
-    #[cfg(feature = "json")]
-    pub fn run_router(
-        &mut self,
-        router: &mut resock_core::typed::Router<Client>,
-        mut on_error: impl FnMut(&mut Client, resock_core::typed::DecodeError),
-    ) {
-        while let Some(event) = self.next_raw_event(None) {
-            match event {
-                SessionEvent::Message(message) => {
-                    if let Err(error) = router.dispatch(self, &message) {
-                        on_error(self, error);
-                    }
-                }
-                other => self.keep_handed_back(other),
-            }
-        }
-    }
-
-    fn next_event_until(&mut self, until: Option<Instant>) -> Option<SessionEvent> {
-        let event = self.next_raw_event(until)?;
-        #[cfg(feature = "json")]
-        if let (SessionEvent::Message(message), Some(envelope)) = (&event, &self.envelope) {
-            return Some(match envelope.decode_envelope(message) {
-                Ok(typed) => SessionEvent::Typed(typed),
-                Err(error) => SessionEvent::Error(resock_core::session::Error::Decode(error)),
-            });
-        }
-        Some(event)
-    }
-
-    /// The next event as the session emitted it (data messages never decoded).
-    fn next_raw_event(&mut self, until: Option<Instant>) -> Option<SessionEvent> {
-        loop {
-            if let Some(event) = self.events.pop_front() {
-                crate::release_if_drained(&mut self.events);
-                return Some(event);
-            }
-            self.pump(false);
-            if !self.events.is_empty() {
-                continue;
-            }
-            if self.is_closed() || until.is_some_and(|u| Instant::now() >= u) {
-                return None;
-            }
-            self.wait(until, true);
-        }
-    }
-
-    fn keep_handed_back(&mut self, event: SessionEvent) {
-        if let SessionEvent::HandedBack { id, message, reason } = event {
-            if self.handed_back.len() >= self.handed_back_capacity {
-                self.handed_back.pop_front();
-                self.dropped_events += 1;
-            }
-            self.handed_back.push_back(HandedBack { id, message, reason });
-        }
     }
 }
 
@@ -387,7 +330,7 @@ impl Client {
 /// core's plain JSON codec, is read back as a JSON value inside a throwaway envelope, and the
 /// configured envelope writes the message (its field order, names and checks).
 #[cfg(feature = "json")]
-fn encode_typed<T: serde::Serialize + ?Sized>(
+pub(super) fn encode_typed<T: serde::Serialize + ?Sized>(
     envelope: Option<&JsonEnvelope>,
     ty: &str,
     data: &T,
@@ -408,5 +351,6 @@ impl Drop for Client {
             self.close(CloseCode::NORMAL, "");
         }
         self.shared.close();
+        self.hub.end();
     }
 }

@@ -1,29 +1,30 @@
 //! [`Sender`]: sending from other threads into a client that one thread drives.
 //!
-//! Senders hand messages to a small bounded inbox; the owning thread moves them into the
-//! session whenever it drives IO and reports each message's id (or refusal) back. While the
-//! owner blocks in a socket read and senders exist, that read wakes at least every
-//! [`SENDER_POLL`] to look at the inbox; while it waits without a socket (between reconnect
-//! attempts) a sender wakes it at once.
+//! Senders hand messages (and a request to close) to a small bounded inbox and wake the owner
+//! through its poller, so the owner takes them at once even while it waits on the socket with
+//! no deadline. The owner moves them into the session and reports each message's id (or
+//! refusal) back.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use resock_core::Message;
+use polling::Poller;
 use resock_core::session::{MessageId, Session, SessionSendError};
+use resock_core::{CloseCode, Message};
 
 use crate::SendError;
+#[cfg(feature = "json")]
+use crate::TypedSendError;
 
-/// How often a socket read wakes up to take messages from senders (only while senders exist).
-pub const SENDER_POLL: Duration = Duration::from_millis(20);
-
-/// A cloneable, thread-safe handle that queues messages on a [`Client`](super::Client).
+/// A cloneable, thread-safe handle that queues messages on a [`Client`](super::Client), and
+/// can close it.
 ///
 /// Each send waits until the owning thread has accepted the message into the session queue
 /// (and returns its id) or refused it, or until the send timeout passes; in every failure the
-/// message comes back in the error. The owner must keep driving the client (`next_event`,
-/// `recv`, `send`, ...) for sends to complete.
+/// message comes back in the error. A send wakes the owner at once when it is waiting in a
+/// call that drives IO (`recv`, `next_event`, `connected`, ...); the owner must be in such a
+/// call, or make one, for the send to complete.
 #[derive(Debug, Clone)]
 pub struct Sender {
     shared: Arc<Shared>,
@@ -35,6 +36,20 @@ pub struct Sender {
 pub(super) struct Shared {
     inbox: Mutex<Inbox>,
     changed: Condvar,
+    /// Wakes the owner from its wait on the socket; `None` when the OS refused to make one
+    /// (then the owner waits on `changed` and no transport can open).
+    poller: Option<Arc<Poller>>,
+    /// The envelope of `send_typed`.
+    #[cfg(feature = "json")]
+    envelope: Option<resock_core::typed::JsonEnvelope>,
+}
+
+/// A [`Sender::close`] on its way to the owner.
+#[derive(Debug)]
+enum CloseRequest {
+    None,
+    Asked(CloseCode, String),
+    Taken,
 }
 
 #[derive(Debug)]
@@ -46,11 +61,16 @@ struct Inbox {
     next_ticket: u64,
     capacity: usize,
     closed: bool,
+    close: CloseRequest,
 }
 
 impl Shared {
-    /// An inbox holding at most `capacity` messages.
-    pub(super) fn new(capacity: usize) -> Arc<Shared> {
+    /// An inbox holding at most `capacity` messages, waking the owner through `poller`.
+    pub(super) fn new(
+        capacity: usize,
+        poller: Option<Arc<Poller>>,
+        #[cfg(feature = "json")] envelope: Option<resock_core::typed::JsonEnvelope>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             inbox: Mutex::new(Inbox {
                 pending: VecDeque::new(),
@@ -58,9 +78,34 @@ impl Shared {
                 next_ticket: 0,
                 capacity: capacity.max(1),
                 closed: false,
+                close: CloseRequest::None,
             }),
             changed: Condvar::new(),
+            poller,
+            #[cfg(feature = "json")]
+            envelope,
         })
+    }
+
+    /// The owner's poller, if the OS gave one.
+    pub(super) fn poller(&self) -> Option<&Arc<Poller>> {
+        self.poller.as_ref()
+    }
+
+    /// The envelope `send_typed` encodes with (`None`: the default one).
+    #[cfg(feature = "json")]
+    pub(super) fn envelope(&self) -> Option<&resock_core::typed::JsonEnvelope> {
+        self.envelope.as_ref()
+    }
+
+    /// Wakes the owner wherever it waits.
+    fn wake(&self) {
+        self.changed.notify_all();
+        if let Some(poller) = &self.poller {
+            // Fails only if the OS cannot signal the poller's own descriptor; the owner then
+            // takes the message at its next wake.
+            poller.notify().ok();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inbox> {
@@ -68,9 +113,18 @@ impl Shared {
         self.inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether any [`Sender`] exists.
-    pub(super) fn has_senders(self: &Arc<Self>) -> bool {
-        Arc::strong_count(self) > 1
+    /// A close a sender asked for, taken by the owner (the sender is told).
+    pub(super) fn take_close(&self) -> Option<(CloseCode, String)> {
+        let mut inbox = self.lock();
+        if !matches!(inbox.close, CloseRequest::Asked(..)) {
+            return None;
+        }
+        let CloseRequest::Asked(code, reason) = std::mem::replace(&mut inbox.close, CloseRequest::Taken) else {
+            return None;
+        };
+        drop(inbox);
+        self.changed.notify_all();
+        Some((code, reason))
     }
 
     /// Moves waiting messages into the session, in order, until its queue is full.
@@ -103,10 +157,11 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    /// Blocks the owner until a sender hands in a message or `deadline` passes.
+    /// Blocks the owner until a sender hands in a message or a close, or `deadline` passes
+    /// (the wait without a poller).
     pub(super) fn wait(&self, deadline: Instant) {
         let mut inbox = self.lock();
-        while inbox.pending.is_empty() {
+        while inbox.pending.is_empty() && !matches!(inbox.close, CloseRequest::Asked(..)) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -149,7 +204,7 @@ impl Sender {
         let ticket = inbox.next_ticket;
         inbox.next_ticket += 1;
         inbox.pending.push_back((ticket, message));
-        self.shared.changed.notify_all();
+        self.shared.wake();
         loop {
             if let Some(at) = inbox.done.iter().position(|(t, _)| *t == ticket) {
                 let (_, outcome) = inbox.done.swap_remove(at);
@@ -176,6 +231,40 @@ impl Sender {
     /// Sends a binary message; see [`send`](Self::send).
     pub fn send_binary(&self, data: impl Into<resock_core::Bytes>) -> Result<MessageId, SendError> {
         self.send(Message::binary(data))
+    }
+
+    /// Sends `{"type": ty, "data": data, "timestamp": now}` in the client's JSON envelope (the
+    /// builder's, or the default one), exactly as [`Client::send_typed`](super::Client::send_typed)
+    /// does; see [`send`](Self::send).
+    #[cfg(feature = "json")]
+    pub fn send_typed<T: serde::Serialize + ?Sized>(&self, ty: &str, data: &T) -> Result<MessageId, TypedSendError> {
+        let message = super::encode_typed(self.shared.envelope(), ty, data)?;
+        Ok(self.send(message)?)
+    }
+
+    /// Closes the client for good with `code` and `reason`: the owner starts the close
+    /// handshake at its next wake, at once if it is waiting in a call that drives IO, and that
+    /// call goes on until the session is closed (`recv` then ends with
+    /// `Err(ClosedReason::User)`). Returns `true` once the owner has taken the request or the
+    /// client is closed; `false` when the send timeout passed first, in which case the request
+    /// stays and the owner closes when it next drives IO. A later close (from any sender or the
+    /// owner) finds the first one under way and changes nothing.
+    pub fn close(&self, code: CloseCode, reason: &str) -> bool {
+        let deadline = resock_core::saturating_later(Instant::now(), self.timeout);
+        let mut inbox = self.shared.lock();
+        if matches!(inbox.close, CloseRequest::None) && !inbox.closed {
+            inbox.close = CloseRequest::Asked(code, reason.to_owned());
+            self.shared.wake();
+        }
+        loop {
+            if inbox.closed || matches!(inbox.close, CloseRequest::Taken) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            inbox = self.shared.wait_changed(inbox, deadline);
+        }
     }
 
     /// Whether the client closed for good (every further send fails with `Closed`).
