@@ -217,3 +217,32 @@ fn before_the_first_recv_only_the_latest_messages_are_kept_and_the_rest_counted(
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }
+
+#[test]
+fn closing_with_a_full_buffer_reads_on_and_drops_what_does_not_fit() {
+    const FLOOD: usize = 500;
+    const CAPACITY: usize = 8;
+    let server = flood_server(FLOOD);
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .recv_capacity(CAPACITY)
+        .connect_blocking()
+        .unwrap();
+    client.connected().unwrap();
+    client.send_text("go").unwrap();
+    assert_eq!(client.recv(), Ok(Message::text(padded(0))));
+    // Reading is paused now, with the server blocked behind it; the close must still finish.
+    assert!(client.close(CloseCode::NORMAL, ""));
+    let mut kept = 0;
+    while let Ok(message) = client.recv() {
+        kept += 1;
+        assert_eq!(message, Message::text(padded(kept)), "in order");
+    }
+    let metrics = client.metrics();
+    assert_eq!(metrics.messages_in, FLOOD as u64, "{metrics:?}");
+    // The buffer was full; past it, only what one 64 KiB read held (a read ended by the
+    // pause) was kept, and the rest of the flood was dropped.
+    assert!((CAPACITY..=CAPACITY + 64).contains(&kept), "{kept} kept");
+    assert_eq!(1 + kept as u64 + metrics.messages_dropped, FLOOD as u64, "{metrics:?}");
+    server.stop();
+}

@@ -21,6 +21,7 @@ impl Client {
     pub(super) fn pump(&mut self) {
         loop {
             if let Some((code, reason)) = self.shared.take_close() {
+                self.inbox.closing = true;
                 self.session.close(Instant::now(), code, &reason);
             }
             self.shared.absorb(&mut self.session);

@@ -307,6 +307,7 @@ impl Client {
     pub fn close(&mut self, code: CloseCode, reason: &str) -> bool {
         let start = Instant::now();
         let deadline = start + self.session.config().close_timeout + CLOSE_SLACK;
+        self.inbox.closing = true;
         self.session.close(start, code, reason);
         loop {
             self.pump();

@@ -17,6 +17,8 @@ pub(super) struct Inbox {
     capacity: usize,
     /// Whether the application has called `recv`; until then only the latest are kept.
     recv_called: bool,
+    /// Whether the application closed the client (then a full buffer drops what arrives).
+    pub(super) closing: bool,
     /// Messages dropped (before the first `recv`, or while closing with a full buffer).
     dropped: u64,
 }
@@ -27,6 +29,7 @@ impl Inbox {
             messages: VecDeque::new(),
             capacity: capacity.max(1),
             recv_called: false,
+            closing: false,
             dropped: 0,
         }
     }
@@ -35,14 +38,14 @@ impl Inbox {
         self.dropped
     }
 
-    /// Takes `message` as the policy says; `open` is whether the session is open (a full
-    /// buffer then only overflows by what was already read, as reading stops).
-    fn push(&mut self, message: Message, open: bool) {
+    /// Takes `message` as the policy says. Otherwise a full buffer overflows only by what was
+    /// already read (decoded after reading stopped), and keeps it: nothing may be lost.
+    fn push(&mut self, message: Message) {
         if self.messages.len() >= self.capacity {
             if !self.recv_called {
                 self.messages.pop_front();
                 self.dropped += 1;
-            } else if !open {
+            } else if self.closing {
                 // The application is closing and not reading: what no longer fits goes.
                 self.dropped += 1;
                 return;
@@ -110,6 +113,8 @@ impl Client {
     /// buffer of [`ClientBuilder::event_capacity`](crate::ClientBuilder::event_capacity)
     /// that never pauses reading: when the owner falls that far behind, the oldest events
     /// are skipped (counted in [`Metrics::events_skipped`](resock_core::session::Metrics)).
+    /// While [`recv`](Self::recv)'s buffer is full nothing is read, so this waits for timers,
+    /// senders and the connection's end only; taking a message with `recv` resumes reading.
     pub fn next_event(&mut self) -> Option<SessionEvent> {
         self.next_event_until(None)
     }
@@ -157,8 +162,7 @@ impl Client {
     /// every event (a message decoded with the envelope, if any) to the listeners.
     pub(super) fn deliver(&mut self, event: SessionEvent) {
         if let SessionEvent::Message(message) = &event {
-            let open = matches!(self.session.state(), SessionState::Open);
-            self.inbox.push(message.clone(), open);
+            self.inbox.push(message.clone());
             self.update_reading();
             #[cfg(feature = "json")]
             if let Some(envelope) = self.shared.envelope() {

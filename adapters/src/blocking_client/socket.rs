@@ -23,19 +23,17 @@ pub(super) struct Ready {
 }
 
 /// Waits on `poller` until `deadline` (`None`: until something happens): the socket of
-/// `registered` with the interest given, or a sender's notification.
+/// `registered` when its flag says to read, or a sender's notification.
 pub(super) fn wait(
     poller: &Poller,
     registered: Option<(&Registered, bool)>,
     deadline: Option<Instant>,
 ) -> io::Result<Ready> {
-    if let Some((socket, read)) = registered {
-        let interest = if read {
-            Event::readable(SOCKET_KEY)
-        } else {
-            Event::none(SOCKET_KEY)
-        };
-        poller.modify(socket.stream.tcp(), interest)?;
+    // The registration is one-shot: an event disarms it. It is armed again only to read; a
+    // socket that is not read stays disarmed after at most one more event, so a hang-up (which
+    // the OS reports whatever the interest) cannot wake the owner over and over.
+    if let Some((socket, true)) = registered {
+        poller.modify(socket.stream.tcp(), Event::readable(SOCKET_KEY))?;
     }
     let mut events = Events::with_capacity(NonZeroUsize::MIN);
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
