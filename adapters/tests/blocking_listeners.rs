@@ -246,3 +246,53 @@ fn closing_with_a_full_buffer_reads_on_and_drops_what_does_not_fit() {
     assert_eq!(1 + kept as u64 + metrics.messages_dropped, FLOOD as u64, "{metrics:?}");
     server.stop();
 }
+
+/// CPU time the calling thread has used so far (Linux).
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> Duration {
+    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    let nanos: u64 = schedstat.split_whitespace().next().unwrap().parse().unwrap();
+    Duration::from_nanos(nanos)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_paused_client_whose_server_resets_waits_without_spinning() {
+    let (reset_tx, reset) = mpsc::channel::<()>();
+    let server = Server::local(move |stream| {
+        let Some(mut ws) = accept(stream) else { return };
+        if !matches!(ws.read(), Ok(WsMessage::Text(_))) {
+            return;
+        }
+        // 200 KiB: enough to pause the client, little enough for the socket buffers.
+        for i in 0..200 {
+            ws.send(WsMessage::text(padded(i))).unwrap();
+        }
+        if reset.recv_timeout(PATIENCE).is_ok() {
+            socket2::SockRef::from(ws.get_ref())
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        }
+    });
+    let mut client = ClientBuilder::new(&server.url("/"))
+        .unwrap()
+        .heartbeat(HeartbeatConfig::disabled())
+        .recv_capacity(8)
+        .connect_blocking()
+        .unwrap();
+    client.connected().unwrap();
+    client.send_text("go").unwrap();
+    assert_eq!(client.recv(), Ok(Message::text(padded(0))));
+    reset_tx.send(()).unwrap();
+    // Paused, the client does not read, so the reset stays unseen; the hang-up the OS reports
+    // for the socket must not turn the wait into a busy loop.
+    let cpu = thread_cpu_time();
+    let started = Instant::now();
+    while let Some(left) = (started + Duration::from_millis(300)).checked_duration_since(Instant::now()) {
+        client.next_event_timeout(left);
+    }
+    let used = thread_cpu_time() - cpu;
+    assert!(used < Duration::from_millis(100), "waiting 300 ms took {used:?} of CPU");
+    drop(client);
+    server.stop();
+}
