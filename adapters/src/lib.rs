@@ -29,6 +29,8 @@
 
 #[cfg(feature = "async")]
 mod async_driver;
+#[cfg(all(feature = "async", feature = "json"))]
+mod async_router;
 #[cfg(feature = "async-std")]
 pub mod async_std;
 #[cfg(feature = "blocking")]
@@ -68,6 +70,8 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
     }
 }
 
+#[cfg(all(feature = "async", feature = "json"))]
+pub use async_router::AsyncRouter;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
@@ -78,10 +82,22 @@ pub use send_error::SendError;
 pub use send_error::TypedSendError;
 
 pub use resock_core::{
-    self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,
-    Text, WsUrl,
+    self as core, Accepted, Bytes, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message,
+    Request, Text, WsUrl,
+};
+// What a client's user names: settings, states, events, errors. One name each, at the root.
+pub use resock_core::session::{
+    CertificateError, CertificateErrorKind, ClosedReason, ConfigError, DisconnectReason, HandBackReason, HandedBack,
+    HeartbeatConfig, MessageId, Metrics, OverflowPolicy, QueueConfig, ReconnectPolicy, Rtt, SessionEvent, SessionState,
+    TransportError, TransportErrorKind,
+};
+#[cfg(feature = "json")]
+pub use resock_core::typed::{
+    DecodeError, Dispatched, EncodeError, Envelope, Incoming, JsonEnvelope, Router, Unrouted,
 };
 pub use seed::os_seed;
+#[cfg(feature = "rustls")]
+pub use tls::TlsOptions;
 
 /// The README's Rust examples, compiled as doc tests with every feature on.
 #[cfg(all(
