@@ -25,6 +25,7 @@
 //! ws.close(resock::CloseCode::NORMAL, "bye").unwrap();
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "async")]
