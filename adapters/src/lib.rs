@@ -12,6 +12,7 @@
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
 //! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on `futures-io` and `async-io` timers (`ClientBuilder::build_async` for any executor) |
 //! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
+//! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
 //! ```no_run
@@ -59,6 +60,9 @@ mod send_error;
 pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(any(feature = "blocking", feature = "async"))]
+#[allow(dead_code)] // until the drivers hand it their outputs
+mod trace;
 
 #[cfg(feature = "async")]
 pub use async_driver::Driver;
