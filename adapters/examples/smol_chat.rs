@@ -30,7 +30,7 @@ fn main() {
                 *count += 1;
                 println!("{}: {}", chat.from, chat.text);
             })
-            .fallback(|_, envelope| println!("(a {} message)", envelope.ty));
+            .fallback(|_, unrouted| println!("(a {} message)", unrouted.ty().unwrap_or("malformed")));
         // Wait for the connection before the router task starts taking events.
         let opened = client.events().find(|e| matches!(e, SessionEvent::Opened { .. })).await;
         if opened.is_none() {
