@@ -109,7 +109,7 @@ impl Client {
 
     /// Drives IO until the next event; `None` once the session is closed for good and every
     /// event was delivered. With an envelope on the builder, text messages arrive as
-    /// [`SessionEvent::Typed`] (or a decode [`SessionEvent::Error`]). The events come from a
+    /// `SessionEvent::Typed` (or a decode `SessionEvent::Error`). The events come from a
     /// buffer of [`ClientBuilder::event_capacity`](crate::ClientBuilder::event_capacity)
     /// that never pauses reading: when the owner falls that far behind, the oldest events
     /// are skipped (counted in [`Metrics::events_skipped`](resock_core::session::Metrics)).

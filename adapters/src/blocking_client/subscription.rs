@@ -123,7 +123,7 @@ impl Hub {
 /// client still holds and first yields `Err(Lagged(n))` with the number it missed; it never
 /// slows the client. Iteration ends (`None`) once the client is closed for good or dropped and
 /// every event before that was read. Data messages appear here too (as
-/// [`SessionEvent::Typed`] with an envelope); they are not taken from
+/// [`SessionEvent::Typed`](resock_core::session::SessionEvent) with an envelope); they are not taken from
 /// [`recv`](super::Client::recv).
 #[derive(Debug)]
 pub struct Subscription {
