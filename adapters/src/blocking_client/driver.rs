@@ -47,6 +47,7 @@ impl Client {
     }
 
     fn on_output(&mut self, output: Output) {
+        self.tracer.on_output(&output, self.session.state());
         match output {
             Output::Connect { id, url } => {
                 if let Some(mut old) = self.transport.take() {

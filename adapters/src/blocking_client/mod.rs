@@ -114,6 +114,7 @@ pub struct Client {
     shared: Arc<Shared>,
     send_timeout: Duration,
     hooks: crate::hooks::Hooks,
+    tracer: crate::trace::Tracer,
 }
 
 impl ClientBuilder {
@@ -170,6 +171,7 @@ impl ClientBuilder {
             ),
             send_timeout: DEFAULT_SEND_TIMEOUT,
             hooks,
+            tracer: Default::default(),
         })
     }
 }
