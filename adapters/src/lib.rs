@@ -36,12 +36,12 @@ pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
 #[cfg(any(feature = "blocking", feature = "async"))]
-#[allow(dead_code)] // until the clients subscribe through it
+#[cfg_attr(not(feature = "async"), allow(dead_code))] // until the blocking client subscribes through it
 mod broadcast;
 mod builder;
 #[cfg(feature = "async")]
 mod handle;
-#[cfg_attr(not(feature = "blocking"), allow(dead_code))] // until the async driver runs them
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // run by the drivers
 mod hooks;
 #[cfg(any(feature = "blocking", feature = "async", feature = "rustls"))]
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // TLS alone uses `cause`
@@ -72,7 +72,7 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
 pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
 #[cfg(feature = "async")]
-pub use handle::{Client, Events};
+pub use handle::{Client, Subscription};
 pub use send_error::SendError;
 #[cfg(feature = "json")]
 pub use send_error::TypedSendError;
