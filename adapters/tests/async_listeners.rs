@@ -173,7 +173,11 @@ fn recv_backpressure_loses_nothing_and_keeps_the_connection<R: Runtime>() {
         let check = |n: usize, message: &Message| {
             let data = message.as_bytes();
             assert_eq!(data.len(), SIZE);
-            assert_eq!(u32::from_be_bytes(data[..4].try_into().unwrap()) as usize, n, "out of order");
+            assert_eq!(
+                u32::from_be_bytes(data[..4].try_into().unwrap()) as usize,
+                n,
+                "out of order"
+            );
             assert!(data[4..].iter().all(|&b| b == (n % 251) as u8), "message {n} changed");
         };
         check(0, &within("the first message", first).await.unwrap());
@@ -200,7 +204,10 @@ fn recv_backpressure_loses_nothing_and_keeps_the_connection<R: Runtime>() {
         let metrics = client.metrics();
         assert_eq!((metrics.messages_dropped, metrics.connections), (0, 1));
         assert_eq!(client.state(), SessionState::Open);
-        assert_eq!(within("close", client.close(CloseCode::NORMAL, "")).await, ClosedReason::User);
+        assert_eq!(
+            within("close", client.close(CloseCode::NORMAL, "")).await,
+            ClosedReason::User
+        );
     });
 }
 
@@ -228,9 +235,18 @@ fn before_the_first_recv_only_the_latest_are_kept<R: Runtime>() {
             let message = within("recv", client.recv()).await.unwrap();
             assert_eq!(message.as_text(), Some(numbered(n).as_str()));
         }
-        assert!(future::poll_once(client.recv()).await.is_none(), "nothing else was kept");
-        assert_eq!(within("close", client.close(CloseCode::NORMAL, "")).await, ClosedReason::User);
-        assert_eq!(within("recv after the close", client.recv()).await, Err(ClosedReason::User));
+        assert!(
+            future::poll_once(client.recv()).await.is_none(),
+            "nothing else was kept"
+        );
+        assert_eq!(
+            within("close", client.close(CloseCode::NORMAL, "")).await,
+            ClosedReason::User
+        );
+        assert_eq!(
+            within("recv after the close", client.recv()).await,
+            Err(ClosedReason::User)
+        );
     });
 }
 
