@@ -100,3 +100,67 @@ impl State {
         self.inbox.push_back(message);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use resock_core::WsUrl;
+    use resock_core::session::SessionConfig;
+
+    use super::*;
+
+    fn state() -> State {
+        let config = SessionConfig::new(WsUrl::parse("ws://127.0.0.1/").unwrap());
+        State {
+            session: Session::new(config, [7; 32], Instant::now()),
+            events: Ring::new(4),
+            inbox: VecDeque::new(),
+            receiving: false,
+            messages_dropped: 0,
+            closing: false,
+            ended: false,
+            finished: false,
+        }
+    }
+
+    fn texts(state: &State) -> Vec<String> {
+        state.inbox.iter().map(|m| m.as_text().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_inbox_keeps_the_latest_until_recv_then_everything_then_the_oldest_while_closing() {
+        let mut state = state();
+        for n in 0..5 {
+            state.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        assert_eq!(texts(&state), ["2", "3", "4"], "before recv: the latest");
+        assert_eq!(state.messages_dropped, 2);
+
+        state.receiving = true;
+        state.keep_for_recv(Message::text("5"), 3);
+        assert_eq!(texts(&state), ["2", "3", "4", "5"], "after recv: nothing is lost");
+        assert_eq!(state.messages_dropped, 2);
+
+        state.closing = true;
+        state.keep_for_recv(Message::text("6"), 3);
+        assert_eq!(texts(&state), ["2", "3", "4", "5"], "closing: no gap, the newest dropped");
+        assert_eq!(state.messages_dropped, 3);
+    }
+
+    #[test]
+    fn reads_pause_only_for_a_full_inbox_of_an_open_session_that_recv_uses() {
+        let mut state = state();
+        for n in 0..3 {
+            state.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        state.receiving = true;
+        assert!(!state.inbox_blocks_reading(3), "not open: a handshake must go on");
+        assert!(state.closed_reason().is_none());
+        state.finished = true;
+        assert!(matches!(
+            state.closed_reason(),
+            Some(ClosedReason::Fatal(DisconnectReason::Transport(_)))
+        ));
+    }
+}
