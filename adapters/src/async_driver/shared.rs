@@ -129,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn the_inbox_keeps_the_latest_until_recv_then_everything_then_the_oldest_while_closing() {
+    fn the_inbox_keeps_the_latest_until_recv_then_everything_and_drops_the_newest_while_closing() {
         let mut state = state();
         for n in 0..5 {
             state.keep_for_recv(Message::text(n.to_string()), 3);
