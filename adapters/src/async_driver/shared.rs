@@ -144,7 +144,11 @@ mod tests {
 
         state.closing = true;
         state.keep_for_recv(Message::text("6"), 3);
-        assert_eq!(texts(&state), ["2", "3", "4", "5"], "closing: no gap, the newest dropped");
+        assert_eq!(
+            texts(&state),
+            ["2", "3", "4", "5"],
+            "closing: no gap, the newest dropped"
+        );
         assert_eq!(state.messages_dropped, 3);
     }
 
