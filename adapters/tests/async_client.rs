@@ -618,12 +618,26 @@ fn dropping_the_last_handle_closes_with_1000<R: Runtime>() {
     R::block_on(async {
         within("open", client.connected()).await.unwrap();
     });
+    // A subscription is not a handle: it watches the close, then ends with the driver.
+    let mut watcher = client.subscribe();
     drop(client);
     assert_eq!(second.state(), SessionState::Open);
     drop(second);
     assert_eq!(next_seen(&rx), Seen::Close(Some((1000, String::new()))));
     assert_eq!(next_seen(&rx), Seen::Ended);
-    R::block_on(within("the driver task to end", driver));
+    R::block_on(async {
+        within("the driver task to end", driver).await;
+        let mut closed = None;
+        for _ in 0..100 {
+            match within("the watcher's events", watcher.next()).await {
+                Some(Ok(SessionEvent::StateChanged(SessionState::Closed(reason)))) => closed = Some(reason),
+                Some(other) => assert!(other.is_ok(), "{other:?}"),
+                None => break,
+            }
+        }
+        assert_eq!(closed, Some(ClosedReason::User));
+        assert!(within("the end", watcher.next()).await.is_none());
+    });
 }
 
 /// A server that accepts TCP and never answers the handshake, so messages stay queued.
