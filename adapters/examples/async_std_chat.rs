@@ -32,7 +32,7 @@ fn main() {
                 *count += 1;
                 println!("{}: {}", chat.from, chat.text);
             })
-            .fallback(|_, envelope| println!("(a {} message)", envelope.ty));
+            .fallback(|_, unrouted| println!("(a {} message)", unrouted.ty().unwrap_or("malformed")));
         if let Err(reason) = client.connected().await {
             return eprintln!("closed before the connection opened: {reason}");
         }

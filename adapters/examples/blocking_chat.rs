@@ -51,7 +51,7 @@ mod chat {
                 println!("server says bye: {reason}");
                 client.close(CloseCode::NORMAL, "bye");
             })
-            .fallback(|_, envelope| println!("unhandled {} message", envelope.ty));
+            .fallback(|_, unrouted| println!("unhandled {} message", unrouted.ty().unwrap_or("malformed")));
 
         client.send_typed("join", &"me").expect("queued");
         client.run_router(&mut router, |_, error| eprintln!("bad message: {error}"));

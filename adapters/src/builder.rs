@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use resock_core::WsUrl;
-use resock_core::session::{ConfigError, HeartbeatConfig, QueueConfig, ReconnectPolicy, SessionConfig};
+use resock_core::session::{ConfigError, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy, SessionConfig};
 use resock_core::url::UrlError;
 
 #[cfg(feature = "rustls")]
@@ -116,6 +116,63 @@ impl ClientBuilder {
     /// Sets the outbound queue bounds.
     pub fn queue(mut self, queue: QueueConfig) -> Self {
         self.config.queue = queue;
+        self
+    }
+
+    /// Never reconnect: the first disconnect closes the client for good.
+    pub fn no_reconnect(mut self) -> Self {
+        self.config.reconnect.enabled = false;
+        self
+    }
+
+    /// Exponential backoff between reconnect attempts, from `initial` doubling up to `max`,
+    /// each delay drawn with full jitter (1 s and 30 s by default).
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.reconnect.initial_delay = initial;
+        self.config.reconnect.max_delay = max;
+        self
+    }
+
+    /// Gives up after this many consecutive failed attempts (unlimited by default).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.config.reconnect.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Sends a ping every `interval` (20 s by default).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat.interval = Some(interval);
+        self
+    }
+
+    /// Fails a connection whose server stays silent this long after a ping (20 s by default).
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.config.heartbeat.timeout = timeout;
+        self
+    }
+
+    /// No heartbeat: no pings, no pong deadline.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.config.heartbeat.interval = None;
+        self
+    }
+
+    /// Most messages waiting to be sent, while disconnected or behind (1024 by default).
+    pub fn queue_capacity(mut self, messages: usize) -> Self {
+        self.config.queue.max_messages = messages;
+        self
+    }
+
+    /// Most payload bytes waiting to be sent (4 MiB by default).
+    pub fn queue_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.queue.max_bytes = bytes;
+        self
+    }
+
+    /// What `send` does when the queue is full: refuse the new message (the default) or drop
+    /// the oldest, handing it back in an event.
+    pub fn queue_overflow(mut self, overflow: OverflowPolicy) -> Self {
+        self.config.queue.overflow = overflow;
         self
     }
 
@@ -231,5 +288,45 @@ mod tests {
         assert_eq!(up.config().connection.max_frame_size, 17 << 20);
         let down = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(1000);
         assert_eq!(down.config().connection.max_frame_size, 1000);
+    }
+
+    #[test]
+    fn every_setting_has_a_builder_method() {
+        let b = ClientBuilder::new("ws://127.0.0.1/")
+            .unwrap()
+            .ping_interval(Duration::from_millis(200))
+            .pong_timeout(Duration::from_millis(300))
+            .queue_capacity(7)
+            .queue_max_bytes(700)
+            .queue_overflow(OverflowPolicy::DropOldest)
+            .backoff(Duration::from_millis(5), Duration::from_millis(50))
+            .max_attempts(3)
+            .recv_capacity(9);
+        let c = b.config();
+        assert_eq!(c.heartbeat.interval, Some(Duration::from_millis(200)));
+        assert_eq!(c.heartbeat.timeout, Duration::from_millis(300));
+        assert_eq!((c.queue.max_messages, c.queue.max_bytes), (7, 700));
+        assert_eq!(c.queue.overflow, OverflowPolicy::DropOldest);
+        assert_eq!(c.reconnect.initial_delay, Duration::from_millis(5));
+        assert_eq!(c.reconnect.max_delay, Duration::from_millis(50));
+        assert_eq!(c.reconnect.max_attempts, Some(3));
+        assert!(c.reconnect.enabled);
+        assert_eq!(b.recv_capacity, 9);
+        b.validate().unwrap();
+        let off = ClientBuilder::new("ws://127.0.0.1/")
+            .unwrap()
+            .no_heartbeat()
+            .no_reconnect();
+        assert_eq!(off.config().heartbeat.interval, None);
+        assert!(!off.config().reconnect.enabled);
+        assert_eq!(
+            ClientBuilder::new("ws://127.0.0.1/")
+                .unwrap()
+                .recv_capacity(0)
+                .validate()
+                .unwrap_err()
+                .setting,
+            "recv_capacity"
+        );
     }
 }

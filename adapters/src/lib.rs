@@ -12,6 +12,7 @@
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
 //! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on `futures-io` and `async-io` timers (`ClientBuilder::build_async` for any executor) |
 //! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
+//! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
 //! ```no_run
@@ -25,10 +26,13 @@
 //! ws.close(resock::CloseCode::NORMAL, "bye").unwrap();
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "async")]
 mod async_driver;
+#[cfg(all(feature = "async", feature = "json"))]
+mod async_router;
 #[cfg(feature = "async-std")]
 pub mod async_std;
 #[cfg(feature = "blocking")]
@@ -56,6 +60,9 @@ mod send_error;
 pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(any(feature = "blocking", feature = "async"))]
+#[allow(dead_code)] // until the drivers hand it their outputs
+mod trace;
 
 #[cfg(feature = "async")]
 pub use async_driver::Driver;
@@ -68,6 +75,8 @@ pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
     }
 }
 
+#[cfg(all(feature = "async", feature = "json"))]
+pub use async_router::AsyncRouter;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
@@ -78,10 +87,22 @@ pub use send_error::SendError;
 pub use send_error::TypedSendError;
 
 pub use resock_core::{
-    self as core, Accepted, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message, Request,
-    Text, WsUrl,
+    self as core, Accepted, Bytes, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, Message,
+    Request, Text, WsUrl,
+};
+// What a client's user names: settings, states, events, errors. One name each, at the root.
+pub use resock_core::session::{
+    CertificateError, CertificateErrorKind, ClosedReason, ConfigError, DisconnectReason, HandBackReason, HandedBack,
+    HeartbeatConfig, MessageId, Metrics, OverflowPolicy, QueueConfig, ReconnectPolicy, Rtt, SessionEvent, SessionState,
+    TransportError, TransportErrorKind,
+};
+#[cfg(feature = "json")]
+pub use resock_core::typed::{
+    DecodeError, Dispatched, EncodeError, Envelope, Incoming, JsonEnvelope, Router, Unrouted,
 };
 pub use seed::os_seed;
+#[cfg(feature = "rustls")]
+pub use tls::TlsOptions;
 
 /// The README's Rust examples, compiled as doc tests with every feature on.
 #[cfg(all(

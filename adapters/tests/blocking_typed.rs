@@ -7,7 +7,7 @@ mod support;
 use std::sync::mpsc;
 
 use resock::core::session::{Error, ReconnectPolicy, SessionEvent};
-use resock::core::typed::{JsonEnvelope, Router};
+use resock::core::typed::{JsonEnvelope, Router, Unrouted};
 use resock::{ClientBuilder, CloseCode};
 use serde::{Deserialize, Serialize};
 use tungstenite::Message as WsMessage;
@@ -116,15 +116,28 @@ fn run_router_dispatches_by_type_and_handlers_can_reply() {
             client.close(CloseCode::NORMAL, "bye");
         });
     let others = log_tx.clone();
-    router.fallback(move |_, envelope| others.send(format!("fallback {}", envelope.ty)).unwrap());
+    router.fallback(move |_, unrouted| {
+        let line = match unrouted {
+            Unrouted::UnknownType(envelope) => format!("fallback {}", envelope.ty),
+            Unrouted::Undecodable(error) => format!("undecodable {}", error.raw),
+        };
+        others.send(line).unwrap();
+    });
     let mut errors = Vec::new();
     client.run_router(&mut router, |_, error| errors.push(error.raw));
     drop(log_tx);
 
     assert!(client.is_closed());
     let log: Vec<String> = log.try_iter().collect();
-    assert_eq!(log, ["chat from bob: hello", "fallback presence"]);
-    assert_eq!(errors, [r#"{"type":"chat","data":{"wrong":"shape"}}"#]);
+    assert_eq!(
+        log,
+        [
+            "chat from bob: hello",
+            "fallback presence",
+            r#"undecodable {"type":"chat","data":{"wrong":"shape"}}"#
+        ]
+    );
+    assert!(errors.is_empty(), "with a fallback, errors reach the fallback");
     drop(client);
     server.stop();
     let reply = from_client.recv_timeout(PATIENCE).expect("the handler's reply");

@@ -101,10 +101,18 @@ pub fn json_envelope(data: &[u8]) {
         .on("chat", |log: &mut Vec<&'static str>, _chat: Chat| log.push("chat"))
         .on("n", |log: &mut Vec<&'static str>, _n: u64| log.push("n"));
     if sel & 16 != 0 {
-        router.fallback(|log, _envelope| log.push("fallback"));
+        router.fallback(|log, _unrouted| log.push("fallback"));
     }
     let mut log = Vec::new();
     match (router.dispatch(&mut log, &message), &decoded) {
+        (Ok(Dispatched::Undecodable(ty)), decoded) => {
+            // Only with a fallback, which got the error and nothing else ran.
+            assert!(sel & 16 != 0);
+            assert_eq!(log, ["fallback"]);
+            if let Ok(envelope) = decoded {
+                assert_eq!(ty, envelope.ty, "the data of a registered type failed");
+            }
+        }
         (Ok(dispatched), Ok(envelope)) => {
             assert_eq!(dispatched.ty(), envelope.ty);
             match dispatched {
@@ -115,13 +123,15 @@ pub fn json_envelope(data: &[u8]) {
             }
         }
         (Err(e), Ok(envelope)) => {
-            // Only the data of a registered type can fail after the envelope decoded.
+            // Only the data of a registered type can fail after the envelope decoded, and only
+            // without a fallback does the error come back.
+            assert!(sel & 16 == 0);
             assert!(matches!(e.kind, DecodeErrorKind::Data { .. }), "{e}");
             assert_eq!(e.ty(), Some(envelope.ty.as_str()));
             assert!(log.is_empty());
         }
         (Ok(d), Err(_)) => panic!("router dispatched {d:?} a message the codec refused"),
-        (Err(_), Err(_)) => assert!(log.is_empty()),
+        (Err(_), Err(_)) => assert!(log.is_empty() && sel & 16 == 0),
     }
 
     // The plain codec never panics either.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use resock_core::connection::{Connection, Event};
-use resock_core::{CloseCode, Config, Message, OpCode, TransportId};
+use resock_core::{CloseCode, Config, Message, OpCode, Request, TransportId};
 
 /// How the server answers an opening request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub struct Server {
     pub answer_pings: bool,
     /// Every data message received, in arrival order, over all connections.
     pub received: Vec<Message>,
+    /// The same messages, each with the transport it arrived on.
+    pub received_on: Vec<(TransportId, Message)>,
+    /// Every opening request, in arrival order, with its transport.
+    pub requests: Vec<(TransportId, Request)>,
     /// Open connections by transport.
     pub conns: BTreeMap<TransportId, ServerConn>,
     /// How many opening requests were accepted.
@@ -72,6 +76,8 @@ impl Server {
             echo: true,
             answer_pings: true,
             received: Vec::new(),
+            received_on: Vec::new(),
+            requests: Vec::new(),
             conns: BTreeMap::new(),
             accepted: 0,
             tcp_accepts: 0,
@@ -123,6 +129,9 @@ impl Server {
         loop {
             while c.conn.poll_transmit(&mut c.outbox).is_some() {}
             let Some(event) = c.conn.poll_event() else { break };
+            if let Event::Request(request) = &event {
+                self.requests.push((id, request.clone()));
+            }
             match event {
                 Event::Request(request) => match &self.answer {
                     Answer::Accept(subprotocol) => {
@@ -157,6 +166,7 @@ impl Server {
                     if self.echo {
                         c.conn.send(&message).ok();
                     }
+                    self.received_on.push((id, message.clone()));
                     self.received.push(message);
                 }
                 Event::Ping(_) if !self.answer_pings => {

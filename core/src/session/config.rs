@@ -136,6 +136,24 @@ impl ReconnectPolicy {
         self
     }
 
+    /// Sets the growth factor per consecutive failed attempt (2 by default).
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Turns the full jitter on (the default) or off.
+    pub fn jitter(mut self, jitter: bool) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets the minimum delay after the server closed with 1013 (try again later).
+    pub fn try_again_later_delay(mut self, delay: Duration) -> Self {
+        self.try_again_later_delay = delay;
+        self
+    }
+
     /// Installs a hook that may override the default retry decision.
     pub fn classify(mut self, hook: impl Fn(&DisconnectReason, Decision) -> Decision + Send + Sync + 'static) -> Self {
         self.classify = Some(Arc::new(hook));
@@ -178,6 +196,27 @@ impl HeartbeatConfig {
             ..Self::default()
         }
     }
+
+    /// A ping every `interval`, and a peer silent for `timeout` after a ping is failed.
+    pub fn every(interval: Duration, timeout: Duration) -> Self {
+        HeartbeatConfig {
+            interval: Some(interval),
+            timeout,
+            ..Self::default()
+        }
+    }
+
+    /// Whether any received frame proves the peer alive (the default) or only a pong does.
+    pub fn any_frame_is_liveness(mut self, yes: bool) -> Self {
+        self.any_frame_is_liveness = yes;
+        self
+    }
+
+    /// Also sends `message` at each interval, for servers that expect an application ping.
+    pub fn app_message(mut self, message: impl Into<Message>) -> Self {
+        self.app_message = Some(message.into());
+        self
+    }
 }
 
 /// What `send` does when the outbound queue is full.
@@ -205,6 +244,38 @@ pub struct QueueConfig {
     /// Bytes at or below which a `Writable` event follows a period above the high-water mark
     /// (0: once everything was taken by `poll_transmit`).
     pub low_water: usize,
+}
+
+impl QueueConfig {
+    /// The defaults: 1024 messages, 4 MiB, reject when full, water marks 1 MiB / 256 KiB.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the most messages waiting.
+    pub fn max_messages(mut self, messages: usize) -> Self {
+        self.max_messages = messages;
+        self
+    }
+
+    /// Sets the most payload bytes waiting.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// Sets what a send does when the queue is full.
+    pub fn overflow(mut self, overflow: OverflowPolicy) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Sets the water marks of `Writable` (high above low).
+    pub fn water_marks(mut self, high: usize, low: usize) -> Self {
+        self.high_water = high;
+        self.low_water = low;
+        self
+    }
 }
 
 impl Default for QueueConfig {

@@ -162,7 +162,16 @@ pub enum SessionEvent {
         /// The smoothed round-trip time.
         smoothed: Duration,
     },
-    /// A message was handed to the transport (its bytes were taken by `poll_transmit`).
+    /// A message was written: its bytes were taken by `poll_transmit`, so the driver wrote
+    /// them to the socket (the kernel's send buffer), in order.
+    ///
+    /// `Sent` is not delivery. If the connection drops afterwards, bytes still in the
+    /// kernel's buffers or on the network are lost with it, and neither side can tell which;
+    /// the session does not resend them (a resend could deliver twice). For end-to-end
+    /// delivery, have the server acknowledge each message by an id in your protocol and
+    /// resend what was not acknowledged after a reconnect (an idempotent id lets the server
+    /// drop duplicates). Messages never written are not lost silently: they come back in
+    /// [`HandedBack`](Self::HandedBack).
     Sent(MessageId),
     /// A message was handed back, never written.
     HandedBack {

@@ -25,5 +25,5 @@ mod tests;
 
 pub use codec::{Codec, DecodeError, DecodeErrorKind, EncodeError, Json};
 pub use envelope::{Envelope, EnvelopeFields, JsonEnvelope, OutgoingEnvelope};
-pub use router::{Dispatched, Router};
+pub use router::{Dispatched, FromEnvelope, Incoming, Router, Unrouted};
 pub use time::format_rfc3339;

@@ -275,6 +275,14 @@ struct Seen {
     chats: Vec<Chat>,
     pings: u32,
     other: Vec<Envelope>,
+    bad: Vec<DecodeError>,
+}
+
+fn fallback(seen: &mut Seen, unrouted: Unrouted) {
+    match unrouted {
+        Unrouted::UnknownType(envelope) => seen.other.push(envelope),
+        Unrouted::Undecodable(error) => seen.bad.push(error),
+    }
 }
 
 fn router() -> Router<Seen> {
@@ -322,7 +330,7 @@ fn router_unhandled_then_fallback() {
         router.dispatch(&mut seen, &presence).unwrap(),
         Dispatched::Unhandled("presence".into())
     );
-    router.fallback(|seen: &mut Seen, envelope| seen.other.push(envelope));
+    router.fallback(fallback);
     assert_eq!(
         router.dispatch(&mut seen, &presence).unwrap(),
         Dispatched::Fallback("presence".into())
@@ -340,7 +348,6 @@ fn router_unhandled_then_fallback() {
 #[test]
 fn router_data_of_the_wrong_shape_calls_no_handler() {
     let mut router = router();
-    router.fallback(|seen: &mut Seen, envelope| seen.other.push(envelope));
     let mut seen = Seen::default();
     let text = r#"{"type":"chat","data":{"room":"lobby"}}"#;
     let error = router.dispatch(&mut seen, &Message::text(text)).unwrap_err();
@@ -356,6 +363,55 @@ fn router_data_of_the_wrong_shape_calls_no_handler() {
 
     assert_eq!(router.dispatch(&mut seen, &envelope("ping", &())).unwrap().ty(), "ping");
     assert_eq!(seen.pings, 1, "the router keeps working after failures");
+}
+
+#[test]
+fn with_a_fallback_no_message_disappears() {
+    let mut router = router();
+    router.fallback(fallback);
+    let mut seen = Seen::default();
+    let text = r#"{"type":"chat","data":{"room":"lobby"}}"#;
+    assert_eq!(
+        router.dispatch(&mut seen, &Message::text(text)).unwrap(),
+        Dispatched::Undecodable("chat".into())
+    );
+    assert_eq!(
+        router.dispatch(&mut seen, &Message::text("{oops")).unwrap(),
+        Dispatched::Undecodable(String::new())
+    );
+    assert_eq!(
+        router.dispatch(&mut seen, &Message::binary(&b"{}"[..])).unwrap(),
+        Dispatched::Undecodable(String::new())
+    );
+    let raws: Vec<&str> = seen.bad.iter().map(|e| e.raw.as_str()).collect();
+    assert_eq!(raws, [text, "{oops", "{}"]);
+    assert!(matches!(&seen.bad[0].kind, DecodeErrorKind::Data { ty, .. } if ty == "chat"));
+    assert!(matches!(seen.bad[1].kind, DecodeErrorKind::Json(_)));
+    assert!(matches!(seen.bad[2].kind, DecodeErrorKind::Binary));
+    assert!(seen.chats.is_empty() && seen.other.is_empty());
+}
+
+#[test]
+fn a_handler_can_take_the_type_and_timestamp_too() {
+    let mut router = Router::<Vec<(String, Option<String>, String)>>::new(JsonEnvelope::new());
+    router.on("chat", |log: &mut Vec<_>, chat: Incoming<Chat>| {
+        // Fields of the data read through the wrapper.
+        let text = chat.text.clone();
+        log.push((chat.ty, chat.timestamp, text));
+    });
+    let mut log = Vec::new();
+    router.dispatch(&mut log, &envelope("chat", &chat())).unwrap();
+    assert_eq!(
+        log,
+        [(
+            "chat".to_owned(),
+            Some("2026-11-26T05:02:31.123Z".to_owned()),
+            chat().text
+        )]
+    );
+    let untimed = JsonEnvelope::new().encode("chat", &chat(), None).unwrap();
+    router.dispatch(&mut log, &untimed).unwrap();
+    assert_eq!(log[1].1, None);
 }
 
 #[test]
