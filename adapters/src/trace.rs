@@ -6,7 +6,9 @@
 //! there) and never a header. Received messages and `Sent` confirmations are not logged (the
 //! hot path stays free); use the metrics for counts.
 
-use resock_core::session::{Output, SessionEvent, SessionState};
+#[cfg(feature = "tracing")]
+use resock_core::session::SessionEvent;
+use resock_core::session::{Output, SessionState};
 
 /// Logs a session's outputs through `tracing`.
 #[derive(Debug, Default)]
