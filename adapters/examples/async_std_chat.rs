@@ -33,10 +33,8 @@ fn main() {
                 println!("{}: {}", chat.from, chat.text);
             })
             .fallback(|_, unrouted| println!("(a {} message)", unrouted.ty().unwrap_or("malformed")));
-        // Wait for the connection before the router task starts taking events.
-        let opened = client.events().find(|e| matches!(e, SessionEvent::Opened { .. })).await;
-        if opened.is_none() {
-            return eprintln!("closed before the connection opened: {}", client.state());
+        if let Err(reason) = client.connected().await {
+            return eprintln!("closed before the connection opened: {reason}");
         }
         let reader = client.clone();
         let receiving = async_std::task::spawn(async move {
@@ -57,10 +55,14 @@ fn main() {
                 .await
                 .expect("the session is not closed");
         }
+        // Listen from here on: closing hands back what was never sent.
+        let mut closing = client.subscribe();
         println!("closed: {}", client.close(CloseCode::NORMAL, "bye").await);
         println!("{} chat messages received", receiving.await);
-        for unsent in client.take_handed_back() {
-            println!("not sent: {:?}", unsent.message);
+        while let Some(event) = closing.next().await {
+            if let Ok(SessionEvent::HandedBack { message, .. }) = event {
+                println!("not sent: {message:?}");
+            }
         }
     });
 }

@@ -15,8 +15,8 @@ fn main() {
         for text in ["hello", "from", "resock"] {
             client.send_text(text).await.expect("the session is not closed");
             match client.recv().await {
-                Some(echo) => println!("echo: {echo:?}"),
-                None => break,
+                Ok(echo) => println!("echo: {echo:?}"),
+                Err(reason) => return println!("closed: {reason}"),
             }
         }
         println!("closed: {}", client.close(CloseCode::NORMAL, "bye").await);

@@ -5,31 +5,33 @@
 
 use std::time::Duration;
 
-use futures_lite::StreamExt;
 use resock::ClientBuilder;
 use resock::core::session::{ReconnectPolicy, SessionEvent};
 
 fn main() {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let client = ClientBuilder::new(&url)
+    let (client, driver) = ClientBuilder::new(&url)
         .expect("a ws:// or wss:// URL")
         .reconnect(ReconnectPolicy::exponential(
             Duration::from_millis(500),
             Duration::from_secs(10),
         ))
-        .start_async_std()
+        .build_async()
         .unwrap();
+    // Subscribed before the driver runs, so the log starts at the first attempt.
+    let mut events = client.subscribe();
+    drop(async_std::task::spawn(driver));
     async_std::task::block_on(async {
-        let mut events = client.events();
         while let Some(event) = events.next().await {
             match event {
-                SessionEvent::StateChanged(state) => println!("state: {state}"),
-                SessionEvent::Disconnected { reason, retry_in, .. } => match retry_in {
+                Err(lagged) => println!("({lagged})"),
+                Ok(SessionEvent::StateChanged(state)) => println!("state: {state}"),
+                Ok(SessionEvent::Disconnected { reason, retry_in, .. }) => match retry_in {
                     Some(delay) => println!("lost: {reason}; retry in {delay:?}"),
                     None => println!("lost for good: {reason}"),
                 },
-                SessionEvent::Pong { rtt, .. } => println!("heartbeat rtt {rtt:?}"),
-                _ => {}
+                Ok(SessionEvent::Pong { rtt, .. }) => println!("heartbeat rtt {rtt:?}"),
+                Ok(_) => {}
             }
         }
     });

@@ -117,6 +117,7 @@ impl<T: Clone> Ring<T> {
     }
 
     /// Whether the subscriber has an event (or a lag report) waiting.
+    #[allow(dead_code)] // the async client takes directly; kept for clients that only look
     pub(crate) fn is_ready(&self, cursor: &Cursor) -> bool {
         self.cursors
             .get(cursor.slot)

@@ -10,8 +10,8 @@ use resock_core::url::UrlError;
 #[cfg(feature = "rustls")]
 use crate::tls::TlsOptions;
 
-/// Default number of session events a client buffers for the application before the driver
-/// stops reading from the socket (backpressure instead of unbounded memory).
+/// Default number of session events a listener may fall behind by before it skips ahead and is
+/// told how many it missed (see [`ClientBuilder::event_capacity`]).
 pub const DEFAULT_EVENT_CAPACITY: usize = 256;
 
 /// Default number of received data messages a client holds for `recv` (see
@@ -210,7 +210,10 @@ impl ClientBuilder {
         self
     }
 
-    /// How many events the client buffers for the application (at least 1).
+    /// How many session events the client holds for its listeners (at least 1): a listener
+    /// that falls further behind skips ahead to the oldest event still held and is told how
+    /// many it missed (`Lagged`). Events never wait for a listener, so a slow or idle one
+    /// never stalls the connection, and memory for events stays within this bound.
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
         self
@@ -222,7 +225,10 @@ impl ClientBuilder {
     /// one (backpressure to the server; the heartbeat does not count that pause against the
     /// server). Until the first `recv`, the buffer keeps the latest messages and drops older
     /// ones (counted in the metrics), so an application that only sends, or reads through
-    /// subscriptions, never stalls.
+    /// subscriptions, never stalls. Reads pause only while the connection is open (never
+    /// during a handshake), and the buffer may exceed the bound by the messages of the one
+    /// socket read that filled it; once the application closes, reads go on and messages over
+    /// the bound are dropped (and counted).
     pub fn recv_capacity(mut self, capacity: usize) -> Self {
         self.recv_capacity = capacity;
         self

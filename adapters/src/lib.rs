@@ -40,12 +40,11 @@ pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
 #[cfg(any(feature = "blocking", feature = "async"))]
-#[cfg_attr(not(feature = "blocking"), allow(dead_code))] // until the async client subscribes through it
 mod broadcast;
 mod builder;
 #[cfg(feature = "async")]
 mod handle;
-#[cfg_attr(not(feature = "blocking"), allow(dead_code))] // until the async driver runs them
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // run by the drivers
 mod hooks;
 #[cfg(any(feature = "blocking", feature = "async", feature = "rustls"))]
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // TLS alone uses `cause`
@@ -81,7 +80,7 @@ pub use async_router::AsyncRouter;
 pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
 #[cfg(feature = "async")]
-pub use handle::{Client, Events};
+pub use handle::{Client, Subscription};
 pub use send_error::SendError;
 #[cfg(feature = "json")]
 pub use send_error::TypedSendError;

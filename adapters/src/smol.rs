@@ -6,7 +6,7 @@
 //! smol::block_on(async {
 //!     let client = ClientBuilder::new("ws://127.0.0.1:9001").unwrap().start_smol().unwrap();
 //!     client.send_text("hello").await.unwrap();
-//!     if let Some(message) = client.recv().await {
+//!     if let Ok(message) = client.recv().await {
 //!         println!("{message:?}");
 //!     }
 //!     client.close(resock::CloseCode::NORMAL, "bye").await;

@@ -151,16 +151,19 @@ fn the_one_connection_driver_says_the_same() {
 #[cfg(feature = "smol")]
 mod on_smol {
     use super::*;
-    use futures_lite::{StreamExt, future};
+    use futures_lite::future;
 
-    /// Runs `client` until its events end (the session closed for good), within [`PATIENCE`].
-    fn ending(client: resock::Client, after_open: Option<&str>) -> Ending {
+    /// Starts `builder` on smol, subscribed before its driver runs, and reads every event until
+    /// they end (the session closed for good), within [`PATIENCE`].
+    fn ending(builder: resock::ClientBuilder, after_open: Option<&str>) -> Ending {
+        let (client, driver) = builder.build_async().unwrap();
+        let mut events = client.subscribe();
+        smol::spawn(driver).detach();
         smol::block_on(async move {
             let run = async {
-                let mut events = client.events();
                 let (mut reason, mut error) = (None, None);
                 while let Some(event) = events.next().await {
-                    match event {
+                    match event.expect("a listener that keeps up") {
                         SessionEvent::Opened { .. } => {
                             if let Some(text) = after_open {
                                 client.send_text(text).await.unwrap();
@@ -187,15 +190,19 @@ mod on_smol {
     #[test]
     fn smol_a_closed_port_is_refused() {
         let port = closed_port();
-        let client = builder(&format!("ws://127.0.0.1:{port}/")).start_smol().unwrap();
-        assert_transport(&ending(client, None), TransportErrorKind::Refused, &refused_text(port));
+        let settings = builder(&format!("ws://127.0.0.1:{port}/"));
+        assert_transport(
+            &ending(settings, None),
+            TransportErrorKind::Refused,
+            &refused_text(port),
+        );
     }
 
     #[test]
     fn smol_a_reset_of_an_open_connection_is_a_reset() {
         let server = resetting_server();
-        let client = builder(&server.url("/")).start_smol().unwrap();
-        let ending = ending(client, Some("this frame is never read"));
+        let settings = builder(&server.url("/"));
+        let ending = ending(settings, Some("this frame is never read"));
         assert_transport(&ending, TransportErrorKind::Reset, RESET);
         server.stop();
     }
@@ -203,8 +210,8 @@ mod on_smol {
     #[test]
     fn smol_a_401_reads_as_a_rejection_with_its_status() {
         let server = rejecting_server();
-        let client = builder(&server.url("/")).start_smol().unwrap();
-        let ending = ending(client, None);
+        let settings = builder(&server.url("/"));
+        let ending = ending(settings, None);
         assert_eq!(ending.reason.to_string(), REJECTED);
         assert_eq!(ending.error, REJECTED);
         server.stop();

@@ -12,10 +12,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use futures_lite::{StreamExt, future};
+use futures_lite::future;
 use resock::core::session::{HeartbeatConfig, ReconnectPolicy, SessionEvent, SessionState};
 use resock::core::typed::{JsonEnvelope, Router};
-use resock::{Client, ClientBuilder, CloseCode, Config, Events, Message};
+use resock::{Client, ClientBuilder, CloseCode, Config, Message, Subscription};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Runtime;
@@ -157,13 +157,16 @@ async fn demo(runtime: Runtime) -> Result<(), String> {
         .subprotocol("demo.v1")
         .open_timeout(Duration::from_secs(2))
         .close_timeout(Duration::from_secs(2));
-    let client = match runtime {
-        Runtime::AsyncStd => builder.start_async_std().unwrap(),
-        _ => builder.start_smol().unwrap(),
-    };
+    let (client, driver) = builder.build_async().unwrap();
+    // Subscribed before the driver runs, so the report starts at the first attempt.
+    let events = client.subscribe();
+    match runtime {
+        Runtime::AsyncStd => drop(async_std::task::spawn(driver)),
+        _ => smol::spawn(driver).detach(),
+    }
     let stats = Arc::new(Mutex::new(Stats::default()));
     let reporter = {
-        let (events, out, stats) = (client.events(), Arc::clone(&out), Arc::clone(&stats));
+        let (out, stats) = (Arc::clone(&out), Arc::clone(&stats));
         thread::spawn(move || future::block_on(report_events(events, &out, &stats)))
     };
 
@@ -335,7 +338,7 @@ struct Seen<'a> {
     stats: &'a Mutex<Stats>,
 }
 
-async fn report_events(mut events: Events, out: &Printer, stats: &Mutex<Stats>) {
+async fn report_events(mut events: Subscription, out: &Printer, stats: &Mutex<Stats>) {
     let mut router = Router::<Seen<'_>>::new(JsonEnvelope::new());
     router
         .on("welcome", |seen: &mut Seen<'_>, welcome: Welcome| {
@@ -353,6 +356,13 @@ async fn report_events(mut events: Events, out: &Printer, stats: &Mutex<Stats>) 
         });
     let mut seen = Seen { out, stats };
     while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(lagged) => {
+                out.line("client", Style::Red, format!("the report {lagged}"));
+                continue;
+            }
+        };
         match event {
             SessionEvent::Message(message) => {
                 lock(stats).received += 1;

@@ -125,13 +125,7 @@ fn main() {
 
     let smol = per_connection(count, || {
         let client = resock::ClientBuilder::new(&url).unwrap().start_smol().unwrap();
-        smol::block_on(async {
-            let mut events = client.events();
-            while !matches!(client.state(), resock::core::session::SessionState::Open) {
-                use futures_lite::StreamExt;
-                events.next().await.expect("the client opened");
-            }
-        });
+        smol::block_on(client.connected()).expect("the client opened");
         client
     });
     println!("idle resock-smol (Client + driver task, session): {smol:.0} B per connection");

@@ -3,13 +3,16 @@
 //!
 //! Each poll of [`Driver`] does, until nothing moves:
 //! 1. poll the transport being opened, and report `Connected` or `Failed`;
+//! 1. poll the transport being opened, and report `Connected` or `Failed`; run the
+//!    per-connection hooks of a pending `Connect` with no lock held, then start opening;
 //! 2. under the lock: close the session if the last [`Client`](crate::Client) is gone, move
-//!    the session's outputs into the event buffer (stopping when it is full), act on
-//!    `Connect` / `Disconnect`, handle due timeouts, and take bytes from `poll_transmit` when
-//!    the previous ones are written;
+//!    the session's outputs out (every event into the broadcast ring, data messages also into
+//!    the inbox of `recv`; pushing never waits), act on `Connect` / `Disconnect`, decide
+//!    whether reads pause for a full inbox, handle due timeouts, and take bytes from
+//!    `poll_transmit` when the previous ones are written;
 //! 3. without the lock: write those bytes (the position is kept here, so a frame is never
-//!    torn), read the socket into the session (unless the event buffer is full), finish
-//!    retired transports, and arm the timer at `poll_timeout()`;
+//!    torn), read the socket into the session (unless `recv`'s inbox is full), finish retired
+//!    transports, and arm the timer at `poll_timeout()` (always: timers never pause);
 //! 4. otherwise wait for a handle's wake-up.
 //!
 //! All state lives in the driver and the shared session, never in a suspended `.await`, so
@@ -30,11 +33,13 @@ use std::time::{Duration, Instant};
 use crate::read_buf::with_read_buf;
 use async_io::Timer;
 use event_listener::{Event, EventListener};
-use resock_core::CloseCode;
-use resock_core::session::{Output, Session, SessionState, TransportId, TransportInput};
+use resock_core::session::{Output, Session, SessionEvent, SessionState, TransportId, TransportInput};
+use resock_core::{CloseCode, WsUrl};
 
 use crate::ClientBuilder;
+use crate::broadcast::Ring;
 use crate::handle::Client;
+use crate::hooks::Hooks;
 
 pub(crate) use connect::{Connect, NetConnector, Opening};
 pub(crate) use shared::{Shared, State};
@@ -100,11 +105,19 @@ pub(crate) struct Run<C: Connect> {
     timer: Timer,
     timer_at: Option<Instant>,
     listener: Option<EventListener>,
+    /// The builder's per-connection hooks.
+    hooks: Hooks,
+    /// A `Connect` whose hooks must run (with no lock held) before its transport is opened:
+    /// the transport, where to, and the attempt number.
+    pending_connect: Option<(TransportId, WsUrl, u32)>,
+    /// Reads stopped because `recv`'s inbox is full (the session was told).
+    reads_paused: bool,
     /// How long a retired transport may take to write its last bytes and close.
     retire_within: Duration,
     /// `connect` was called on the session.
     started: bool,
-    /// Every handle is gone: the session was told to close, and events go nowhere.
+    /// Every handle is gone: the session was told to close, and messages go nowhere (events
+    /// still reach subscriptions, which see the close).
     orphaned: bool,
     /// The last `drain_outputs` emptied the session's outputs.
     drained: bool,
@@ -114,27 +127,34 @@ pub(crate) struct Run<C: Connect> {
 impl<C: Connect> Run<C> {
     pub(crate) fn new(builder: ClientBuilder, connector: C) -> (Client, Self) {
         let ClientBuilder {
-            config, event_capacity, ..
+            #[cfg_attr(not(feature = "json"), allow(unused_mut))]
+            mut config,
+            event_capacity,
+            recv_capacity,
+            hooks,
+            ..
         } = builder;
         let retire_within = config.close_timeout;
-        let aside_capacity = config.queue.max_messages.max(1);
+        // The envelope is for `send_typed` and the router only: the session must hand out raw
+        // messages, or `recv` (and the router on top of it) would never see a text message.
         #[cfg(feature = "json")]
-        let envelope = config.envelope.clone().unwrap_or_default();
+        let envelope = config.envelope.take().unwrap_or_default();
         let session = Session::new(config, crate::os_seed(), Instant::now());
         let shared = Arc::new(Shared {
             state: std::sync::Mutex::new(State {
                 session,
-                events: Default::default(),
-                aside: Default::default(),
-                paused: false,
+                events: Ring::new(event_capacity),
+                inbox: Default::default(),
+                receiving: false,
+                messages_dropped: 0,
                 closing: false,
+                ended: false,
                 finished: false,
             }),
             wake_driver: Event::new(),
             changed: Event::new(),
             handles: AtomicUsize::new(0),
-            capacity: event_capacity,
-            aside_capacity,
+            recv_capacity: recv_capacity.max(1),
             #[cfg(feature = "json")]
             envelope,
         });
@@ -147,6 +167,9 @@ impl<C: Connect> Run<C> {
             timer: Timer::never(),
             timer_at: None,
             listener: None,
+            hooks,
+            pending_connect: None,
+            reads_paused: false,
             retire_within,
             started: false,
             orphaned: false,
@@ -187,8 +210,8 @@ impl<C: Connect> Run<C> {
 
     /// One round of work; true when anything moved.
     fn round(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = self.poll_opening(cx);
-        let (deadline, paused, frozen) = {
+        let mut progress = self.poll_opening(cx) | self.open_pending_connect();
+        let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut state = shared.lock();
             let now = Instant::now();
@@ -202,19 +225,30 @@ impl<C: Connect> Run<C> {
             if !self.orphaned && shared.handles.load(Ordering::Acquire) == 0 {
                 self.orphaned = true;
                 state.closing = true;
-                state.events.clear();
-                state.aside.clear();
+                state.inbox = Default::default();
                 state.session.close(now, CloseCode::NORMAL, "");
                 progress = true;
             }
             progress |= self.drain_outputs(&mut state);
-            let frozen = state.paused && !state.closing;
-            if !frozen && state.session.poll_timeout().is_some_and(|at| at <= now) {
+            if self.pending_connect.is_some() {
+                // Its hooks run at the top of the next round, without the lock.
+                return true;
+            }
+            self.update_reading(&mut state, now);
+            if state.session.poll_timeout().is_some_and(|at| at <= now) {
                 state.session.handle_timeout(now);
                 self.drain_outputs(&mut state);
+                if self.pending_connect.is_some() {
+                    return true;
+                }
+                self.update_reading(&mut state, now);
                 progress = true;
             }
             progress |= self.take_transmit(&mut state);
+            if !state.ended && self.drained && matches!(state.session.state(), SessionState::Closed(_)) {
+                state.ended = true;
+                progress = true;
+            }
             if self.is_finished(&state) {
                 state.finished = true;
                 self.done = true;
@@ -222,10 +256,10 @@ impl<C: Connect> Run<C> {
                 self.shared.changed.notify(usize::MAX);
                 return true;
             }
-            (state.session.poll_timeout(), state.paused, frozen)
+            state.session.poll_timeout()
         };
         progress |= self.poll_write(cx);
-        if !paused {
+        if !self.reads_paused {
             progress |= self.poll_read(cx);
         }
         if let Some(retiring) = self.retiring.as_mut() {
@@ -234,32 +268,72 @@ impl<C: Connect> Run<C> {
                 progress = true;
             }
         }
-        if !frozen {
-            progress |= self.poll_timer(cx, deadline);
-        }
+        progress |= self.poll_timer(cx, deadline);
         progress
     }
 
-    /// Moves the session's outputs out: events to the buffer, transport requests acted on.
-    /// While the event buffer is full it marks the driver paused, and stops unless closing.
+    /// Runs the hooks of a pending `Connect` with no lock held (so a hook may call the client),
+    /// gives their results to the session, then starts opening the transport, unless the
+    /// session gave up on it meanwhile.
+    fn open_pending_connect(&mut self) -> bool {
+        let Some((id, url, attempt)) = self.pending_connect.take() else {
+            return false;
+        };
+        let prepared = self.hooks.prepare(attempt);
+        let mut state = self.shared.lock();
+        if state.session.transport() == Some(id) {
+            prepared.apply(&mut state.session, id);
+            self.link = Link::Opening {
+                id,
+                opening: self.connector.connect(&url),
+            };
+        }
+        true
+    }
+
+    /// Stops reading while `recv`'s inbox is full (and the connection open), resumes when it
+    /// has room, and tells the session, whose heartbeat does not count the pause against the
+    /// server.
+    fn update_reading(&mut self, state: &mut State, now: Instant) {
+        let pause = !self.orphaned && state.inbox_blocks_reading(self.shared.recv_capacity);
+        if pause != self.reads_paused {
+            self.reads_paused = pause;
+            state.session.set_reading(now, !pause);
+        }
+    }
+
+    /// Moves the session's outputs out: every event to the subscriptions' ring (and data
+    /// messages to `recv`'s inbox), transport requests acted on. Never waits for a reader.
+    /// Stops at a `Connect` whose hooks must run first.
     fn drain_outputs(&mut self, state: &mut State) -> bool {
         let mut any = false;
         loop {
-            state.paused = !self.orphaned && state.events.len() >= self.shared.capacity;
-            if state.paused && !state.closing {
-                self.drained = false;
-                return any;
-            }
             let Some(output) = state.session.poll_output() else {
                 self.drained = true;
                 return any;
             };
             any = true;
             match output {
-                Output::Event(event) if !self.orphaned => state.events.push_back(event),
-                Output::Event(_) => {}
+                Output::Event(SessionEvent::Message(message)) => {
+                    if state.events.has_subscribers() {
+                        state.events.push(SessionEvent::Message(message.clone()));
+                    }
+                    if !self.orphaned {
+                        state.keep_for_recv(message, self.shared.recv_capacity);
+                    }
+                }
+                Output::Event(event) => state.events.push(event),
                 Output::Connect { id, url } => {
                     self.retire_link(state, None);
+                    if self.hooks.any() {
+                        let attempt = match state.session.state() {
+                            SessionState::Connecting { attempt } => *attempt,
+                            _ => 1,
+                        };
+                        self.pending_connect = Some((id, url, attempt));
+                        self.drained = false;
+                        return true;
+                    }
                     self.link = Link::Opening {
                         id,
                         opening: self.connector.connect(&url),

@@ -1,44 +1,54 @@
-//! The state a driver task shares with every [`Client`](crate::Client) handle: the session
-//! itself, the bounded event buffer, and the two notifications that connect them.
+//! The state a driver task shares with every [`Client`](crate::Client) handle and
+//! [`Subscription`](crate::Subscription): the session itself, the broadcast ring of events, the
+//! bounded inbox of data messages for `recv`, and the two notifications that connect them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use event_listener::Event;
-use resock_core::session::{HandedBack, Session, SessionEvent};
+use resock_core::Message;
+use resock_core::session::{
+    ClosedReason, DisconnectReason, Session, SessionEvent, SessionState, TransportError, TransportErrorKind,
+};
+
+use crate::broadcast::Ring;
 
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
-    /// Handles to the driver: a command was given, a full event buffer got room, or the last
-    /// handle went away.
+    /// Handles to the driver: a command was given, `recv` made room in a full inbox, or the
+    /// last handle went away.
     pub(crate) wake_driver: Event,
-    /// Driver to handles: events arrived, the queue took messages, the state changed, or the
-    /// driver ended. Waiters re-check their own condition.
+    /// Driver to handles and subscriptions: events or messages arrived, the queue took
+    /// messages, the state changed, or the driver ended. Waiters re-check their own condition.
     pub(crate) changed: Event,
     /// Live `Client` handles; the driver closes the session when it drops to zero.
     pub(crate) handles: AtomicUsize,
-    /// Most events buffered for the application before the driver pauses.
-    pub(crate) capacity: usize,
-    /// Most handed-back messages kept for the application before sends wait.
-    pub(crate) aside_capacity: usize,
-    /// The codec of `send_typed` (the session's envelope, or the default one).
+    /// Most data messages held for `recv` (see [`State::inbox`]).
+    pub(crate) recv_capacity: usize,
+    /// The codec of `send_typed` (the builder's envelope, or the default one). The session
+    /// itself never decodes: `recv` and subscriptions get raw messages.
     #[cfg(feature = "json")]
     pub(crate) envelope: resock_core::typed::JsonEnvelope,
 }
 
 pub(crate) struct State {
     pub(crate) session: Session,
-    /// Events for the application, in order; at most `capacity`.
-    pub(crate) events: VecDeque<SessionEvent>,
-    /// Handed-back messages `recv` stepped over; they precede everything in `events`.
-    pub(crate) aside: VecDeque<HandedBack>,
-    /// `events` is full: the driver stopped reading the socket and waits for the application
-    /// to take events (and, unless `closing`, stopped taking outputs and handling timers).
-    pub(crate) paused: bool,
-    /// The application asked to close for good: a full buffer then only stops socket reads,
-    /// so the close finishes (no reconnect follows, so the events it adds are few).
+    /// Every session event for every subscription; bounded, and pushing never waits.
+    pub(crate) events: Ring<SessionEvent>,
+    /// Data messages for `recv`, oldest first. Until `recv` is first called it keeps the
+    /// latest `recv_capacity`; afterwards a full inbox stops the driver reading (while open),
+    /// so it holds at most `recv_capacity` plus the messages of the one read that filled it.
+    pub(crate) inbox: VecDeque<Message>,
+    /// `recv` was called: received messages must not be lost from now on.
+    pub(crate) receiving: bool,
+    /// Received messages dropped from the inbox (before the first `recv`, or while closing).
+    pub(crate) messages_dropped: u64,
+    /// The application asked to close for good: reads go on whatever the inbox holds.
     pub(crate) closing: bool,
+    /// The session closed for good and the driver moved every output it had out of it: no
+    /// message will follow what the inbox holds.
+    pub(crate) ended: bool,
     /// The driver task ended; nothing more will happen.
     pub(crate) finished: bool,
 }
@@ -49,21 +59,112 @@ impl Shared {
         // more than stopping every handle would.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    /// Whether the application has to take events (or handed-back messages) before the
-    /// client accepts more messages.
-    pub(crate) fn backed_up(&self, state: &State) -> bool {
-        state.events.len() >= self.capacity || state.aside.len() >= self.aside_capacity
+impl State {
+    /// Why the session is over, once it is: the session's reason, or, for a driver dropped
+    /// before the session closed (its executor shut down), a transport error saying so.
+    pub(crate) fn closed_reason(&self) -> Option<ClosedReason> {
+        match self.session.state() {
+            SessionState::Closed(reason) if self.ended || self.finished => Some(reason.clone()),
+            _ if self.finished => Some(ClosedReason::Fatal(DisconnectReason::Transport(TransportError::new(
+                TransportErrorKind::Io,
+                "the driver task was dropped before the session closed",
+            )))),
+            _ => None,
+        }
     }
 
-    /// Called by a handle after it took events: a paused driver can go on, and senders that
-    /// waited for room may try again.
-    pub(crate) fn took_events(&self, state: &State, was_backed_up: bool) {
-        if state.paused {
-            self.wake_driver.notify(usize::MAX);
+    /// Whether the driver must stop reading the socket: `recv` is in use, its inbox is full,
+    /// and the connection is open (never during a handshake, whose timeout would fire, nor
+    /// once the application closes, which must end).
+    pub(crate) fn inbox_blocks_reading(&self, capacity: usize) -> bool {
+        self.receiving && !self.closing && self.inbox.len() >= capacity && *self.session.state() == SessionState::Open
+    }
+
+    /// Keeps a received data message for `recv`, within the inbox policy.
+    pub(crate) fn keep_for_recv(&mut self, message: Message, capacity: usize) {
+        if self.inbox.len() >= capacity {
+            if !self.receiving {
+                // Nobody reads through `recv` (yet): keep the latest.
+                self.inbox.pop_front();
+                self.messages_dropped += 1;
+            } else if self.closing {
+                // Closing: the reader gets what came before the bound, without a gap.
+                self.messages_dropped += 1;
+                return;
+            }
+            // Otherwise the read that brought it filled the inbox: reading stops after it, and
+            // nothing `recv` was promised is lost.
         }
-        if was_backed_up {
-            self.changed.notify(usize::MAX);
+        self.inbox.push_back(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use resock_core::WsUrl;
+    use resock_core::session::SessionConfig;
+
+    use super::*;
+
+    fn state() -> State {
+        let config = SessionConfig::new(WsUrl::parse("ws://127.0.0.1/").unwrap());
+        State {
+            session: Session::new(config, [7; 32], Instant::now()),
+            events: Ring::new(4),
+            inbox: VecDeque::new(),
+            receiving: false,
+            messages_dropped: 0,
+            closing: false,
+            ended: false,
+            finished: false,
         }
+    }
+
+    fn texts(state: &State) -> Vec<String> {
+        state.inbox.iter().map(|m| m.as_text().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_inbox_keeps_the_latest_until_recv_then_everything_and_drops_the_newest_while_closing() {
+        let mut state = state();
+        for n in 0..5 {
+            state.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        assert_eq!(texts(&state), ["2", "3", "4"], "before recv: the latest");
+        assert_eq!(state.messages_dropped, 2);
+
+        state.receiving = true;
+        state.keep_for_recv(Message::text("5"), 3);
+        assert_eq!(texts(&state), ["2", "3", "4", "5"], "after recv: nothing is lost");
+        assert_eq!(state.messages_dropped, 2);
+
+        state.closing = true;
+        state.keep_for_recv(Message::text("6"), 3);
+        assert_eq!(
+            texts(&state),
+            ["2", "3", "4", "5"],
+            "closing: no gap, the newest dropped"
+        );
+        assert_eq!(state.messages_dropped, 3);
+    }
+
+    #[test]
+    fn reads_pause_only_for_a_full_inbox_of_an_open_session_that_recv_uses() {
+        let mut state = state();
+        for n in 0..3 {
+            state.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        state.receiving = true;
+        assert!(!state.inbox_blocks_reading(3), "not open: a handshake must go on");
+        assert!(state.closed_reason().is_none());
+        state.finished = true;
+        assert!(matches!(
+            state.closed_reason(),
+            Some(ClosedReason::Fatal(DisconnectReason::Transport(_)))
+        ));
     }
 }

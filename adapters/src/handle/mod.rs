@@ -2,53 +2,57 @@
 
 mod recv;
 mod send;
+mod subscription;
 
-pub use recv::Events;
+pub use subscription::Subscription;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use event_listener::EventListener;
 use resock_core::CloseCode;
-use resock_core::session::{ClosedReason, DisconnectReason, Rtt, SessionState, TransportError, TransportErrorKind};
+use resock_core::session::{ClosedReason, Metrics, Rtt, SessionState};
 
-use crate::async_driver::Shared;
-use resock_core::session::HandedBack;
+use crate::async_driver::{Shared, State};
 
 /// A handle to a WebSocket client that stays connected; clone it freely (tasks, threads).
 ///
 /// Start one with [`ClientBuilder::start_smol`](crate::ClientBuilder), `start_async_std`, or
 /// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async) for another executor. A
 /// driver task owns the socket; the handles share the sans-IO session with it behind a mutex
-/// that is never held across an `.await`.
+/// that is never held across an `.await`, nor while a hook of the builder runs.
 ///
 /// # Sending
-/// [`send`](Self::send) queues a message (in order, across reconnects) and waits while there
-/// is no room; [`try_send`](Self::try_send) hands it back instead. Every accepted message ends
-/// in exactly one [`SessionEvent::Sent`] or [`SessionEvent::HandedBack`].
+/// [`send`](Self::send) queues a message (in order, across reconnects) and waits while the
+/// queue is full; [`try_send`](Self::try_send) hands it back instead. Neither ever waits for
+/// anyone to read events. Every accepted message ends in exactly one [`SessionEvent::Sent`] or
+/// [`SessionEvent::HandedBack`], which subscriptions see.
 ///
 /// # Receiving
-/// Every session event goes into one bounded buffer ([`ClientBuilder::event_capacity`],
-/// default [`DEFAULT_EVENT_CAPACITY`]). Take them with [`events`](Self::events) (all of them)
-/// or [`recv`](Self::recv) (data messages; other events are skipped, handed-back messages are
-/// kept for [`take_handed_back`](Self::take_handed_back)). Each event goes to one taker, not
-/// to every handle.
+/// * [`recv`](Self::recv): the data messages, each to one caller, from an inbox bounded by
+///   [`ClientBuilder::recv_capacity`]. Once `recv` was called, a full inbox stops the client
+///   reading the socket (backpressure; nothing is lost); before that, only the latest messages
+///   are kept. It ends with the reason the session closed.
+/// * [`subscribe`](Self::subscribe): a [`Subscription`] sees every session event (state
+///   changes, messages, pongs, `Sent`, handed-back messages, errors) from the moment it was
+///   made, in order. Each is bounded by [`ClientBuilder::event_capacity`]; one that falls
+///   behind skips ahead and is told how many it missed. Subscriptions never slow the
+///   connection, the timers, the sender or each other, and `recv` and subscriptions never take
+///   events from each other.
+/// * [`connected`](Self::connected) waits for the connection to be open.
 ///
-/// **Someone must take events.** While the buffer is full the driver pauses: it stops
-/// reading the socket and handling timers, and sends wait. Nothing is dropped and memory stays
-/// bounded, but an application that sends and never reads stalls after `event_capacity`
-/// events (for example `Sent` confirmations): run a task over `events()` or `recv()`.
-/// Closing is the exception: once [`close`](Self::close) was called, a full buffer only stops
-/// reading, so the close always ends.
+/// Nothing needs a reader: an application that only sends never stalls, and the heartbeat,
+/// open and close timeouts always run.
 ///
 /// # Closing
-/// [`close`](Self::close) closes gracefully. Dropping the last handle (an [`Events`] stream
-/// counts as one) closes with 1000, after which the driver task ends.
+/// [`close`](Self::close) closes gracefully. Dropping the last handle (subscriptions do not
+/// count) closes with 1000, after which the driver task ends.
 ///
 /// [`SessionEvent::Sent`]: resock_core::SessionEvent::Sent
 /// [`SessionEvent::HandedBack`]: resock_core::SessionEvent::HandedBack
 /// [`ClientBuilder::event_capacity`]: crate::ClientBuilder::event_capacity
-/// [`DEFAULT_EVENT_CAPACITY`]: crate::DEFAULT_EVENT_CAPACITY
+/// [`ClientBuilder::recv_capacity`]: crate::ClientBuilder::recv_capacity
 pub struct Client {
     shared: Arc<Shared>,
 }
@@ -74,16 +78,43 @@ impl Client {
         self.shared.lock().session.queued_messages()
     }
 
-    /// Takes the messages the session handed back that [`recv`](Self::recv) stepped over, in
-    /// order. ([`events`](Self::events) yields them as `SessionEvent::HandedBack` instead.)
-    pub fn take_handed_back(&self) -> Vec<HandedBack> {
-        let mut state = self.shared.lock();
-        let taken: Vec<_> = state.aside.drain(..).collect();
-        drop(state);
-        if !taken.is_empty() {
-            self.shared.changed.notify(usize::MAX);
+    /// What the session has done so far (see [`Metrics`]), with the client's own counts:
+    /// `events_skipped` (events subscriptions missed because they fell behind) and
+    /// `messages_dropped` (received messages `recv`'s inbox let go; see
+    /// [`ClientBuilder::recv_capacity`](crate::ClientBuilder::recv_capacity)).
+    pub fn metrics(&self) -> Metrics {
+        let state = self.shared.lock();
+        let mut metrics = state.session.metrics();
+        metrics.events_skipped = state.events.skipped();
+        metrics.messages_dropped = state.messages_dropped;
+        metrics
+    }
+
+    /// Resolves once the connection is open: at once when it is, else when a connection
+    /// attempt succeeds (through any number of retries), or with the reason when the session
+    /// closes for good first.
+    pub async fn connected(&self) -> Result<(), ClosedReason> {
+        self.wait_for(|state| match state.session.state() {
+            SessionState::Open => Some(Ok(())),
+            _ => state.closed_reason().map(Err),
+        })
+        .await
+    }
+
+    /// Waits until `ready` answers, checking it under the lock each time the driver reports a
+    /// change.
+    async fn wait_for<T>(&self, mut ready: impl FnMut(&mut State) -> Option<T>) -> T {
+        loop {
+            let listener: EventListener = {
+                let mut state = self.shared.lock();
+                if let Some(answer) = ready(&mut state) {
+                    return answer;
+                }
+                // Listening under the lock: a change the driver makes next cannot be missed.
+                self.shared.changed.listen()
+            };
+            listener.await;
         }
-        taken
     }
 
     /// Closes for good: queued messages are written first when open, then the close handshake
@@ -91,9 +122,8 @@ impl Client {
     /// and ended, with why the session closed; unsent messages are handed back as events.
     ///
     /// The close starts at the first poll; dropping the future afterwards does not undo it.
-    /// Events keep arriving while it runs. If nobody takes them and the buffer fills, the
-    /// driver stops reading the socket but goes on closing, so the close then ends by the
-    /// close timeout instead of the server's answer.
+    /// Reads go on while it runs whatever the readers do; data messages that arrive while
+    /// `recv`'s inbox is full are dropped (and counted in [`metrics`](Self::metrics)).
     pub async fn close(&self, code: CloseCode, reason: &str) -> ClosedReason {
         {
             let mut state = self.shared.lock();
@@ -101,22 +131,8 @@ impl Client {
             state.session.close(Instant::now(), code, reason);
         }
         self.shared.wake_driver.notify(usize::MAX);
-        loop {
-            let listener = {
-                let state = self.shared.lock();
-                if state.finished {
-                    return match state.session.state() {
-                        SessionState::Closed(reason) => reason.clone(),
-                        _ => ClosedReason::Fatal(DisconnectReason::Transport(TransportError::new(
-                            TransportErrorKind::Io,
-                            "the driver task was dropped before the session closed",
-                        ))),
-                    };
-                }
-                self.shared.changed.listen()
-            };
-            listener.await;
-        }
+        self.wait_for(|state| if state.finished { state.closed_reason() } else { None })
+            .await
     }
 }
 

@@ -1,75 +1,49 @@
-//! Receiving: the event stream, data messages only, and the typed router.
+//! Receiving data messages (`recv`) and the typed router on top of it.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use event_listener::EventListener;
-use futures_lite::Stream;
 use resock_core::Message;
-use resock_core::session::SessionEvent;
+use resock_core::session::ClosedReason;
 
 use super::Client;
-use resock_core::session::HandedBack;
 
 impl Client {
-    /// Every session event, in order: state changes, messages, pongs, `Sent`, handed-back
-    /// messages and errors. The stream ends once the driver has ended and the buffer is empty.
+    /// The next data message, in order; `Err` with the reason once the session has closed for
+    /// good and no message is left (a driver task dropped before the session closed reads as
+    /// a fatal transport error). Messages go to one `recv` each; subscriptions see them too.
     ///
-    /// The stream is a handle too: while it exists, the session stays up.
-    pub fn events(&self) -> Events {
-        Events {
-            client: self.clone(),
-            listener: None,
-        }
-    }
-
-    /// The next data message, skipping other events; `None` once the driver has ended and no
-    /// message is left. Handed-back messages it steps over are kept for
-    /// [`take_handed_back`](Self::take_handed_back).
+    /// Policy: messages wait in an inbox of
+    /// [`recv_capacity`](crate::ClientBuilder::recv_capacity) messages. Until `recv` is first
+    /// called it keeps the latest ones and drops older ones (counted in
+    /// [`metrics`](Self::metrics)`().messages_dropped`), so a client nobody reads through
+    /// `recv` never stalls. From the first call on, received messages are never dropped: while
+    /// the inbox is full and the connection open, the client stops reading the socket (the
+    /// server's writes wait; the heartbeat does not count that pause against the server), so
+    /// the inbox holds at most `recv_capacity` messages plus those of the one socket read
+    /// (64 KiB) that filled it. After [`close`](Self::close), reads go on and messages over
+    /// the bound are dropped (and counted).
     ///
-    /// Cancel-safe: a message is taken from the buffer only in the poll that returns it.
-    ///
-    /// With [`ClientBuilder::envelope`](crate::ClientBuilder::envelope) set, text messages
-    /// arrive as `SessionEvent::Typed` through [`events`](Self::events) and are skipped here.
-    pub async fn recv(&self) -> Option<Message> {
-        loop {
-            let listener = {
-                let mut state = self.shared.lock();
-                let backed_up = self.shared.backed_up(&state);
-                let mut took = false;
-                let mut message = None;
-                while let Some(event) = state.events.pop_front() {
-                    took = true;
-                    match event {
-                        SessionEvent::Message(m) => {
-                            message = Some(m);
-                            break;
-                        }
-                        SessionEvent::HandedBack { id, message, reason } => {
-                            state.aside.push_back(HandedBack { id, message, reason });
-                        }
-                        _ => {}
-                    }
+    /// Cancel-safe: a message is taken from the inbox only in the poll that returns it.
+    pub async fn recv(&self) -> Result<Message, ClosedReason> {
+        let capacity = self.shared.recv_capacity;
+        self.wait_for(|state| {
+            state.receiving = true;
+            if let Some(message) = state.inbox.pop_front() {
+                if state.inbox.len() + 1 >= capacity {
+                    // The driver may have stopped reading for this full inbox.
+                    self.shared.wake_driver.notify(usize::MAX);
                 }
-                if took {
-                    crate::release_if_drained(&mut state.events);
-                    self.shared.took_events(&state, backed_up);
-                }
-                if message.is_some() {
-                    return message;
-                }
-                if state.finished {
-                    return None;
-                }
-                self.shared.changed.listen()
-            };
-            listener.await;
-        }
+                crate::release_if_drained(&mut state.inbox);
+                return Some(Ok(message));
+            }
+            state.closed_reason().map(Err)
+        })
+        .await
     }
 
     /// Waits for the next data message and dispatches it with `router`: `None` once the
     /// session has ended, else what the router did, or the decode error (the connection is
-    /// not affected). Cancel-safe like [`recv`](Self::recv).
+    /// not affected). Cancel-safe like [`recv`](Self::recv). The builder's
+    /// [`envelope`](crate::ClientBuilder::envelope) is only for sending: pass the same one to
+    /// the router.
     ///
     /// Handlers are synchronous; to answer from one, give it a `Client` in `ctx` and use
     /// [`try_send`](Self::try_send).
@@ -79,7 +53,7 @@ impl Client {
         router: &mut resock_core::typed::Router<Ctx>,
         ctx: &mut Ctx,
     ) -> Option<Result<resock_core::typed::Dispatched, resock_core::typed::DecodeError>> {
-        let message = self.recv().await?;
+        let message = self.recv().await.ok()?;
         Some(router.dispatch(ctx, &message))
     }
 
@@ -112,60 +86,6 @@ impl Client {
         while let Some(result) = self.recv_routed(router, ctx).await {
             if let Err(error) = result {
                 on_error(ctx, error);
-            }
-        }
-    }
-}
-
-/// The stream of a client's session events (see [`Client::events`]).
-#[must_use = "streams do nothing unless polled"]
-pub struct Events {
-    client: Client,
-    listener: Option<EventListener>,
-}
-
-impl std::fmt::Debug for Events {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Events").finish_non_exhaustive()
-    }
-}
-
-impl Events {
-    /// The client this stream belongs to.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-}
-
-impl Stream for Events {
-    type Item = SessionEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
-        let this = &mut *self;
-        loop {
-            if this.listener.is_none() {
-                let shared = &this.client.shared;
-                let mut state = shared.lock();
-                let backed_up = shared.backed_up(&state);
-                let next = match state.aside.pop_front() {
-                    Some(handed_back) => Some(handed_back.into()),
-                    None => state.events.pop_front(),
-                };
-                crate::release_if_drained(&mut state.events);
-                crate::release_if_drained(&mut state.aside);
-                if let Some(event) = next {
-                    shared.took_events(&state, backed_up);
-                    return Poll::Ready(Some(event));
-                }
-                if state.finished {
-                    return Poll::Ready(None);
-                }
-                this.listener = Some(shared.changed.listen());
-            }
-            let listener = this.listener.as_mut().expect("set above");
-            match Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => this.listener = None,
-                Poll::Pending => return Poll::Pending,
             }
         }
     }

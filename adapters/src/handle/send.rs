@@ -7,7 +7,8 @@ use super::Client;
 use crate::SendError;
 
 impl Client {
-    /// Queues `message` for sending, waiting while there is no room (see [`SendError::Full`]).
+    /// Queues `message` for sending, waiting while the outbound queue is full (see
+    /// [`SendError::Full`]); it never waits for anyone to read events or messages.
     ///
     /// Cancel-safe: the message is handed to the session in one synchronous step; if the
     /// future is dropped before it resolves, the message was never accepted.
@@ -19,17 +20,15 @@ impl Client {
                 if state.finished {
                     return Err(SendError::Closed(message));
                 }
-                if !self.shared.backed_up(&state) {
-                    match state.session.send(message) {
-                        Ok(id) => {
-                            drop(state);
-                            self.shared.wake_driver.notify(usize::MAX);
-                            return Ok(id);
-                        }
-                        Err(SessionSendError::QueueFull(m)) => message = m,
-                        Err(SessionSendError::TooLarge(m)) => return Err(SendError::TooLarge(m)),
-                        Err(e) => return Err(SendError::Closed(e.into_message())),
+                match state.session.send(message) {
+                    Ok(id) => {
+                        drop(state);
+                        self.shared.wake_driver.notify(usize::MAX);
+                        return Ok(id);
                     }
+                    Err(SessionSendError::QueueFull(m)) => message = m,
+                    Err(SessionSendError::TooLarge(m)) => return Err(SendError::TooLarge(m)),
+                    Err(e) => return Err(SendError::Closed(e.into_message())),
                 }
                 self.shared.changed.listen()
             };
@@ -42,9 +41,6 @@ impl Client {
         let mut state = self.shared.lock();
         if state.finished {
             return Err(SendError::Closed(message));
-        }
-        if self.shared.backed_up(&state) {
-            return Err(SendError::Full(message));
         }
         match state.session.send(message) {
             Ok(id) => {

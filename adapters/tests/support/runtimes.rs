@@ -114,17 +114,20 @@ pub fn run(
     match runtime {
         Runtime::Blocking => run_blocking(builder, send, enough),
         #[cfg(feature = "smol")]
-        Runtime::Smol => smol::block_on(run_async(
-            builder.start_smol().expect("a valid configuration"),
-            send,
-            enough,
-        )),
+        Runtime::Smol => {
+            // Subscribed before the driver runs, so no event is missed.
+            let (client, driver) = builder.build_async().expect("a valid configuration");
+            let events = client.subscribe();
+            smol::spawn(driver).detach();
+            smol::block_on(run_async(client, events, send, enough))
+        }
         #[cfg(feature = "async-std")]
-        Runtime::AsyncStd => async_std::task::block_on(run_async(
-            builder.start_async_std().expect("a valid configuration"),
-            send,
-            enough,
-        )),
+        Runtime::AsyncStd => {
+            let (client, driver) = builder.build_async().expect("a valid configuration");
+            let events = client.subscribe();
+            drop(async_std::task::spawn(driver));
+            async_std::task::block_on(run_async(client, events, send, enough))
+        }
     }
 }
 
@@ -174,21 +177,22 @@ fn run_blocking(builder: ClientBuilder, send: Option<&str>, mut enough: impl FnM
 #[cfg(any(feature = "smol", feature = "async-std"))]
 async fn run_async(
     client: resock::Client,
+    mut events: resock::Subscription,
     send: Option<&str>,
     mut enough: impl FnMut(&Transcript) -> bool,
 ) -> Transcript {
-    use futures_lite::{StreamExt, future};
+    use futures_lite::future;
     if let Some(text) = send {
         let queued = future::or(client.send_text(text), within("room to send")).await;
         queued.expect("queue the message");
     }
-    let mut events = client.events();
     let transcript = std::cell::RefCell::new(Transcript::default());
     let session = async {
         loop {
             let Some(event) = events.next().await else {
                 panic!("the events ended before the session closed: {:#?}", transcript.borrow());
             };
+            let event = event.expect("a listener that keeps up");
             if transcript.borrow_mut().record(event) {
                 return;
             }

@@ -6,9 +6,9 @@ use std::thread;
 use std::time::Duration;
 
 use async_io::Timer;
-use futures_lite::{StreamExt, future};
+use futures_lite::future;
 use resock::core::session::SessionState;
-use resock::{Client, ClientBuilder, CloseCode};
+use resock::{Client, ClientBuilder, CloseCode, Subscription};
 
 use super::{can_close, warn};
 use crate::args::Runtime;
@@ -19,18 +19,21 @@ use crate::report::{ReportOptions, Reporter};
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
-    let client = match runtime {
-        Runtime::AsyncStd => builder.start_async_std().expect("settings validated"),
-        _ => builder.start_smol().expect("settings validated"),
-    };
+    let (client, driver) = builder.build_async().expect("settings validated");
+    // Subscribed before the driver runs, so the report starts at the first attempt.
+    let events = client.subscribe();
+    match runtime {
+        Runtime::AsyncStd => drop(async_std::task::spawn(driver)),
+        _ => smol::spawn(driver).detach(),
+    }
     let quiet = report.quiet;
     let feeder = client.clone();
     // The thread is not joined: it may sit in a stdin read when the session ends.
     thread::spawn(move || feed_stdin(&feeder, binary, quiet));
     let reporter = Reporter::new(report);
     match runtime {
-        Runtime::AsyncStd => async_std::task::block_on(report_events(client, reporter)),
-        _ => smol::block_on(report_events(client, reporter)),
+        Runtime::AsyncStd => async_std::task::block_on(report_events(client, events, reporter, quiet)),
+        _ => smol::block_on(report_events(client, events, reporter, quiet)),
     }
 }
 
@@ -48,8 +51,7 @@ fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
     future::block_on(client.close(CloseCode::NORMAL, ""));
 }
 
-async fn report_events(client: Client, mut reporter: Reporter) -> ExitCode {
-    let mut events = client.events();
+async fn report_events(client: Client, mut events: Subscription, mut reporter: Reporter, quiet: bool) -> ExitCode {
     let mut closing = false;
     loop {
         let next = match reporter.tick_interval() {
@@ -63,7 +65,9 @@ async fn report_events(client: Client, mut reporter: Reporter) -> ExitCode {
             None => Some(events.next().await),
         };
         match next {
-            Some(Some(event)) => reporter.event(event),
+            Some(Some(Ok(event))) => reporter.event(event),
+            // Output slower than the server: the client skipped ahead rather than stall.
+            Some(Some(Err(lagged))) => warn(quiet, &lagged.to_string()),
             Some(None) => break,
             None => reporter.tick(),
         }
