@@ -60,7 +60,6 @@ pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
 #[cfg(any(feature = "blocking", feature = "async"))]
-#[allow(dead_code)] // until the drivers hand it their outputs
 mod trace;
 
 #[cfg(feature = "async")]

@@ -16,6 +16,10 @@ pub(crate) struct Tracer {
     /// The span of the current connection attempt.
     #[cfg(feature = "tracing")]
     span: Option<tracing::Span>,
+    /// A `Connecting` state, logged inside the attempt's span once its `Connect` names it (the
+    /// session reports the state just before asking for the transport).
+    #[cfg(feature = "tracing")]
+    connecting: Option<SessionState>,
 }
 
 impl Tracer {
@@ -39,6 +43,9 @@ impl Tracer {
                     port = url.port,
                     path,
                 );
+                if let Some(state) = self.connecting.take() {
+                    tracing::info!(parent: &span, state = %state, "state changed");
+                }
                 tracing::info!(parent: &span, "connecting");
                 self.span = Some(span);
             }
@@ -61,7 +68,13 @@ impl Tracer {
     }
 
     #[cfg(feature = "tracing")]
-    fn on_event(&self, event: &SessionEvent) {
+    fn on_event(&mut self, event: &SessionEvent) {
+        if let SessionEvent::StateChanged(state @ SessionState::Connecting { .. }) = event {
+            // A new attempt: its span starts with its `Connect`.
+            self.span = None;
+            self.connecting = Some(state.clone());
+            return;
+        }
         let parent = self.parent();
         match event {
             SessionEvent::StateChanged(state) => {

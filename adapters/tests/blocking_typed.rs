@@ -1,13 +1,13 @@
-//! Typed JSON with the blocking client: `send_typed`, envelope decoding into `Typed` events,
-//! and `run_router` dispatching by type with replies from the handlers.
+//! Typed JSON with the blocking client: `send_typed` in the builder's envelope, raw messages to
+//! listeners and `recv`, and `run_router` dispatching by type with replies from the handlers.
 #![cfg(all(feature = "blocking", feature = "json"))]
 
 mod support;
 
 use std::sync::mpsc;
 
-use resock::core::session::{Error, ReconnectPolicy, SessionEvent};
-use resock::core::typed::{JsonEnvelope, Router, Unrouted};
+use resock::core::session::{ReconnectPolicy, SessionEvent};
+use resock::core::typed::{EnvelopeFields, JsonEnvelope, Router, Unrouted};
 use resock::{ClientBuilder, CloseCode};
 use serde::{Deserialize, Serialize};
 use tungstenite::Message as WsMessage;
@@ -30,11 +30,16 @@ fn echo_server() -> Server {
 }
 
 #[test]
-fn send_typed_writes_the_envelope_and_the_builder_envelope_decodes_replies() {
+fn send_typed_writes_the_builders_envelope_and_listeners_get_the_raw_replies() {
     let server = echo_server();
+    let fields = EnvelopeFields {
+        type_field: "kind".into(),
+        ..EnvelopeFields::default()
+    };
+    let envelope = JsonEnvelope::with_fields(fields);
     let mut client = ClientBuilder::new(&server.url("/"))
         .unwrap()
-        .envelope(JsonEnvelope::new())
+        .envelope(envelope.clone())
         .connect_blocking()
         .unwrap();
     expect_open(&mut client);
@@ -43,30 +48,30 @@ fn send_typed_writes_the_envelope_and_the_builder_envelope_decodes_replies() {
         text: "hi \"there\"".into(),
     };
     client.send_typed("chat", &chat).unwrap();
-    let event = expect_event(&mut client, "Typed", |e| matches!(e, SessionEvent::Typed(_)));
-    let SessionEvent::Typed(envelope) = event else {
+    // Listeners see the message as received; the builder's envelope decodes it.
+    let event = expect_event(&mut client, "Message", |e| matches!(e, SessionEvent::Message(_)));
+    let SessionEvent::Message(message) = event else {
         unreachable!()
     };
-    assert_eq!(envelope.ty, "chat");
-    assert_eq!(envelope.data::<Chat>().unwrap(), chat);
+    let decoded = envelope.decode_envelope(&message).unwrap();
+    assert_eq!(decoded.ty, "chat");
+    assert_eq!(decoded.data::<Chat>().unwrap(), chat);
     assert!(
-        envelope.timestamp.as_deref().is_some_and(|t| t.ends_with('Z')),
+        decoded.timestamp.as_deref().is_some_and(|t| t.ends_with('Z')),
         "{:?}",
-        envelope.timestamp
+        decoded.timestamp
     );
+    assert!(message.as_text().unwrap().contains(r#""kind":"chat""#));
 
-    // Text that is not an envelope is reported, and the connection stays up.
+    // Text that is not an envelope reaches recv untouched, and the connection stays up.
     client.send_text("not json").unwrap();
-    let event = expect_event(&mut client, "decode error", |e| matches!(e, SessionEvent::Error(_)));
-    let SessionEvent::Error(Error::Decode(error)) = event else {
-        panic!("{event:?}")
-    };
-    assert_eq!(error.raw, "not json");
-    client.send_typed("unit", &()).unwrap();
-    assert!(matches!(
-        expect_event(&mut client, "Typed", |e| matches!(e, SessionEvent::Typed(_))),
-        SessionEvent::Typed(envelope) if envelope.ty == "unit"
-    ));
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let message = client.recv().unwrap();
+        texts.push(message.as_text().unwrap().to_owned());
+    }
+    assert!(texts[0].contains(r#""kind":"chat""#), "{texts:?}");
+    assert_eq!(texts[1], "not json");
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }

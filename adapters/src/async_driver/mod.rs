@@ -107,6 +107,8 @@ pub(crate) struct Run<C: Connect> {
     listener: Option<EventListener>,
     /// The builder's per-connection hooks.
     hooks: Hooks,
+    /// Logs outputs with the `tracing` feature.
+    tracer: crate::trace::Tracer,
     /// A `Connect` whose hooks must run (with no lock held) before its transport is opened:
     /// the transport, where to, and the attempt number.
     pending_connect: Option<(TransportId, WsUrl, u32)>,
@@ -168,6 +170,7 @@ impl<C: Connect> Run<C> {
             timer_at: None,
             listener: None,
             hooks,
+            tracer: Default::default(),
             pending_connect: None,
             reads_paused: false,
             retire_within,
@@ -313,6 +316,7 @@ impl<C: Connect> Run<C> {
                 return any;
             };
             any = true;
+            self.tracer.on_output(&output, state.session.state());
             match output {
                 Output::Event(SessionEvent::Message(message)) => {
                     if state.events.has_subscribers() {

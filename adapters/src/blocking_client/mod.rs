@@ -37,7 +37,7 @@
 //!   latest messages and drops older ones; while the application closes, a full buffer drops
 //!   what still arrives. Both are counted in [`Metrics::messages_dropped`].
 //! * [`next_event`](Client::next_event) is the owner's view of every event, messages included
-//!   (decoded as [`SessionEvent::Typed`](resock_core::session::SessionEvent) with an envelope), and each
+//!   (as received, also with an envelope: a router decodes them), and each
 //!   [`subscribe`](Client::subscribe) gives another thread the same. They share one buffer of
 //!   [`ClientBuilder::event_capacity`] events that never stops reading: a listener that falls
 //!   behind skips ahead (a subscription is told how many it missed), counted in

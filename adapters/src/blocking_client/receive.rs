@@ -108,8 +108,8 @@ impl Client {
     }
 
     /// Drives IO until the next event; `None` once the session is closed for good and every
-    /// event was delivered. With an envelope on the builder, text messages arrive as
-    /// `SessionEvent::Typed` (or a decode `SessionEvent::Error`). The events come from a
+    /// event was delivered. Data messages arrive as received (`SessionEvent::Message`, also
+    /// with an envelope on the builder: decode them with a `Router`). The events come from a
     /// buffer of [`ClientBuilder::event_capacity`](crate::ClientBuilder::event_capacity)
     /// that never pauses reading: when the owner falls that far behind, the oldest events
     /// are skipped (counted in [`Metrics::events_skipped`](resock_core::session::Metrics)).
@@ -159,20 +159,11 @@ impl Client {
     }
 
     /// Hands an event from the session to its readers: a data message to `recv`'s buffer, and
-    /// every event (a message decoded with the envelope, if any) to the listeners.
+    /// every event, messages as received, to the listeners (as the async client does).
     pub(super) fn deliver(&mut self, event: SessionEvent) {
         if let SessionEvent::Message(message) = &event {
             self.inbox.push(message.clone());
             self.update_reading();
-            #[cfg(feature = "json")]
-            if let Some(envelope) = self.shared.envelope() {
-                let decoded = match envelope.decode_envelope(message) {
-                    Ok(typed) => SessionEvent::Typed(typed),
-                    Err(error) => SessionEvent::Error(resock_core::session::Error::Decode(error)),
-                };
-                self.hub.push(decoded);
-                return;
-            }
         }
         self.hub.push(event);
     }

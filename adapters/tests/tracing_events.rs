@@ -1,0 +1,124 @@
+//! The `tracing` feature: a span per connection attempt, events for state changes, reconnects
+//! and failures, and never a credential (the URL's query, a header value) in any of them.
+#![cfg(all(feature = "tracing", feature = "blocking"))]
+
+mod support;
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use resock::{ClientBuilder, CloseCode, SessionEvent};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+use support::expect_event;
+use support::ws_server::{Server, accept, echo};
+
+/// Every span and event as one line of text: `span resock.connection transport=0 ...` or
+/// `event INFO state changed state=open (in span 1)`.
+#[derive(Default, Clone)]
+struct Capture {
+    lines: Arc<Mutex<Vec<String>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        write!(self.0, " {}={:?}", field.name(), value).unwrap();
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        write!(self.0, " {}={}", field.name(), value).unwrap();
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut fields = Fields(format!("span {}", span.metadata().name()));
+        span.record(&mut fields);
+        self.lines.lock().unwrap().push(fields.0);
+        Id::from_u64(self.next_id.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(format!("event {}", event.metadata().level()));
+        event.record(&mut fields);
+        if let Some(parent) = event.parent() {
+            write!(fields.0, " (in span {})", parent.into_u64()).unwrap();
+        }
+        self.lines.lock().unwrap().push(fields.0);
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn attempts_are_spans_and_state_changes_reconnects_and_failures_are_events() {
+    let mut connections = 0;
+    let server = Server::local(move |stream| {
+        connections += 1;
+        if let Some(mut ws) = accept(stream) {
+            if connections > 1 {
+                echo(&mut ws);
+            }
+            // The first connection is dropped without a close frame: the client reconnects.
+        }
+    });
+    let capture = Capture::default();
+    let url = format!("{}?token=query-secret", server.url("/feed"));
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut client = ClientBuilder::new(&url)
+            .unwrap()
+            .header("Authorization", "Bearer header-secret")
+            .backoff(Duration::from_millis(10), Duration::from_millis(20))
+            .connect_blocking()
+            .unwrap();
+        let opens = |e: &SessionEvent| matches!(e, SessionEvent::Opened { .. });
+        expect_event(&mut client, "first open", opens);
+        expect_event(&mut client, "second open", opens);
+        assert!(client.close(CloseCode::NORMAL, "done"));
+    });
+    drop(server);
+
+    let lines = capture.lines.lock().unwrap().clone();
+    let text = lines.join("\n");
+    let spans: Vec<&String> = lines.iter().filter(|l| l.starts_with("span ")).collect();
+    assert_eq!(spans.len(), 2, "one span per attempt:\n{text}");
+    assert!(
+        spans[0].starts_with("span resock.connection transport=0 attempt=1 scheme=ws host=127.0.0.1"),
+        "{text}"
+    );
+    assert!(spans[0].ends_with("path=/feed"), "the path without its query: {text}");
+    assert!(spans[1].contains("transport=1"), "{text}");
+    for wanted in [
+        "event INFO message=state changed state=connecting (attempt 1) (in span 1)",
+        "event INFO message=connecting (in span 1)",
+        "event INFO message=connection open (in span 1)",
+        "event INFO message=state changed state=open (in span 1)",
+        "event WARN message=disconnected; reconnecting reason=the connection ended without a close frame retry_in=",
+        "event INFO message=state changed state=waiting to retry (attempt 2 next) (in span 1)",
+        "event INFO message=state changed state=connecting (attempt 2) (in span 2)",
+        "event INFO message=connection open (in span 2)",
+        "event INFO message=closed code=1000 reason=done",
+        "event WARN message=disconnected for good reason=the application closed the connection (in span 2)",
+        "event INFO message=state changed state=closed: closed by the application (in span 2)",
+    ] {
+        assert!(lines.iter().any(|l| l.starts_with(wanted)), "no `{wanted}` in:\n{text}");
+    }
+    assert!(!text.contains("secret"), "a credential was logged:\n{text}");
+}
