@@ -54,8 +54,8 @@ mod chat {
             .fallback(|_, unrouted| println!("unhandled {} message", unrouted.ty().unwrap_or("malformed")));
 
         client.send_typed("join", &"me").expect("queued");
-        client.run_router(&mut router, |_, error| eprintln!("bad message: {error}"));
-        println!("{}", client.state());
+        let closed = client.run_router(&mut router);
+        println!("{closed}");
     }
 
     /// A server that greets, echoes each chat from the client once, and says bye after two.

@@ -5,8 +5,10 @@
 
 use futures_lite::{AsyncBufReadExt, StreamExt, io::BufReader};
 use resock::core::SessionEvent;
-use resock::core::typed::{JsonEnvelope, Router};
-use resock::{ClientBuilder, CloseCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use resock::{AsyncRouter, ClientBuilder, CloseCode, Incoming};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -24,24 +26,20 @@ fn main() {
         .start_smol()
         .unwrap();
     smol::block_on(async {
-        let mut router = Router::<u32>::new(JsonEnvelope::new());
+        let count = Arc::new(AtomicU32::new(0));
+        let mut router = AsyncRouter::new(client.envelope().clone());
         router
-            .on("chat", |count: &mut u32, chat: Chat| {
-                *count += 1;
+            .on("chat", |count: Arc<AtomicU32>, chat: Incoming<Chat>| async move {
+                count.fetch_add(1, Ordering::Relaxed);
                 println!("{}: {}", chat.from, chat.text);
             })
-            .fallback(|_, unrouted| println!("(a {} message)", unrouted.ty().unwrap_or("malformed")));
+            .fallback(|_, unrouted| async move { println!("(a {} message)", unrouted.ty().unwrap_or("malformed")) });
         if let Err(reason) = client.connected().await {
             return eprintln!("closed before the connection opened: {reason}");
         }
         let reader = client.clone();
-        let receiving = smol::spawn(async move {
-            let mut count = 0;
-            reader
-                .run_router(&mut router, &mut count, |_, e| eprintln!("undecodable: {e}"))
-                .await;
-            count
-        });
+        let counted = Arc::clone(&count);
+        let receiving = smol::spawn(async move { reader.run_router(&mut router, counted).await });
         let mut lines = BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
         while let Some(Ok(text)) = lines.next().await {
             let chat = Chat {
@@ -56,7 +54,8 @@ fn main() {
         // Listen from here on: closing hands back what was never sent.
         let mut closing = client.subscribe();
         println!("closed: {}", client.close(CloseCode::NORMAL, "bye").await);
-        println!("{} chat messages received", receiving.await);
+        println!("router stopped: {}", receiving.await);
+        println!("{} chat messages received", count.load(Ordering::Relaxed));
         while let Some(event) = closing.next().await {
             if let Ok(SessionEvent::HandedBack { message, .. }) = event {
                 println!("not sent: {message:?}");

@@ -45,20 +45,21 @@ type Fallback<Ctx> = Box<dyn FnMut(Ctx, Unrouted) -> BoxFuture + Send>;
 /// Dispatches decoded messages by type to `async` handlers, with a fallback for everything else.
 ///
 /// ```no_run
-/// # async fn chat(client: resock::Client, message: resock::Message) {
+/// # async fn chat(client: resock::Client) {
 /// use resock::{AsyncRouter, Client, Incoming, Unrouted};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Chat { from: String, text: String }
 ///
-/// let mut router = AsyncRouter::<Client>::default();
+/// let mut router = AsyncRouter::new(client.envelope().clone());
 /// router
 ///     .on("chat", |client: Client, chat: Incoming<Chat>| async move {
 ///         println!("{} at {:?}: {}", chat.from, chat.timestamp, chat.text);
 ///         client.send_typed("seen", &chat.ty).await.ok();
 ///     })
 ///     .fallback(|_, unrouted: Unrouted| async move { eprintln!("unrouted: {unrouted:?}") });
-/// router.dispatch(client.clone(), &message).await.ok();
+/// let closed = client.run_router(&mut router, client.clone()).await;
+/// eprintln!("{closed}");
 /// # }
 /// ```
 pub struct AsyncRouter<Ctx> {

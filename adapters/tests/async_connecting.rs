@@ -223,7 +223,11 @@ mod typed {
     /// With an envelope configured, `run_router` receives every message and its handlers run
     /// (the session used to decode them into events `recv` skipped, so a router heard nothing).
     fn the_router_runs_with_an_envelope<R: Runtime>() {
-        use resock_core::typed::{JsonEnvelope, Router};
+        use std::sync::{Arc, Mutex};
+
+        use resock::AsyncRouter;
+        use resock_core::session::{ClosedReason, Error, SessionEvent};
+        use resock_core::typed::JsonEnvelope;
         const CHATS: usize = 3;
         let server = Server::start(|_, stream| {
             let mut ws = accept(stream);
@@ -240,14 +244,30 @@ mod typed {
             read_until_closed(&mut ws);
         });
         let (client, []) = R::start_subscribed::<0>(builder(&server).envelope(JsonEnvelope::new()));
+        let mut errors = client.subscribe();
         R::block_on(async {
-            let mut router = Router::<Vec<String>>::new(JsonEnvelope::new());
-            router.on("chat", |texts: &mut Vec<String>, chat: Chat| texts.push(chat.text));
-            let (mut texts, mut errors) = (Vec::new(), 0);
-            let routing = client.run_router(&mut router, &mut texts, |_, _| errors += 1);
-            within("the router to end with the session", routing).await;
-            assert_eq!(texts, ["hi 0", "hi 1", "hi 2"]);
-            assert_eq!(errors, 1, "the text that is not JSON goes to on_error");
+            type Texts = Arc<Mutex<Vec<String>>>;
+            let texts = Texts::default();
+            let mut router = AsyncRouter::new(client.envelope().clone());
+            router.on("chat", |texts: Texts, chat: Chat| async move {
+                futures_lite::future::yield_now().await; // an async handler
+                texts.lock().unwrap().push(chat.text);
+            });
+            let routing = client.run_router(&mut router, Arc::clone(&texts));
+            let closed = within("the router to end with the session", routing).await;
+            assert!(
+                matches!(closed, ClosedReason::Fatal(_) | ClosedReason::User),
+                "{closed}"
+            );
+            assert_eq!(*texts.lock().unwrap(), ["hi 0", "hi 1", "hi 2"]);
+            // Without a fallback, the text that is not JSON reaches subscribers as an error.
+            let mut raws = Vec::new();
+            while let Some(event) = errors.next().await {
+                if let Ok(SessionEvent::Error(Error::Decode(error))) = event {
+                    raws.push(error.raw);
+                }
+            }
+            assert_eq!(raws, ["not json"]);
         });
     }
 

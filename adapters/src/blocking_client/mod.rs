@@ -141,7 +141,7 @@ impl ClientBuilder {
         #[cfg(feature = "json")]
         let (envelope, config) = {
             let mut config = config;
-            (config.envelope.take(), config)
+            (config.envelope.take().unwrap_or_default(), config)
         };
         let sender_capacity = config.queue.max_messages.clamp(1, 1024);
         let (poller, poller_error) = match polling::Poller::new() {
@@ -327,22 +327,14 @@ impl Client {
     }
 }
 
-/// Encodes `data` in `envelope` (or the default one) with the current time.
-///
-/// This crate does not depend on serde, so it cannot name `Serialize`: the data goes through
-/// core's plain JSON codec, is read back as a JSON value inside a throwaway envelope, and the
-/// configured envelope writes the message (its field order, names and checks).
+/// Encodes `data` in `envelope` with the current time.
 #[cfg(feature = "json")]
 pub(super) fn encode_typed<T: serde::Serialize + ?Sized>(
-    envelope: Option<&JsonEnvelope>,
+    envelope: &JsonEnvelope,
     ty: &str,
     data: &T,
 ) -> Result<Message, resock_core::typed::EncodeError> {
-    let at = Some(std::time::SystemTime::now());
-    match envelope {
-        Some(envelope) => envelope.encode(ty, data, at),
-        None => JsonEnvelope::default().encode(ty, data, at),
-    }
+    envelope.encode(ty, data, Some(std::time::SystemTime::now()))
 }
 
 /// Extra time `close` allows beyond the session's close timeout before dropping the transport.

@@ -127,19 +127,30 @@ impl Client {
 
     /// Takes data messages with [`recv`](Self::recv) until the session is closed for good,
     /// dispatching each to `router` with this client as the handlers' context (so they can
-    /// reply). Messages that do not decode, and decode errors, go to `on_error`. Other events
-    /// stay available to [`next_event`](Self::next_event) and subscriptions.
+    /// reply or close), then returns why it closed. A message no handler takes goes to the
+    /// router's fallback; without a fallback, one that did not decode is published to
+    /// [`next_event`](Self::next_event) and subscriptions as
+    /// `SessionEvent::Error(Error::Decode(..))` with its raw text, so none disappears. Other
+    /// events stay available to them too.
     #[cfg(feature = "json")]
-    pub fn run_router(
-        &mut self,
-        router: &mut resock_core::typed::Router<Client>,
-        mut on_error: impl FnMut(&mut Client, resock_core::typed::DecodeError),
-    ) {
-        while let Ok(message) = self.recv() {
+    pub fn run_router(&mut self, router: &mut resock_core::typed::Router<Client>) -> ClosedReason {
+        loop {
+            let message = match self.recv() {
+                Ok(message) => message,
+                Err(reason) => return reason,
+            };
             if let Err(error) = router.dispatch(self, &message) {
-                on_error(self, error);
+                self.hub
+                    .push(SessionEvent::Error(resock_core::session::Error::Decode(error)));
             }
         }
+    }
+
+    /// The envelope of [`send_typed`](Self::send_typed): the builder's, or the default one.
+    /// Give a router the same one when the builder set a custom envelope.
+    #[cfg(feature = "json")]
+    pub fn envelope(&self) -> &resock_core::typed::JsonEnvelope {
+        self.shared.envelope()
     }
 
     fn next_event_until(&mut self, until: Option<Instant>) -> Option<SessionEvent> {

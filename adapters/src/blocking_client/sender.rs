@@ -41,7 +41,7 @@ pub(super) struct Shared {
     poller: Option<Arc<Poller>>,
     /// The envelope of `send_typed`.
     #[cfg(feature = "json")]
-    envelope: Option<resock_core::typed::JsonEnvelope>,
+    envelope: resock_core::typed::JsonEnvelope,
 }
 
 /// A [`Sender::close`] on its way to the owner.
@@ -69,7 +69,7 @@ impl Shared {
     pub(super) fn new(
         capacity: usize,
         poller: Option<Arc<Poller>>,
-        #[cfg(feature = "json")] envelope: Option<resock_core::typed::JsonEnvelope>,
+        #[cfg(feature = "json")] envelope: resock_core::typed::JsonEnvelope,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             inbox: Mutex::new(Inbox {
@@ -92,10 +92,10 @@ impl Shared {
         self.poller.as_ref()
     }
 
-    /// The envelope `send_typed` encodes with (`None`: the default one).
+    /// The envelope `send_typed` encodes with (the builder's, or the default one).
     #[cfg(feature = "json")]
-    pub(super) fn envelope(&self) -> Option<&resock_core::typed::JsonEnvelope> {
-        self.envelope.as_ref()
+    pub(super) fn envelope(&self) -> &resock_core::typed::JsonEnvelope {
+        &self.envelope
     }
 
     /// Wakes the owner wherever it waits.

@@ -122,8 +122,8 @@ impl Hub {
 /// subscription that falls more than the event capacity behind skips to the oldest event the
 /// client still holds and first yields `Err(Lagged(n))` with the number it missed; it never
 /// slows the client. Iteration ends (`None`) once the client is closed for good or dropped and
-/// every event before that was read. Data messages appear here too (as
-/// [`SessionEvent::Typed`](resock_core::session::SessionEvent) with an envelope); they are not taken from
+/// every event before that was read. Data messages appear here too, as received; they are not
+/// taken from
 /// [`recv`](super::Client::recv).
 #[derive(Debug)]
 pub struct Subscription {

@@ -2,6 +2,8 @@
 
 use resock_core::Message;
 use resock_core::session::ClosedReason;
+#[cfg(feature = "json")]
+use resock_core::session::SessionEvent;
 
 use super::Client;
 
@@ -39,54 +41,58 @@ impl Client {
         .await
     }
 
-    /// Waits for the next data message and dispatches it with `router`: `None` once the
-    /// session has ended, else what the router did, or the decode error (the connection is
-    /// not affected). Cancel-safe like [`recv`](Self::recv). The builder's
-    /// [`envelope`](crate::ClientBuilder::envelope) is only for sending: pass the same one to
-    /// the router.
+    /// Dispatches every data message with `router` until the session has closed for good,
+    /// then returns why. Each handler gets a clone of `ctx` (a `Client`, an `Arc` of your
+    /// state) and is awaited before the next message is taken, so messages are handled in
+    /// order. A message no handler takes goes to the router's fallback; without a fallback,
+    /// one that did not decode is published to subscribers as
+    /// `SessionEvent::Error(Error::Decode(..))` with its raw text, so none disappears.
     ///
-    /// Handlers are synchronous; to answer from one, give it a `Client` in `ctx` and use
-    /// [`try_send`](Self::try_send).
-    #[cfg(feature = "json")]
-    pub async fn recv_routed<Ctx>(
-        &self,
-        router: &mut resock_core::typed::Router<Ctx>,
-        ctx: &mut Ctx,
-    ) -> Option<Result<resock_core::typed::Dispatched, resock_core::typed::DecodeError>> {
-        let message = self.recv().await.ok()?;
-        Some(router.dispatch(ctx, &message))
-    }
-
-    /// Dispatches every data message with `router` until the session ends; messages that do
-    /// not decode go to `on_error`.
+    /// Build the router with [`envelope`](Self::envelope) when the builder set a custom one.
     ///
     /// ```no_run
     /// # async fn chat(client: resock::Client) {
-    /// use resock_core::typed::{JsonEnvelope, Router};
+    /// use resock::{AsyncRouter, Client};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Chat { from: String, text: String }
     ///
-    /// let mut router = Router::<usize>::new(JsonEnvelope::new());
-    /// router.on("chat", |seen: &mut usize, chat: Chat| {
-    ///     *seen += 1;
+    /// let mut router = AsyncRouter::new(client.envelope().clone());
+    /// router.on("chat", |client: Client, chat: Chat| async move {
     ///     println!("{}: {}", chat.from, chat.text);
+    ///     client.send_typed("read", &chat.from).await.ok();
     /// });
-    /// let mut seen = 0;
-    /// client.run_router(&mut router, &mut seen, |_, error| eprintln!("{error}")).await;
+    /// let closed = client.run_router(&mut router, client.clone()).await;
+    /// eprintln!("{closed}");
     /// # }
     /// ```
     #[cfg(feature = "json")]
-    pub async fn run_router<Ctx>(
+    pub async fn run_router<Ctx: Clone + Send + 'static>(
         &self,
-        router: &mut resock_core::typed::Router<Ctx>,
-        ctx: &mut Ctx,
-        mut on_error: impl FnMut(&mut Ctx, resock_core::typed::DecodeError),
-    ) {
-        while let Some(result) = self.recv_routed(router, ctx).await {
-            if let Err(error) = result {
-                on_error(ctx, error);
+        router: &mut crate::AsyncRouter<Ctx>,
+        ctx: Ctx,
+    ) -> ClosedReason {
+        loop {
+            let message = match self.recv().await {
+                Ok(message) => message,
+                Err(reason) => return reason,
+            };
+            if let Err(error) = router.dispatch(ctx.clone(), &message).await {
+                self.publish(SessionEvent::Error(resock_core::session::Error::Decode(error)));
             }
         }
+    }
+
+    /// The envelope of [`send_typed`](Self::send_typed): the builder's, or the default one.
+    #[cfg(feature = "json")]
+    pub fn envelope(&self) -> &resock_core::typed::JsonEnvelope {
+        &self.shared.envelope
+    }
+
+    /// Hands `event` to every subscription, as if the session had reported it.
+    #[cfg(feature = "json")]
+    fn publish(&self, event: SessionEvent) {
+        self.shared.lock().events.push(event);
+        self.shared.changed.notify(usize::MAX);
     }
 }
