@@ -98,3 +98,45 @@ fn a_transport_failure_after_a_clean_close_leaves_it_clean() {
     assert_eq!(closed.code, CloseCode::NORMAL);
     assert_eq!(closed.error, None, "the close handshake decided: {closed:?}");
 }
+
+/// A whole unfinished data frame during a fragmented message is a protocol error (RFC 6455
+/// §5.4), whichever path decodes it: the fast path for whole frames must stay out while a
+/// message is open.
+#[test]
+fn a_whole_data_frame_inside_a_fragmented_message_fails_the_connection() {
+    for (first, second) in [(TEXT, FIN | TEXT), (TEXT, FIN | BINARY), (BINARY, FIN | BINARY)] {
+        let input = [frame(first, b"part"), frame(second, b"whole")].concat();
+        assert_failing(&input, CloseCode::PROTOCOL_ERROR);
+        // The second frame in a read of its own, after the first was decoded.
+        let mut peer = Peer::open(Role::Client, Config::default());
+        peer.feed(&frame(first, b"part"));
+        assert!(messages(&peer.events()).is_empty());
+        peer.feed(&frame(second, b"whole"));
+        let events = peer.events();
+        assert!(messages(&events).is_empty(), "{events:?}");
+        assert!(closed_info(&events).error.is_some(), "{events:?}");
+        let frames = peer.sent_frames();
+        assert_eq!(frames.last().and_then(|f| f.close_code()), Some(1002), "{frames:?}");
+    }
+}
+
+/// A masked frame whose payload arrives in pieces is unmasked once: the fast path must not take
+/// a frame whose first bytes the general path already unmasked in place.
+#[test]
+fn a_masked_frame_split_mid_payload_is_unmasked_once() {
+    for payload in [&b"hello, split world"[..], &[0xAB; 200][..]] {
+        let input = masked_frame(FIN | BINARY, payload, KEY);
+        for split in [input.len() - 1, input.len() - 5, input.len() / 2] {
+            let mut peer = Peer::open(Role::Server, Config::default());
+            peer.feed(&input[..split]);
+            let mut events = peer.events();
+            peer.feed(&input[split..]);
+            events.extend(peer.events());
+            assert_eq!(
+                messages(&events),
+                [resock_core::Message::binary(payload.to_vec())],
+                "split at {split}"
+            );
+        }
+    }
+}
