@@ -30,7 +30,7 @@ impl Tracer {
         match output {
             Output::Connect { id, url } => {
                 let attempt = match state {
-                    SessionState::Connecting { attempt } => *attempt,
+                    SessionState::Connecting { attempt, .. } => *attempt,
                     _ => 0,
                 };
                 let path = url.path_and_query.split('?').next().unwrap_or("/");

@@ -100,7 +100,7 @@ fn a_numbered_stream_survives_a_dropped_connection_exactly_once_in_order() {
     assert_eq!(reply, Message::text("got 19"));
     assert_eq!(
         states,
-        ["waiting to retry (attempt 2 next)", "connecting (attempt 2)", "open"]
+        ["waiting to retry (attempt 2 next)", "reconnecting (attempt 2)", "open"]
     );
     assert!(client.close(CloseCode::NORMAL, ""));
     drop(client);

@@ -112,7 +112,7 @@ fn attempts_are_spans_and_state_changes_reconnects_and_failures_are_events() {
         "event INFO message=state changed state=open (in span 1)",
         "event WARN message=disconnected; reconnecting reason=the connection ended without a close frame retry_in=",
         "event INFO message=state changed state=waiting to retry (attempt 2 next) (in span 1)",
-        "event INFO message=state changed state=connecting (attempt 2) (in span 2)",
+        "event INFO message=state changed state=reconnecting (attempt 2) (in span 2)",
         "event INFO message=connection open (in span 2)",
         "event INFO message=closed code=1000 reason=done",
         "event WARN message=disconnected for good reason=the application closed the connection (in span 2)",

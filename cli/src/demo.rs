@@ -428,7 +428,7 @@ async fn report_events(mut events: Subscription, out: &Printer, stats: &Mutex<St
 
 fn state_line(out: &Printer, stats: &Mutex<Stats>, state: SessionState) {
     match state {
-        SessionState::Connecting { attempt } => {
+        SessionState::Connecting { attempt, .. } => {
             lock(stats).attempts += 1;
             out.line("client", Style::Cyan, format!("connecting (attempt {attempt})"));
         }

@@ -100,7 +100,7 @@ impl Reporter {
         match event {
             SessionEvent::Message(message) => self.message(&message),
             SessionEvent::StateChanged(state) => match state {
-                SessionState::Connecting { attempt } => {
+                SessionState::Connecting { attempt, .. } => {
                     self.retry = None;
                     let text = if attempt == 1 {
                         format!("connecting to {}", self.options.url)
@@ -120,7 +120,7 @@ impl Reporter {
                     self.retry = Some((until, attempt));
                     self.tick();
                 }
-                SessionState::Closing => self.status_line(Style::Dim, "closing"),
+                SessionState::Closing { .. } => self.status_line(Style::Dim, "closing"),
                 _ => {}
             },
             SessionEvent::Opened { subprotocol } => {
@@ -184,11 +184,11 @@ impl Reporter {
             }
             SessionEvent::StateChanged(state) => match state {
                 SessionState::Idle => json_line!("event": "state", "state": "idle"),
-                SessionState::Connecting { attempt } => {
+                SessionState::Connecting { attempt, .. } => {
                     json_line!("event": "state", "state": "connecting", "attempt": attempt)
                 }
                 SessionState::Open => json_line!("event": "state", "state": "open"),
-                SessionState::Closing => json_line!("event": "state", "state": "closing"),
+                SessionState::Closing { .. } => json_line!("event": "state", "state": "closing"),
                 SessionState::WaitingToRetry {
                     retry_in: delay,
                     attempt,

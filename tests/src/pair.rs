@@ -379,7 +379,7 @@ impl Pair {
         self.states()
             .into_iter()
             .filter_map(|s| match s {
-                SessionState::Connecting { attempt } => Some(attempt),
+                SessionState::Connecting { attempt, .. } => Some(attempt),
                 _ => None,
             })
             .collect()

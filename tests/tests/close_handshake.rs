@@ -44,7 +44,7 @@ fn a_user_close_while_open_completes_the_handshake() {
     let transport = rig.session.transport().unwrap();
     let asked = rig.now;
     rig.session.close(asked, CloseCode::NORMAL, "bye");
-    assert_eq!(*rig.session.state(), SessionState::Closing);
+    assert_eq!(*rig.session.state(), SessionState::Closing { for_good: true });
     rig.run_for(Duration::from_secs(1));
 
     // Our close frame: 1000 "bye", written at once.
@@ -76,9 +76,12 @@ fn a_user_close_while_open_completes_the_handshake() {
     assert_eq!(
         rig.states(),
         [
-            SessionState::Connecting { attempt: 1 },
+            SessionState::Connecting {
+                attempt: 1,
+                reconnect: false
+            },
             SessionState::Open,
-            SessionState::Closing,
+            SessionState::Closing { for_good: true },
             SessionState::Closed(ClosedReason::User)
         ]
     );
@@ -115,7 +118,7 @@ fn a_server_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
     rig.run_for(CLOSE_TIMEOUT - Duration::from_millis(1));
     assert_eq!(
         *rig.session.state(),
-        SessionState::Closing,
+        SessionState::Closing { for_good: true },
         "still waiting for the reply"
     );
     assert!(rig.disconnect_ids.is_empty());
@@ -278,7 +281,7 @@ fn messages_sent_while_the_server_is_closing_are_not_lost() {
     let now = rig.now;
     rig.server.close_all(CloseCode::GOING_AWAY, now);
     rig.run_for(rig.latency + Duration::from_micros(1));
-    assert_eq!(*rig.session.state(), SessionState::Closing);
+    assert_eq!(*rig.session.state(), SessionState::Closing { for_good: false });
     let ids: Vec<MessageId> = (0..3).map(|i| rig.send(Message::text(format!("late {i}")))).collect();
     let asked = rig.now;
     rig.session.close(asked, CloseCode::NORMAL, "");

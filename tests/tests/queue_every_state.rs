@@ -47,7 +47,7 @@ fn messages_sent_in_every_state_arrive_in_order_after_the_next_handshake() {
     let now = pair.now;
     pair.server.close_all(CloseCode::GOING_AWAY, now);
     pair.run_for(pair.latency + Duration::from_micros(1));
-    assert_eq!(*pair.session.state(), SessionState::Closing);
+    assert_eq!(*pair.session.state(), SessionState::Closing { for_good: false });
     send(&mut pair, "closing");
 
     pair.run_for(Duration::from_millis(100));

@@ -50,7 +50,8 @@ fn server_close_pair(code: u16, config: SessionConfig) -> (Pair, Vec<MessageId>,
     assert!(pair.run_until_open(Duration::from_secs(1)));
     pair.run_for(Duration::from_secs(1));
     pair.server.close_all(CloseCode(code), pair.now);
-    assert!(pair.run_until_cond(Duration::from_secs(1), |p| *p.session.state() == SessionState::Closing));
+    assert!(pair.run_until_cond(Duration::from_secs(1), |p| *p.session.state()
+        == SessionState::Closing { for_good: false }));
     let ids = queue_two(&mut pair);
     assert!(pair.run_until_cond(Duration::from_secs(1), |p| !p.disconnects().is_empty()));
     let at = pair.disconnects()[0].0;

@@ -26,9 +26,12 @@ fn connects_echoes_and_closes_cleanly() {
     assert_eq!(
         pair.states(),
         [
-            SessionState::Connecting { attempt: 1 },
+            SessionState::Connecting {
+                attempt: 1,
+                reconnect: false
+            },
             SessionState::Open,
-            SessionState::Closing,
+            SessionState::Closing { for_good: true },
             SessionState::Closed(ClosedReason::User)
         ]
     );
@@ -68,4 +71,35 @@ fn close_drains_the_queue_before_the_close_frame() {
     assert_eq!(pair.sent.len(), 100);
     assert!(pair.handed_back.is_empty());
     assert!(pair.session.send(Message::text("late")).is_err());
+}
+
+/// The states a UI shows without keeping history: the first connection, a server's close, the
+/// wait and the reconnect (told apart from the first connection), and a close for good.
+#[test]
+fn the_states_tell_a_first_connection_from_a_reconnect_and_a_close_for_good() {
+    let mut pair = Pair::new(Pair::config());
+    assert!(pair.run_until_open(Duration::from_secs(1)));
+    let now = pair.now;
+    pair.server.close_all(CloseCode::GOING_AWAY, now);
+    assert!(pair.run_until_cond(Duration::from_secs(60), |p| p.session.metrics().connections == 2));
+    pair.session.close(pair.now, CloseCode::NORMAL, "bye");
+    pair.run_for(Duration::from_secs(1));
+    let states = pair.states();
+    let shown: Vec<String> = states.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "connecting (attempt 1)",
+            "open",
+            "closing",
+            // Open for less than `healthy_after`: the count goes on.
+            "waiting to retry (attempt 2 next)",
+            "reconnecting (attempt 2)",
+            "open",
+            "closing for good",
+            "closed: closed by the application",
+        ],
+        "{states:?}"
+    );
+    assert!(matches!(states[3], SessionState::WaitingToRetry { retry_in, .. } if retry_in <= Duration::from_secs(1)));
 }

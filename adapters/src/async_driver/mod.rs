@@ -331,7 +331,7 @@ impl<C: Connect> Run<C> {
                     self.retire_link(state, None);
                     if self.hooks.any() {
                         let attempt = match state.session.state() {
-                            SessionState::Connecting { attempt } => *attempt,
+                            SessionState::Connecting { attempt, .. } => *attempt,
                             _ => 1,
                         };
                         self.pending_connect = Some((id, url, attempt));

@@ -55,7 +55,7 @@ impl Client {
                 }
                 if self.hooks.any() {
                     let attempt = match self.session.state() {
-                        resock_core::SessionState::Connecting { attempt } => *attempt,
+                        resock_core::SessionState::Connecting { attempt, .. } => *attempt,
                         _ => 1,
                     };
                     self.hooks.prepare(attempt).apply(&mut self.session, id);

@@ -49,8 +49,11 @@ mod tests {
     fn closing_waits_for_an_open_connection() {
         assert!(can_close(&SessionState::Open));
         assert!(can_close(&SessionState::Closed(ClosedReason::User)));
-        assert!(!can_close(&SessionState::Connecting { attempt: 1 }));
-        assert!(!can_close(&SessionState::Closing));
+        assert!(!can_close(&SessionState::Connecting {
+            attempt: 1,
+            reconnect: false
+        }));
+        assert!(!can_close(&SessionState::Closing { for_good: true }));
         let waiting = SessionState::WaitingToRetry {
             until: Instant::now(),
             retry_in: Duration::from_millis(250),

@@ -17,7 +17,9 @@ use super::queue::MessageId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransportId(pub u64);
 
-/// The connection state, small enough for a UI.
+/// The connection state, small enough for a UI: each state says all a status line needs
+/// (connecting for the first time or reconnecting, which attempt, the next try, closing for
+/// good, why it closed), so a UI keeps no history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionState {
     /// Created, `connect` not called yet.
@@ -27,11 +29,17 @@ pub enum SessionState {
     Connecting {
         /// The attempt number.
         attempt: u32,
+        /// A connection was open before: this is a reconnect, not the first connection.
+        reconnect: bool,
     },
     /// The handshake completed; messages flow.
     Open,
     /// A close handshake is under way.
-    Closing,
+    Closing {
+        /// The application closed: no reconnect follows. `false`: the server started the
+        /// close, and its code decides what follows.
+        for_good: bool,
+    },
     /// Disconnected; the next attempt starts at `until`.
     WaitingToRetry {
         /// When the next attempt starts.
@@ -51,9 +59,14 @@ impl fmt::Display for SessionState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SessionState::Idle => f.write_str("idle"),
-            SessionState::Connecting { attempt } => write!(f, "connecting (attempt {attempt})"),
+            SessionState::Connecting {
+                attempt,
+                reconnect: false,
+            } => write!(f, "connecting (attempt {attempt})"),
+            SessionState::Connecting { attempt, .. } => write!(f, "reconnecting (attempt {attempt})"),
             SessionState::Open => f.write_str("open"),
-            SessionState::Closing => f.write_str("closing"),
+            SessionState::Closing { for_good: true } => f.write_str("closing for good"),
+            SessionState::Closing { .. } => f.write_str("closing"),
             SessionState::WaitingToRetry { attempt, .. } => write!(f, "waiting to retry (attempt {attempt} next)"),
             SessionState::Closed(reason) => write!(f, "closed: {reason}"),
         }

@@ -93,6 +93,7 @@ impl Session {
         self.open_deadline = now.checked_add(self.config.open_timeout);
         self.set_state(SessionState::Connecting {
             attempt: self.failures + 1,
+            reconnect: self.counters.connections > 0,
         });
         self.outputs.push_back(Output::Connect {
             id,
@@ -202,7 +203,9 @@ impl Session {
             }
             Event::CloseReceived { .. } => {
                 self.heartbeat.stop();
-                self.set_state(SessionState::Closing);
+                self.set_state(SessionState::Closing {
+                    for_good: self.user_close.is_some(),
+                });
             }
             Event::Closed(info) => self.on_connection_closed(now, info),
             Event::Request(_) => {}

@@ -287,7 +287,7 @@ impl Session {
             }
             // No pings after our close frame; a stale ping deadline would never be cleared.
             self.heartbeat.stop();
-            self.set_state(SessionState::Closing);
+            self.set_state(SessionState::Closing { for_good: true });
         } else {
             self.drop_connection();
             self.close_for_good(ClosedReason::User, DisconnectReason::UserClosed);
