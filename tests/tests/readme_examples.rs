@@ -110,6 +110,7 @@ fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>) {
     });
 }
 
+#[allow(clippy::result_large_err)] // tungstenite's callback type, not ours
 fn serve_one(stream: TcpStream, seen: Arc<Mutex<Seen>>) {
     stream.set_read_timeout(Some(RUN_LIMIT)).ok();
     let mut auth = None;
