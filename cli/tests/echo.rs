@@ -144,3 +144,42 @@ fn a_closed_stdout_ends_the_client_with_a_clean_close() {
     let log = server.wait_stdout("the disconnect", |out| out.contains("\"disconnected\""));
     assert_eq!(events(&json_lines(&log), "disconnected")[0]["code"], 1000);
 }
+
+/// A reader of stdout slower than the server loses nothing: while stdout is not read, the
+/// client stops reading the socket instead of skipping messages.
+#[test]
+fn a_slow_stdout_loses_no_message() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    const LINES: usize = 3000;
+    let (_server, port) = serve(&[]);
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resock"))
+        .args([url.as_str(), "--exit-after", &LINES.to_string(), "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A client that lost a message would never reach its count: kill it by PID after a bound.
+    let pid = child.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    });
+    // All of stdin goes in before stdout is read at all: its pipe fills long before the end.
+    let line = "x".repeat(100);
+    let mut stdin = child.stdin.take().unwrap();
+    let input: String = (0..LINES).map(|n| format!("{n} {line}\n")).collect();
+    stdin.write_all(input.as_bytes()).unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let got: Vec<String> = out.lines().map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(got.len(), LINES, "{err}");
+    for (n, text) in got.iter().enumerate() {
+        assert!(text.starts_with(&format!("{n} ")), "line {n}: {text}");
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::future;
+use resock::SessionEvent;
 use resock::core::session::SessionState;
 use resock::{Client, ClientBuilder, CloseCode, Subscription};
 
@@ -53,23 +54,55 @@ fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
 
 async fn report_events(client: Client, mut events: Subscription, mut reporter: Reporter, quiet: bool) -> ExitCode {
     let mut closing = false;
+    let mut ended = false;
     loop {
+        // Messages come from `recv`, which loses none (a slow stdout makes the client stop
+        // reading, not skip); everything else from the subscription, looked at first, so a
+        // state change is reported before the messages that follow it.
+        let next = future::or(
+            async {
+                match events.next().await {
+                    Some(Ok(SessionEvent::Message(_))) => Next::Skip,
+                    Some(Ok(event)) => Next::Event(event),
+                    Some(Err(lagged)) => Next::Lagged(lagged.to_string()),
+                    None => Next::EventsEnded,
+                }
+            },
+            async {
+                if ended {
+                    return future::pending().await;
+                }
+                match client.recv().await {
+                    Ok(message) => Next::Event(SessionEvent::Message(message)),
+                    Err(_) => Next::MessagesEnded,
+                }
+            },
+        );
         let next = match reporter.tick_interval() {
             Some(every) => {
-                future::or(async { Some(events.next().await) }, async {
+                future::or(next, async {
                     Timer::after(every).await;
-                    None
+                    Next::Tick
                 })
                 .await
             }
-            None => Some(events.next().await),
+            None => next.await,
         };
         match next {
-            Some(Some(Ok(event))) => reporter.event(event),
-            // Output slower than the server: the client skipped ahead rather than stall.
-            Some(Some(Err(lagged))) => warn(quiet, &lagged.to_string()),
-            Some(None) => break,
-            None => reporter.tick(),
+            Next::Event(event) => reporter.event(event),
+            // Output slower than the server: informational events were skipped (never messages).
+            Next::Lagged(lagged) => warn(quiet, &lagged),
+            Next::Skip => {}
+            Next::MessagesEnded => ended = true,
+            Next::EventsEnded if ended => break,
+            Next::EventsEnded => {
+                // Take what `recv` still holds, then stop.
+                while let Ok(message) = client.recv().await {
+                    reporter.event(SessionEvent::Message(message));
+                }
+                break;
+            }
+            Next::Tick => reporter.tick(),
         }
         if reporter.limit_reached() && !closing {
             closing = true;
@@ -81,4 +114,15 @@ async fn report_events(client: Client, mut events: Subscription, mut reporter: R
     let state = client.state();
     debug_assert!(matches!(state, SessionState::Closed(_)));
     reporter.finish(&state)
+}
+
+/// What the report loop woke up for.
+enum Next {
+    Event(SessionEvent),
+    Lagged(String),
+    /// A message event of the subscription: it comes through `recv` instead.
+    Skip,
+    MessagesEnded,
+    EventsEnded,
+    Tick,
 }
