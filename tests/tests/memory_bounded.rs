@@ -30,6 +30,8 @@ fn forget_logs(pair: &mut Pair) {
     pair.disconnect_ids.clear();
     pair.client_reads.clear();
     pair.server.received.clear();
+    pair.server.received_on.clear();
+    pair.server.requests.clear();
 }
 
 fn check_flat(what: &str, at_10: i64, at_100: i64, started: Instant) {
