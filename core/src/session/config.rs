@@ -344,3 +344,65 @@ impl SessionConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_builder_sets_its_field() {
+        let p = ReconnectPolicy::fixed(Duration::from_millis(250));
+        assert_eq!(
+            (p.initial_delay, p.max_delay),
+            (Duration::from_millis(250), Duration::from_millis(250))
+        );
+        assert_eq!((p.factor, p.jitter), (1.0, false));
+        let p = ReconnectPolicy::exponential(Duration::from_millis(5), Duration::from_secs(7))
+            .max_attempts(3)
+            .max_elapsed(Duration::from_secs(60))
+            .healthy_after(Duration::from_secs(2))
+            .factor(3.0)
+            .jitter(false)
+            .try_again_later_delay(Duration::from_secs(9))
+            .classify(|_, decision| decision);
+        assert_eq!(
+            (p.initial_delay, p.max_delay),
+            (Duration::from_millis(5), Duration::from_secs(7))
+        );
+        assert_eq!(p.max_attempts, Some(3));
+        assert_eq!(p.max_elapsed, Some(Duration::from_secs(60)));
+        assert_eq!(p.healthy_after, Duration::from_secs(2));
+        assert_eq!((p.factor, p.jitter), (3.0, false));
+        assert_eq!(p.try_again_later_delay, Duration::from_secs(9));
+        assert!(p.classify.is_some());
+        assert!(!ReconnectPolicy::disabled().enabled);
+        // The hook shows as present, never as a pointer.
+        let shown = format!("{p:?}");
+        assert!(
+            shown.starts_with("ReconnectPolicy { enabled: true, initial_delay: 5ms"),
+            "{shown}"
+        );
+        assert!(shown.ends_with(r#"classify: Some("hook") }"#), "{shown}");
+    }
+
+    #[test]
+    fn heartbeat_and_queue_builders_set_their_fields() {
+        let h = HeartbeatConfig::every(Duration::from_secs(5), Duration::from_secs(8))
+            .any_frame_is_liveness(false)
+            .app_message("ping");
+        assert_eq!(h.interval, Some(Duration::from_secs(5)));
+        assert_eq!(h.timeout, Duration::from_secs(8));
+        assert!(!h.any_frame_is_liveness);
+        assert_eq!(h.app_message, Some(Message::text("ping")));
+        assert_eq!(HeartbeatConfig::disabled().interval, None);
+        let q = QueueConfig::new()
+            .max_messages(3)
+            .max_bytes(300)
+            .overflow(OverflowPolicy::DropOldest)
+            .water_marks(200, 100);
+        assert_eq!((q.max_messages, q.max_bytes), (3, 300));
+        assert_eq!(q.overflow, OverflowPolicy::DropOldest);
+        assert_eq!((q.high_water, q.low_water), (200, 100));
+        assert_eq!(QueueConfig::new().max_messages, QueueConfig::default().max_messages);
+    }
+}

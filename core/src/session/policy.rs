@@ -376,4 +376,62 @@ mod tests {
         assert_eq!(backoff_delay(&fixed, 0, &mut rng), Duration::from_secs(5));
         assert_eq!(backoff_delay(&fixed, 30, &mut rng), Duration::from_secs(5));
     }
+
+    #[test]
+    fn http_dates_of_every_month_and_the_edges_of_each_field() {
+        let months = [
+            ("Jan", 1_768_521_599),
+            ("Feb", 1_771_199_999),
+            ("Mar", 1_773_619_199),
+            ("Apr", 1_776_297_599),
+            ("May", 1_778_889_599),
+            ("Jun", 1_781_567_999),
+            ("Jul", 1_784_159_999),
+            ("Aug", 1_786_838_399),
+            ("Sep", 1_789_516_799),
+            ("Oct", 1_792_108_799),
+            ("Nov", 1_794_787_199),
+            ("Dec", 1_797_379_199),
+        ];
+        for (month, epoch) in months {
+            // Values from Python's calendar.timegm for the 15th of each month, 23:59:59.
+            assert_eq!(
+                parse_http_date(&format!("Sun, 15 {month} 2026 23:59:59 GMT")),
+                Some(epoch),
+                "{month}"
+            );
+        }
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"), Some(253_402_300_799));
+        // A leap second is accepted; every field's first value past its range is not.
+        assert_eq!(parse_http_date("Sun, 15 Mar 2026 23:59:60 GMT"), Some(1_773_619_200));
+        for bad in [
+            "Sun, 15 Mar 2026 24:00:00 GMT",
+            "Sun, 15 Mar 2026 23:60:00 GMT",
+            "Sun, 15 Mar 2026 23:59:61 GMT",
+            "Sun, 32 Mar 2026 00:00:00 GMT",
+            "Sun, 00 Mar 2026 00:00:00 GMT",
+            "Sun, 15 Mar 1969 00:00:00 GMT",
+            "Sun, 15 Mar 10000 00:00:00 GMT",
+            "Sun, 15 Mar 2026 00:00:00 UTC",
+            "Sun, 15 Foo 2026 00:00:00 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_a_day_in_both_forms() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(retry_after(&rejection(503, Some("100000"), None)), Some(day));
+        assert_eq!(
+            retry_after(&rejection(503, Some("86399"), None)),
+            Some(day - Duration::from_secs(1))
+        );
+        let date = "Sun, 15 Mar 2026 00:00:00 GMT";
+        let far = rejection(503, Some("Tue, 17 Mar 2026 00:00:00 GMT"), Some(date));
+        assert_eq!(retry_after(&far), Some(day));
+        let near = rejection(503, Some("Sun, 15 Mar 2026 01:00:00 GMT"), Some(date));
+        assert_eq!(retry_after(&near), Some(Duration::from_secs(3600)));
+    }
 }
