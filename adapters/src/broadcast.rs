@@ -202,4 +202,55 @@ mod tests {
         ring.push(4);
         assert_eq!(ring.next(&late), Some(Ok(4)));
     }
+
+    proptest::proptest! {
+        /// Over the whole range of capacities (1, small, huge) and any interleaving of pushes
+        /// and reads: each subscriber sees an in-order run of what was pushed after it
+        /// subscribed, every gap is reported with its exact size, nothing is seen twice, and
+        /// the ring never holds more than the capacity or more than someone still needs.
+        #[test]
+        fn every_subscriber_sees_everything_or_is_told_what_it_missed(
+            capacity in proptest::prop_oneof![1usize..=4, 5usize..=300, proptest::strategy::Just(usize::MAX)],
+            ops in proptest::collection::vec((0u8..4, 0usize..3), 0..600),
+        ) {
+            let mut ring = Ring::new(capacity);
+            let mut next_value = 0u64;
+            let cursors: Vec<Cursor> = (0..3).map(|_| ring.subscribe()).collect();
+            // What each subscriber has accounted for: values seen plus values reported missed.
+            let mut accounted = [0u64; 3];
+            let mut last_seen: [Option<u64>; 3] = [None; 3];
+            for (op, who) in ops {
+                if op == 0 {
+                    // A read.
+                    match ring.next(&cursors[who]) {
+                        Some(Ok(value)) => {
+                            proptest::prop_assert_eq!(value, accounted[who], "in order, nothing skipped silently");
+                            proptest::prop_assert!(last_seen[who].is_none_or(|last| value > last));
+                            last_seen[who] = Some(value);
+                            accounted[who] += 1;
+                        }
+                        Some(Err(Lagged(missed))) => {
+                            proptest::prop_assert!(missed > 0);
+                            accounted[who] += missed;
+                        }
+                        None => proptest::prop_assert_eq!(accounted[who], next_value, "None only when caught up"),
+                    }
+                } else {
+                    ring.push(next_value);
+                    next_value += 1;
+                }
+                proptest::prop_assert!(ring.events.len() <= capacity);
+                let behind = accounted.iter().map(|a| next_value - a).max().unwrap_or(0);
+                proptest::prop_assert!(ring.events.len() as u64 <= behind, "freed once all have read");
+            }
+            // Draining: everyone ends caught up.
+            for (who, cursor) in cursors.iter().enumerate() {
+                while let Some(item) = ring.next(cursor) {
+                    accounted[who] += match item { Ok(_) => 1, Err(Lagged(n)) => n };
+                }
+                proptest::prop_assert_eq!(accounted[who], next_value);
+            }
+            proptest::prop_assert!(ring.events.is_empty());
+        }
+    }
 }
