@@ -10,8 +10,10 @@
 //! | `blocking` | yes | [`blocking_client`]: a client that stays connected (reconnect, heartbeat, queue, TLS) on `std::net`, from [`ClientBuilder::connect_blocking`] |
 //! | `rustls` | yes | [`tls`]: `wss://` with rustls, verification always on |
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
-//! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on `futures-io` and `async-io` timers (`ClientBuilder::build_async` for any executor) |
+//! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on async-io (`async-net`, `futures-rustls`, `async-io` timers; `ClientBuilder::build_async` for any executor) |
 //! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
+//! | `tokio` | no | [`tokio`](crate::tokio): `ClientBuilder::start_tokio`, the same driver and `Client` natively on tokio's TCP, timers and `tokio-rustls` |
+//! | `async-driver` | with `async` / `tokio` | the runtime-independent part of both (the driver loop, `Client`, subscriptions); selects no runtime by itself |
 //! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
 //!
@@ -29,9 +31,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-#[cfg(feature = "async")]
+#[cfg(feature = "async-driver")]
+#[cfg_attr(not(any(feature = "async", feature = "tokio")), allow(dead_code))] // no runtime selected
 mod async_driver;
-#[cfg(all(feature = "async", feature = "json"))]
+#[cfg(feature = "async")]
+mod async_io;
+#[cfg(all(feature = "async-driver", feature = "json"))]
 mod async_router;
 #[cfg(feature = "async-std")]
 pub mod async_std;
@@ -39,19 +44,19 @@ pub mod async_std;
 pub mod blocking;
 #[cfg(feature = "blocking")]
 pub mod blocking_client;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod broadcast;
 mod builder;
-#[cfg(feature = "async")]
+#[cfg(feature = "async-driver")]
 mod handle;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // run by the drivers
+#[cfg_attr(not(any(feature = "blocking", feature = "async-driver")), allow(dead_code))] // run by the drivers
 mod hooks;
-#[cfg(any(feature = "blocking", feature = "async", feature = "rustls"))]
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))] // TLS alone uses `cause`
+#[cfg(any(feature = "blocking", feature = "async-driver", feature = "rustls"))]
+#[cfg_attr(not(any(feature = "blocking", feature = "async-driver")), allow(dead_code))] // TLS alone uses `cause`
 mod io_error;
 #[cfg(feature = "blocking")]
 mod net;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod read_buf;
 mod seed;
 mod send_error;
@@ -59,26 +64,28 @@ mod send_error;
 pub mod smol;
 #[cfg(feature = "rustls")]
 pub mod tls;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(feature = "tokio")]
+pub mod tokio;
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod trace;
 
 #[cfg(feature = "async")]
-pub use async_driver::Driver;
+pub use async_io::Driver;
 /// Frees a queue's allocation once it is empty: events are large, and a burst must not stay
 /// allocated for the life of an idle connection.
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 pub(crate) fn release_if_drained<T>(queue: &mut std::collections::VecDeque<T>) {
     if queue.is_empty() && queue.capacity() > 0 {
         *queue = std::collections::VecDeque::new();
     }
 }
 
-#[cfg(all(feature = "async", feature = "json"))]
+#[cfg(all(feature = "async-driver", feature = "json"))]
 pub use async_router::AsyncRouter;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 pub use broadcast::Lagged;
 pub use builder::{ClientBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_RECV_CAPACITY};
-#[cfg(feature = "async")]
+#[cfg(feature = "async-driver")]
 pub use handle::{Client, Subscription};
 pub use send_error::SendError;
 #[cfg(feature = "json")]

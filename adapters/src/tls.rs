@@ -8,7 +8,7 @@
 //! SNI is sent for host names and never for IP literals; ALPN offers exactly `http/1.1`
 //! (offering `h2` breaks the upgrade on common proxies).
 
-#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+#[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(dead_code))] // used by the session drivers
 mod classify;
 mod verifier;
 mod x509;
@@ -153,12 +153,12 @@ impl TlsOptions {
     }
 }
 
-#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(unused_imports))]
+#[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(unused_imports))]
 pub(crate) use classify::classify_handshake_error;
 
 /// Turns rustls' `UnexpectedEof` after the handshake (the peer closed TCP without
 /// `close_notify`) into an ordinary EOF, for the drivers' reads.
-#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+#[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(dead_code))] // used by the session drivers
 pub(crate) fn eof_without_close_notify(read: io::Result<usize>) -> io::Result<usize> {
     match read {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
@@ -168,7 +168,7 @@ pub(crate) fn eof_without_close_notify(read: io::Result<usize>) -> io::Result<us
 
 /// The name the certificate must match; an IP literal is matched against IP SANs and sent
 /// without SNI.
-#[cfg_attr(not(any(feature = "async", feature = "blocking")), allow(dead_code))] // used by the session drivers
+#[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(dead_code))] // used by the session drivers
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TransportError> {
     ServerName::try_from(host.to_owned()).map_err(|e| {
         TransportError::new(

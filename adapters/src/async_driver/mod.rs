@@ -1,5 +1,5 @@
-//! The async driver: one hand-written future that runs a [`Session`] on `futures-io` streams
-//! with `async-io` timers, shared by every runtime built on async-io (smol, async-std).
+//! The async driver: one hand-written future that runs a [`Session`] on any [`Runtime`] (the
+//! seam in `runtime.rs`: TCP, TLS and a timer), shared by smol, async-std and tokio.
 //!
 //! Each poll of [`Driver`] does, until nothing moves:
 //! 1. poll the transport being opened, and report `Connected` or `Failed`;
@@ -20,6 +20,7 @@
 //! the session; the handles see the driver as finished).
 
 mod connect;
+mod runtime;
 mod shared;
 mod transport;
 
@@ -31,7 +32,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::read_buf::with_read_buf;
-use async_io::Timer;
 use event_listener::{Event, EventListener};
 use resock_core::session::{Output, Session, SessionEvent, SessionState, TransportId, TransportInput};
 use resock_core::{CloseCode, WsUrl};
@@ -41,7 +41,10 @@ use crate::broadcast::Ring;
 use crate::handle::Client;
 use crate::hooks::Hooks;
 
-pub(crate) use connect::{Connect, NetConnector, Opening};
+#[cfg(test)]
+pub(crate) use connect::connect_each;
+use connect::{Connector, Opening, Stream};
+pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
 pub(crate) use shared::{Shared, State};
 use transport::{Io, Retiring};
 
@@ -55,54 +58,13 @@ enum Link<S> {
     Up { id: TransportId, io: Io<S> },
 }
 
-/// The future that runs a client's session: spawn it once on an executor whose tasks may use
-/// async-io (any executor: async-io drives its own reactor thread when nobody else does).
-///
-/// [`ClientBuilder::start_smol`](crate::ClientBuilder) and `start_async_std` spawn it for you;
-/// [`ClientBuilder::build_async`] hands it out for other executors. It ends once the session
-/// has closed for good and the last transport is closed, or when every [`Client`] handle was
-/// dropped and the resulting close finished.
-#[must_use = "the driver does nothing unless spawned or polled"]
-pub struct Driver {
-    run: Run<NetConnector>,
-}
-
-impl std::fmt::Debug for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver").finish_non_exhaustive()
-    }
-}
-
-impl Future for Driver {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.run.poll_run(cx)
-    }
-}
-
-impl ClientBuilder {
-    /// Builds the client and the driver future that runs it, for an executor of your choice
-    /// (the `smol` and `async-std` features add `start_*` methods that spawn it).
-    ///
-    /// The session starts connecting when the driver is first polled; until then, messages
-    /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
-    /// ([`validate`](ClientBuilder::validate)).
-    pub fn build_async(self) -> Result<(Client, Driver), resock_core::ConfigError> {
-        self.validate()?;
-        let connector = NetConnector::new(&self);
-        let (client, run) = Run::new(self, connector);
-        Ok((client, Driver { run }))
-    }
-}
-
-/// The run loop, generic over how transports are opened.
-pub(crate) struct Run<C: Connect> {
+/// The run loop, generic over the runtime. It is the future each runtime spawns.
+pub(crate) struct Run<R: Runtime> {
     shared: Arc<Shared>,
-    connector: C,
-    link: Link<C::Stream>,
-    retiring: Option<Retiring<C::Stream>>,
-    timer: Timer,
+    connector: Connector<R>,
+    link: Link<Stream<R>>,
+    retiring: Option<Retiring<Stream<R>, R::Timer>>,
+    timer: R::Timer,
     timer_at: Option<Instant>,
     listener: Option<EventListener>,
     /// The builder's per-connection hooks.
@@ -126,8 +88,12 @@ pub(crate) struct Run<C: Connect> {
     done: bool,
 }
 
-impl<C: Connect> Run<C> {
-    pub(crate) fn new(builder: ClientBuilder, connector: C) -> (Client, Self) {
+impl<R: Runtime> Run<R> {
+    /// The client's handle and the run loop that serves it; fails when a setting can never
+    /// work ([`validate`](ClientBuilder::validate)).
+    pub(crate) fn build(builder: ClientBuilder) -> Result<(Client, Self), resock_core::ConfigError> {
+        builder.validate()?;
+        let connector = Connector::new(&builder);
         let ClientBuilder {
             #[cfg_attr(not(feature = "json"), allow(unused_mut))]
             mut config,
@@ -166,7 +132,7 @@ impl<C: Connect> Run<C> {
             connector,
             link: Link::None,
             retiring: None,
-            timer: Timer::never(),
+            timer: R::Timer::never(),
             timer_at: None,
             listener: None,
             hooks,
@@ -179,7 +145,7 @@ impl<C: Connect> Run<C> {
             drained: false,
             done: false,
         };
-        (client, run)
+        Ok((client, run))
     }
 
     pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -484,7 +450,7 @@ impl<C: Connect> Run<C> {
             self.timer.set_at(deadline);
             self.timer_at = Some(deadline);
         }
-        if Pin::new(&mut self.timer).poll(cx).is_ready() {
+        if self.timer.poll_fired(cx).is_ready() {
             self.timer_at = None;
             return true;
         }
@@ -500,7 +466,15 @@ impl<C: Connect> Run<C> {
     }
 }
 
-impl<C: Connect> Drop for Run<C> {
+impl<R: Runtime> Future for Run<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().poll_run(cx)
+    }
+}
+
+impl<R: Runtime> Drop for Run<R> {
     /// A driver dropped before its end (its executor shut down) leaves nothing waiting on it.
     fn drop(&mut self) {
         if !self.done {

@@ -2,14 +2,11 @@
 //! not yet written (with the write position, so a frame is never torn), and what is known to be
 //! over (reading after EOF, everything after an error).
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use async_io::Timer;
-use futures_io::{AsyncRead, AsyncWrite};
+use super::runtime::{ByteStream, DriverTimer};
 
 pub(crate) struct Io<S> {
     pub(crate) stream: S,
@@ -24,7 +21,7 @@ pub(crate) struct Io<S> {
     pub(crate) broken: bool,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
+impl<S: ByteStream> Io<S> {
     pub(crate) fn new(stream: S) -> Self {
         Io {
             stream,
@@ -48,7 +45,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             return Poll::Ready(Ok(false));
         }
         while self.written < self.out.len() {
-            match Pin::new(&mut self.stream).poll_write(cx, &self.out[self.written..]) {
+            match self.stream.poll_write(cx, &self.out[self.written..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.written += n;
@@ -64,7 +61,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         // no write buffer at all.
         self.out = Vec::new();
         self.written = 0;
-        match Pin::new(&mut self.stream).poll_flush(cx) {
+        match self.stream.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 self.needs_flush = false;
                 Poll::Ready(Ok(true))
@@ -75,28 +72,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     }
 
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        self.stream.poll_read(cx, buf)
     }
 }
 
 /// A transport the session let go of: its last bytes (a close frame) are written, then it is
 /// closed (TLS close_notify, TCP FIN), all within a deadline, while the session moves on.
-pub(crate) struct Retiring<S> {
+pub(crate) struct Retiring<S, T> {
     io: Io<S>,
-    deadline: Timer,
+    deadline: T,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Retiring<S> {
+impl<S: ByteStream, T: DriverTimer> Retiring<S, T> {
     pub(crate) fn new(io: Io<S>, deadline: Instant) -> Self {
-        Retiring {
-            io,
-            deadline: Timer::at(deadline),
-        }
+        let mut timer = T::never();
+        timer.set_at(deadline);
+        Retiring { io, deadline: timer }
     }
 
     /// `Ready` once the transport is closed, failed, or ran out of time.
     pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Pin::new(&mut self.deadline).poll(cx).is_ready() {
+        if self.deadline.poll_fired(cx).is_ready() {
             return Poll::Ready(());
         }
         match self.io.poll_write_out(cx) {
@@ -104,6 +100,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Retiring<S> {
             Poll::Ready(Err(_)) => return Poll::Ready(()),
             Poll::Ready(Ok(_)) => {}
         }
-        Pin::new(&mut self.io.stream).poll_close(cx).map(|_| ())
+        self.io.stream.poll_close(cx).map(|_| ())
     }
 }

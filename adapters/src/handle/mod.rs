@@ -18,8 +18,8 @@ use crate::async_driver::{Shared, State};
 
 /// A handle to a WebSocket client that stays connected; clone it freely (tasks, threads).
 ///
-/// Start one with [`ClientBuilder::start_smol`](crate::ClientBuilder), `start_async_std`, or
-/// [`ClientBuilder::build_async`](crate::ClientBuilder::build_async) for another executor. A
+/// Start one with `ClientBuilder::start_tokio`, `start_smol` or `start_async_std`, or build
+/// it with `build_tokio` or `build_async` (any executor) to spawn the driver yourself. A
 /// driver task owns the socket; the handles share the sans-IO session with it behind a mutex
 /// that is never held across an `.await`, nor while a hook of the builder runs.
 ///

@@ -1,0 +1,58 @@
+//! The one seam between the async driver and a runtime: how to resolve a host and connect a
+//! TCP stream, how to put TLS on it, and a timer that fires at an instant. The driver, the
+//! handles and the session are the same on every runtime; each runtime is a thin
+//! implementation of [`Runtime`] (`crate::async_io` for smol, async-std and any executor,
+//! `crate::tokio` for tokio), and spawning the driver task is a one-line `start_*` method of
+//! the runtime's own module.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Byte-stream IO as the driver uses it; each runtime adapts its own stream traits
+/// (`futures-io` or tokio's) to this.
+pub(crate) trait ByteStream: Unpin + Send + 'static {
+    /// Reads into `buf`; `Ok(0)` is end of stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    /// Writes some of `buf`.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Flushes what was written (TLS buffers records).
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Closes the write side (TLS `close_notify`, then TCP FIN).
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// A resettable timer.
+pub(crate) trait DriverTimer: Unpin + Send + 'static {
+    /// A timer that is not armed (never fires until [`set_at`](Self::set_at)).
+    fn never() -> Self;
+    /// Arms the timer for `at` (an instant in the past fires at once).
+    fn set_at(&mut self, at: Instant);
+    /// `Ready` once the armed instant has passed; `Pending` (forever) when not armed.
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// What the async driver needs from a runtime.
+pub(crate) trait Runtime: Send + Sync + 'static {
+    /// A connected TCP stream, with `TCP_NODELAY` set.
+    type Tcp: ByteStream;
+    /// TLS over [`Tcp`](Self::Tcp).
+    #[cfg(feature = "rustls")]
+    type Tls: ByteStream;
+    /// The timer of the driver and of closing transports.
+    type Timer: DriverTimer;
+
+    /// Resolves `host` (fresh on every call: DNS may change between attempts).
+    fn resolve(host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static;
+    /// Connects to one address.
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send + 'static;
+    /// Runs the TLS handshake on `tcp` as a client of `name`.
+    #[cfg(feature = "rustls")]
+    fn tls_connect(
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        tcp: Self::Tcp,
+    ) -> impl Future<Output = io::Result<Self::Tls>> + Send + 'static;
+}
