@@ -32,7 +32,7 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "async-driver")]
-#[cfg_attr(not(any(feature = "async", feature = "tokio")), allow(dead_code))] // no runtime selected
+#[cfg_attr(not(any(feature = "async", feature = "tokio")), allow(dead_code, unused_imports))] // no runtime selected
 mod async_driver;
 #[cfg(feature = "async")]
 mod async_io;
