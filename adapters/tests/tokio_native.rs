@@ -1,6 +1,6 @@
 //! The async client natively on tokio: the same `Client` on the current-thread and the
 //! multi-thread runtime, on tokio's own IO and timers, with no async-io reactor thread.
-#![cfg(feature = "tokio")]
+#![cfg(all(feature = "tokio", feature = "blocking"))] // `support` uses the blocking client
 
 mod support;
 
