@@ -102,8 +102,9 @@ fn every_subscriber_sees_every_event_and_a_laggard_skips_ahead<R: Runtime>() {
 
 /// A client with no subscription and no `recv` sends a million messages through a server
 /// that only counts them: nothing waits for a reader, and every message arrives once, in
-/// order. Prints how long it took. Run on smol only (below).
-#[cfg(feature = "smol")]
+/// order. Prints how long it took. Run on smol and on tokio's current-thread runtime only
+/// (below).
+#[cfg(any(feature = "smol", feature = "tokio"))]
 fn a_send_only_client_sends_a_million_without_stalling<R: Runtime>() {
     const COUNT: u32 = 1_000_000;
     const HARD_LIMIT: Duration = Duration::from_secs(120);
@@ -281,9 +282,19 @@ on_async_runtimes!(
     the_heartbeat_runs_whatever_the_listeners_do,
 );
 
-/// On smol only: the driver is the same on async-std, and a million messages take a while.
+/// On smol and tokio only: async-std runs the same async-io streams as smol, and a million
+/// messages take a while. On tokio's current-thread runtime, the sending loop and the driver
+/// share one thread, so a send that never yields would stall it.
 #[cfg(feature = "smol")]
 #[test]
 fn a_send_only_client_sends_a_million_without_stalling_on_smol() {
-    a_send_only_client_sends_a_million_without_stalling::<async_support::Smol>();
+    use async_support::Smol;
+    Smol::run_test(a_send_only_client_sends_a_million_without_stalling::<Smol>);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_send_only_client_sends_a_million_without_stalling_on_tokio_current_thread() {
+    use async_support::TokioCurrentThread;
+    TokioCurrentThread::run_test(a_send_only_client_sends_a_million_without_stalling::<TokioCurrentThread>);
 }
