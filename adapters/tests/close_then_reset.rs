@@ -1,8 +1,9 @@
 //! How a connection ended decides what happens next, on every runtime: a server that closes
 //! with 1008 and then resets TCP (or, over TLS, drops TCP without `close_notify`) ends the
 //! session with a fatal `ServerClosed(1008)` and no second attempt; a TLS peer that drops TCP
-//! without `close_notify` and without a close frame is a reset (retried), not a TLS error; and
-//! the client's own clean close over TLS ends with `close_notify`.
+//! without `close_notify` and without a close frame is a reset (retried), not a TLS error, as
+//! is a plain TCP end without a close frame; and the client's own clean close over TLS ends
+//! with `close_notify`.
 #![cfg(all(feature = "blocking", feature = "rustls"))]
 
 #[macro_use]
@@ -180,8 +181,35 @@ fn a_clean_close_over_tls_sends_close_notify(runtime: Runtime) {
     assert_eq!(ends, ["Ok(0)"], "one connection, ended by close_notify");
 }
 
+/// A plain server that ends TCP (FIN) right after the handshake, without a close frame.
+fn eof_without_a_close_frame_server() -> (Server, mpsc::Receiver<()>) {
+    let (seen, connections) = mpsc::channel();
+    let server = Server::local(move |tcp| {
+        seen.send(()).ok();
+        if let Some(ws) = accept(tcp) {
+            ws.get_ref().shutdown(Shutdown::Both).ok();
+        }
+    });
+    (server, connections)
+}
+
+/// A TCP end without a close frame is the same reset as over TLS (retried), not a transport
+/// error.
+fn eof_without_a_close_frame_is_a_reset(runtime: Runtime) {
+    let (server, connections) = eof_without_a_close_frame_server();
+    let transcript = run(runtime, builder(&server.url("/")), None, |t| t.opened >= 2);
+    assert_eq!(
+        transcript.disconnects.first(),
+        Some(&(DisconnectReason::Reset, true)),
+        "{transcript:#?}"
+    );
+    server.stop();
+    assert!(connections.try_iter().count() >= 2, "retried");
+}
+
 on_every_session_runtime!(
     a_clean_close_over_tls_sends_close_notify,
+    eof_without_a_close_frame_is_a_reset,
     close_1008_then_reset,
     close_1008_then_immediate_reset,
     close_1008_then_tls_eof_without_close_notify,
