@@ -1,298 +1,37 @@
-//! The async client against an in-process tungstenite server on loopback, run on smol and on
-//! async-std (the same test bodies, generic over [`Runtime`]).
+//! The async client against an in-process tungstenite server on loopback, run on every async
+//! runtime of the build (smol, async-std, tokio's current-thread and multi-thread runtimes):
+//! the same test bodies, generic over [`Runtime`].
 //!
 //! Every wait is bounded by [`LIMIT`]; every server thread is stopped and joined when its
 //! [`Server`] is dropped.
-#![cfg(any(feature = "smol", feature = "async-std"))]
+#![cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
 
-use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::pin::Pin;
+#[macro_use]
+mod async_support;
+
+use std::io::Read;
+#[cfg(feature = "rustls")]
+use std::io::Write;
+use std::net::TcpListener;
+#[cfg(feature = "rustls")]
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread;
+#[cfg(feature = "rustls")]
+use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
-use async_io::Timer;
+use async_support::{
+    LIMIT, Runtime, Seen, Server, accept, accept_hdr, builder, builder_for_url, channel, collect, echo, next_message,
+    next_seen, opened, wait_for,
+};
 use futures_lite::{StreamExt, future};
-use resock::{Client, ClientBuilder, Driver, SendError, Subscription};
+use resock::{ClientBuilder, SendError};
 use resock_core::session::{
     ClosedReason, DisconnectReason, HandBackReason, HeartbeatConfig, OverflowPolicy, QueueConfig, ReconnectPolicy,
     SessionEvent, SessionState,
 };
 use resock_core::{CloseCode, Initiator, Message};
-use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
-
-/// The bound of every wait in these tests.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs a test body and starts clients on one runtime.
-trait Runtime {
-    fn block_on<T>(future: impl Future<Output = T>) -> T;
-    fn start(builder: ClientBuilder) -> Client;
-    /// Spawns a driver; the future resolves when its task ends.
-    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-    /// Spawns a driver that runs on its own.
-    fn detach(driver: Driver);
-
-    /// Starts a client whose driver task can be awaited.
-    fn start_joinable(builder: ClientBuilder) -> (Client, Pin<Box<dyn Future<Output = ()> + Send>>) {
-        let (client, driver) = builder.build_async().unwrap();
-        (client, Self::spawn(driver))
-    }
-
-    /// Starts a client with a subscription made before its driver runs, so it sees every
-    /// event from the first.
-    fn start_subscribed(builder: ClientBuilder) -> (Client, Subscription) {
-        let (client, driver) = builder.build_async().unwrap();
-        let events = client.subscribe();
-        Self::detach(driver);
-        (client, events)
-    }
-}
-
-#[cfg(feature = "smol")]
-struct Smol;
-
-#[cfg(feature = "smol")]
-impl Runtime for Smol {
-    fn block_on<T>(future: impl Future<Output = T>) -> T {
-        smol::block_on(future)
-    }
-
-    fn start(builder: ClientBuilder) -> Client {
-        builder.start_smol().unwrap()
-    }
-
-    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(smol::spawn(driver))
-    }
-
-    fn detach(driver: Driver) {
-        smol::spawn(driver).detach();
-    }
-}
-
-#[cfg(feature = "async-std")]
-struct AsyncStd;
-
-#[cfg(feature = "async-std")]
-impl Runtime for AsyncStd {
-    fn block_on<T>(future: impl Future<Output = T>) -> T {
-        async_std::task::block_on(future)
-    }
-
-    fn start(builder: ClientBuilder) -> Client {
-        builder.start_async_std().unwrap()
-    }
-
-    fn spawn(driver: Driver) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(async_std::task::spawn(driver))
-    }
-
-    fn detach(driver: Driver) {
-        drop(async_std::task::spawn(driver));
-    }
-}
-
-/// A loopback server thread handling accepted connections one after another.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Server {
-    /// Serves on 127.0.0.1; `handler` gets the connection's index and the stream.
-    fn start(handler: impl FnMut(usize, TcpStream) + Send + 'static) -> Server {
-        Server::on(TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1"), handler)
-    }
-
-    fn on(listener: TcpListener, mut handler: impl FnMut(usize, TcpStream) + Send + 'static) -> Server {
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            for (index, stream) in listener.incoming().enumerate() {
-                if stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                stream.set_read_timeout(Some(LIMIT)).unwrap();
-                stream.set_write_timeout(Some(LIMIT)).unwrap();
-                handler(index, stream);
-            }
-        });
-        Server {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/test?q=1", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept so the thread sees the flag.
-        TcpStream::connect_timeout(&self.addr, LIMIT).ok();
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if result.is_err() && !thread::panicking() {
-                panic!("the server thread panicked");
-            }
-        }
-    }
-}
-
-fn server_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_frame_size(None)
-        .max_message_size(Some(64 << 20))
-}
-
-fn accept<S: Read + Write>(stream: S) -> tungstenite::WebSocket<S> {
-    tungstenite::accept_with_config(stream, Some(server_config())).expect("server handshake")
-}
-
-/// A handshake callback that sees the request and may add response headers.
-struct Inspect<F>(F);
-
-impl<F: FnOnce(&Request, Response) -> Response> Callback for Inspect<F> {
-    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        Ok((self.0)(request, response))
-    }
-}
-
-fn accept_hdr<S: Read + Write>(
-    stream: S,
-    inspect: impl FnOnce(&Request, Response) -> Response,
-) -> tungstenite::WebSocket<S> {
-    tungstenite::accept_hdr_with_config(stream, Inspect(inspect), Some(server_config())).expect("server handshake")
-}
-
-/// Echoes data messages until the connection ends.
-fn echo<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>) {
-    loop {
-        match ws.read() {
-            Ok(m) if m.is_text() || m.is_binary() => {
-                if ws.send(m).is_err() {
-                    return;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// Reads until the connection ends, reporting text messages (echoed when `echo` is set) and
-/// the close frame.
-fn collect<S: Read + Write>(ws: &mut tungstenite::WebSocket<S>, tx: &SyncSender<Seen>, echo: bool) {
-    loop {
-        match ws.read() {
-            Ok(tungstenite::Message::Text(text)) => {
-                tx.send(Seen::Text(text.to_string())).unwrap();
-                if echo && ws.send(tungstenite::Message::Text(text)).is_err() {
-                    tx.send(Seen::Ended).unwrap();
-                    return;
-                }
-            }
-            Ok(tungstenite::Message::Close(frame)) => {
-                let frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                tx.send(Seen::Close(frame)).unwrap();
-            }
-            Ok(_) => {}
-            Err(_) => {
-                tx.send(Seen::Ended).unwrap();
-                return;
-            }
-        }
-    }
-}
-
-/// What a server handler observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Seen {
-    Text(String),
-    Close(Option<(u16, String)>),
-    Header(String),
-    Ended,
-}
-
-fn channel() -> (SyncSender<Seen>, Receiver<Seen>) {
-    sync_channel(4096)
-}
-
-fn next_seen(rx: &Receiver<Seen>) -> Seen {
-    rx.recv_timeout(LIMIT).expect("the server reports within the limit")
-}
-
-fn builder(server: &Server) -> ClientBuilder {
-    ClientBuilder::new(&server.url())
-        .unwrap()
-        .heartbeat(HeartbeatConfig::disabled())
-        .reconnect(ReconnectPolicy::disabled())
-        .open_timeout(LIMIT)
-}
-
-/// `future`, or a panic naming `what` after [`LIMIT`].
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    let timeout = async {
-        Timer::after(LIMIT).await;
-        None
-    };
-    future::or(async { Some(future.await) }, timeout)
-        .await
-        .unwrap_or_else(|| panic!("timed out after {LIMIT:?}: {what}"))
-}
-
-/// The first event matching `wanted`, skipping others.
-async fn wait_for(
-    events: &mut Subscription,
-    what: &str,
-    mut wanted: impl FnMut(&SessionEvent) -> bool,
-) -> SessionEvent {
-    within(what, async {
-        loop {
-            let event = events
-                .next()
-                .await
-                .unwrap_or_else(|| panic!("events ended before {what}"))
-                .unwrap_or_else(|lagged| panic!("{lagged} before {what}"));
-            if wanted(&event) {
-                return event;
-            }
-        }
-    })
-    .await
-}
-
-async fn opened(events: &mut Subscription) -> Option<String> {
-    match wait_for(events, "the connection to open", |e| {
-        matches!(e, SessionEvent::Opened { .. })
-    })
-    .await
-    {
-        SessionEvent::Opened { subprotocol } => subprotocol,
-        _ => unreachable!(),
-    }
-}
-
-async fn next_message(events: &mut Subscription) -> Message {
-    match wait_for(events, "a message", |e| matches!(e, SessionEvent::Message(_))).await {
-        SessionEvent::Message(message) => message,
-        _ => unreachable!(),
-    }
-}
 
 fn text_of(size: usize) -> String {
     (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect()
@@ -306,21 +45,23 @@ fn echo_text_and_binary_of_every_size<R: Runtime>() {
     R::block_on(async {
         for size in [0, 1, 125, 126, 65_535, 65_536, 1 << 20, 16 << 20] {
             let text = text_of(size);
-            within("send text", client.send_text(text.clone())).await.unwrap();
-            let back = within("text echo", client.recv()).await.expect("an echo");
+            R::within("send text", client.send_text(text.clone())).await.unwrap();
+            let back = R::within("text echo", client.recv()).await.expect("an echo");
             assert!(
                 back.as_text() == Some(text.as_str()),
                 "text of {size} bytes came back changed"
             );
             let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-            within("send binary", client.send_binary(data.clone())).await.unwrap();
-            let back = within("binary echo", client.recv()).await.expect("an echo");
+            R::within("send binary", client.send_binary(data.clone()))
+                .await
+                .unwrap();
+            let back = R::within("binary echo", client.recv()).await.expect("an echo");
             assert!(
                 !back.is_text() && back.as_bytes() == &data[..],
                 "binary of {size} bytes came back changed"
             );
         }
-        let closed = within("close", client.close(CloseCode::NORMAL, "done")).await;
+        let closed = R::within("close", client.close(CloseCode::NORMAL, "done")).await;
         assert_eq!(closed, ClosedReason::User);
     });
 }
@@ -334,14 +75,14 @@ fn heartbeat_pong_reports_rtt<R: Runtime>() {
     R::block_on(async {
         assert_eq!(client.rtt(), None);
         let mut events = client.subscribe();
-        let pong = wait_for(&mut events, "a pong", |e| matches!(e, SessionEvent::Pong { .. })).await;
+        let pong = wait_for::<R>(&mut events, "a pong", |e| matches!(e, SessionEvent::Pong { .. })).await;
         let SessionEvent::Pong { rtt, .. } = pong else {
             unreachable!()
         };
         assert!(rtt < LIMIT);
         let measured = client.rtt().expect("an rtt after a pong");
         assert!(measured.latest < LIMIT && measured.smoothed < LIMIT);
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
 }
 
@@ -350,11 +91,11 @@ fn client_closes_with_a_code<R: Runtime>() {
     let server = Server::start(move |_, stream| collect(&mut accept(stream), &tx, false));
     let client = R::start(builder(&server));
     R::block_on(async {
-        within("open", client.connected()).await.unwrap();
+        R::within("open", client.connected()).await.unwrap();
         let mut events = client.subscribe();
-        let closed = within("close", client.close(CloseCode(4000), "bye")).await;
+        let closed = R::within("close", client.close(CloseCode(4000), "bye")).await;
         assert_eq!(closed, ClosedReason::User);
-        let echo = wait_for(&mut events, "the close event", |e| {
+        let echo = wait_for::<R>(&mut events, "the close event", |e| {
             matches!(e, SessionEvent::Closed { .. })
         })
         .await;
@@ -377,9 +118,9 @@ fn server_closes_with_a_code<R: Runtime>() {
         .unwrap();
         while ws.read().is_ok() {}
     });
-    let (client, mut events) = R::start_subscribed(builder(&server));
+    let (client, [mut events]) = R::start_subscribed::<1>(builder(&server));
     R::block_on(async {
-        let closed = wait_for(&mut events, "the close event", |e| {
+        let closed = wait_for::<R>(&mut events, "the close event", |e| {
             matches!(e, SessionEvent::Closed { .. })
         })
         .await;
@@ -395,7 +136,7 @@ fn server_closes_with_a_code<R: Runtime>() {
             (code, reason.as_str(), initiator),
             (CloseCode(4001), "server says bye", Initiator::Remote)
         );
-        let ended = within("recv after the end", client.recv()).await.unwrap_err();
+        let ended = R::within("recv after the end", client.recv()).await.unwrap_err();
         assert_eq!(client.state(), SessionState::Closed(ended), "recv ends with the reason");
         assert!(matches!(
             client.state(),
@@ -419,10 +160,11 @@ fn subprotocol_is_negotiated<R: Runtime>() {
         });
         echo(&mut ws);
     });
-    let (client, mut events) = R::start_subscribed(builder(&server).subprotocol("v2.chat").subprotocol("v1.chat"));
+    let (client, [mut events]) =
+        R::start_subscribed::<1>(builder(&server).subprotocol("v2.chat").subprotocol("v1.chat"));
     R::block_on(async {
-        assert_eq!(opened(&mut events).await.as_deref(), Some("v1.chat"));
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        assert_eq!(opened::<R>(&mut events).await.as_deref(), Some("v1.chat"));
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
     assert_eq!(next_seen(&rx), Seen::Header("v2.chat, v1.chat".into()));
 }
@@ -437,10 +179,11 @@ fn custom_header_reaches_the_server<R: Runtime>() {
         });
         echo(&mut ws);
     });
-    let client = R::start(builder(&server).header("X-Resock-Token", "s3cret"));
+    let url = format!("{}test?q=1", server.url());
+    let client = R::start(builder_for_url(&url).header("X-Resock-Token", "s3cret"));
     R::block_on(async {
-        within("open", client.connected()).await.unwrap();
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("open", client.connected()).await.unwrap();
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
     assert_eq!(next_seen(&rx), Seen::Header("/test?q=1 s3cret".into()));
 }
@@ -466,32 +209,32 @@ fn reconnect_delivers_a_numbered_stream_once_in_order<R: Runtime>() {
         collect(&mut accept(stream), &tx, true);
     });
     let policy = ReconnectPolicy::fixed(Duration::from_millis(10));
-    let (client, mut events) = R::start_subscribed(builder(&server).reconnect(policy));
+    let (client, [mut events]) = R::start_subscribed::<1>(builder(&server).reconnect(policy));
     R::block_on(async {
         let mut echoed = Vec::new();
         for n in 0..FIRST {
-            within("send", client.send_text(n.to_string())).await.unwrap();
+            R::within("send", client.send_text(n.to_string())).await.unwrap();
         }
         while echoed.len() < FIRST {
-            echoed.push(next_message(&mut events).await);
+            echoed.push(next_message::<R>(&mut events).await);
         }
-        wait_for(&mut events, "the drop", |e| {
+        wait_for::<R>(&mut events, "the drop", |e| {
             matches!(e, SessionEvent::Disconnected { retry_at: Some(_), .. })
         })
         .await;
         for n in FIRST..TOTAL {
-            within("send during the outage", client.send_text(n.to_string()))
+            R::within("send during the outage", client.send_text(n.to_string()))
                 .await
                 .unwrap();
         }
         assert_eq!(client.queued_messages(), TOTAL - FIRST);
         gate_tx.send(()).unwrap();
         while echoed.len() < TOTAL {
-            echoed.push(next_message(&mut events).await);
+            echoed.push(next_message::<R>(&mut events).await);
         }
         let expected: Vec<Message> = (0..TOTAL).map(|n| Message::text(n.to_string())).collect();
         assert_eq!(echoed, expected);
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
     drop(server);
     let seen: Vec<Seen> = rx.try_iter().collect();
@@ -526,13 +269,13 @@ fn cancelled_recv_loses_nothing<R: Runtime>() {
                 received.push(result.expect("the session is open"));
             }
             if received.len() < COUNT {
-                received.push(within("recv", client.recv()).await.expect("a message"));
+                received.push(R::within("recv", client.recv()).await.expect("a message"));
             }
         }
         let expected: Vec<Message> = (0..COUNT).map(|n| Message::text(n.to_string())).collect();
         assert_eq!(received, expected);
         assert!(cancelled > 0, "no recv future was dropped while pending");
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
 }
 
@@ -560,8 +303,8 @@ fn full_queue_hands_back_and_dropped_sends_are_not_accepted<R: Runtime>() {
         assert!(raced.is_none(), "a send into a full queue completed");
         assert_eq!(client.queued_messages(), 2);
         gate_tx.send(()).unwrap();
-        within("send after room", client.send_text("e")).await.unwrap();
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("send after room", client.send_text("e")).await.unwrap();
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
     drop(server);
     let seen: Vec<Seen> = rx.try_iter().collect();
@@ -592,21 +335,21 @@ fn a_subscriber_that_never_reads_blocks_nothing<R: Runtime>() {
             client
                 .try_send(Message::text(text.as_str()))
                 .expect("room: nothing waits for the listener");
-            assert_eq!(within("echo", client.recv()).await, Ok(Message::text(text)));
+            assert_eq!(R::within("echo", client.recv()).await, Ok(Message::text(text)));
         }
-        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        let closed = R::within("close", client.close(CloseCode::NORMAL, "")).await;
         assert_eq!(closed, ClosedReason::User);
-        within("the driver task to end", driver).await;
-        let missed = match within("the lag report", idle.next()).await {
+        R::within("the driver task to end", driver).await;
+        let missed = match R::within("the lag report", idle.next()).await {
             Some(Err(resock::Lagged(missed))) => missed,
             other => panic!("expected a lag report, got {other:?}"),
         };
         // Each round is at least a `Sent` and a `Message`.
         assert!(missed >= 2 * ROUNDS as u64, "missed only {missed}");
         assert_eq!(client.metrics().events_skipped, missed);
-        let last = within("the newest event", idle.next()).await;
+        let last = R::within("the newest event", idle.next()).await;
         assert!(matches!(last, Some(Ok(_))), "{last:?}");
-        assert!(within("the end", idle.next()).await.is_none());
+        assert!(R::within("the end", idle.next()).await.is_none());
     });
 }
 
@@ -616,28 +359,29 @@ fn dropping_the_last_handle_closes_with_1000<R: Runtime>() {
     let (client, driver) = R::start_joinable(builder(&server));
     let second = client.clone();
     R::block_on(async {
-        within("open", client.connected()).await.unwrap();
+        R::within("open", client.connected()).await.unwrap();
     });
     // A subscription is not a handle: it watches the close, then ends with the driver.
     let mut watcher = client.subscribe();
     drop(client);
     assert_eq!(second.state(), SessionState::Open);
     drop(second);
-    assert_eq!(next_seen(&rx), Seen::Close(Some((1000, String::new()))));
-    assert_eq!(next_seen(&rx), Seen::Ended);
+    // The driver ends by itself (on a current-thread runtime it runs while this waits for it).
     R::block_on(async {
-        within("the driver task to end", driver).await;
+        R::within("the driver task to end", driver).await;
         let mut closed = None;
         for _ in 0..100 {
-            match within("the watcher's events", watcher.next()).await {
+            match R::within("the watcher's events", watcher.next()).await {
                 Some(Ok(SessionEvent::StateChanged(SessionState::Closed(reason)))) => closed = Some(reason),
                 Some(other) => assert!(other.is_ok(), "{other:?}"),
                 None => break,
             }
         }
         assert_eq!(closed, Some(ClosedReason::User));
-        assert!(within("the end", watcher.next()).await.is_none());
+        assert!(R::within("the end", watcher.next()).await.is_none());
     });
+    assert_eq!(next_seen(&rx), Seen::Close(Some((1000, String::new()))));
+    assert_eq!(next_seen(&rx), Seen::Ended);
 }
 
 /// A server that accepts TCP and never answers the handshake, so messages stay queued.
@@ -655,10 +399,10 @@ fn closing_hands_queued_messages_back_to_subscribers<R: Runtime>() {
     R::block_on(async {
         let a = client.try_send(Message::text("a")).unwrap();
         let b = client.try_send(Message::binary(vec![1, 2])).unwrap();
-        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        let closed = R::within("close", client.close(CloseCode::NORMAL, "")).await;
         assert_eq!(closed, ClosedReason::User);
-        assert_eq!(within("recv", client.recv()).await, Err(ClosedReason::User));
-        let events: Vec<_> = within("every event", events.collect::<Vec<_>>()).await;
+        assert_eq!(R::within("recv", client.recv()).await, Err(ClosedReason::User));
+        let events: Vec<_> = R::within("every event", events.collect::<Vec<_>>()).await;
         let back: Vec<_> = events
             .into_iter()
             .filter_map(|e| match e.expect("a listener that keeps up") {
@@ -681,7 +425,7 @@ fn closing_hands_queued_messages_back_to_subscribers<R: Runtime>() {
 fn close_before_the_driver_runs<R: Runtime>() {
     let (tx, rx) = channel();
     let server = Server::start(move |_, _| tx.send(Seen::Ended).unwrap());
-    let (client, driver) = builder(&server).build_async().unwrap();
+    let (client, driver) = R::build(builder(&server));
     let events = client.subscribe();
     R::block_on(async {
         client.try_send(Message::text("queued")).unwrap();
@@ -691,9 +435,9 @@ fn close_before_the_driver_runs<R: Runtime>() {
             "close waits for the driver"
         );
         let task = R::spawn(driver);
-        assert_eq!(within("close", closing).await, ClosedReason::User);
-        within("the driver task to end", task).await;
-        let events: Vec<_> = within("the events", events.collect::<Vec<_>>()).await;
+        assert_eq!(R::within("close", closing).await, ClosedReason::User);
+        R::within("the driver task to end", task).await;
+        let events: Vec<_> = R::within("the events", events.collect::<Vec<_>>()).await;
         assert!(events.iter().any(|e| matches!(
             e,
             Ok(SessionEvent::HandedBack { message, reason: HandBackReason::Closed, .. }) if *message == Message::text("queued")
@@ -713,7 +457,7 @@ fn drop_oldest_hands_back_through_events<R: Runtime>() {
         let mut events = client.subscribe();
         let first = client.try_send(Message::text("first")).unwrap();
         client.try_send(Message::text("second")).unwrap();
-        let back = wait_for(&mut events, "the evicted message", |e| {
+        let back = wait_for::<R>(&mut events, "the evicted message", |e| {
             matches!(e, SessionEvent::HandedBack { .. })
         })
         .await;
@@ -725,7 +469,7 @@ fn drop_oldest_hands_back_through_events<R: Runtime>() {
             (first, Message::text("first"), HandBackReason::Dropped)
         );
         assert_eq!(client.queued_messages(), 1);
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
 }
 
@@ -739,7 +483,7 @@ fn open_timeout_abandons_the_attempt<R: Runtime>() {
     });
     let client = R::start(builder(&server).open_timeout(Duration::from_millis(200)));
     R::block_on(async {
-        let reason = within("closed for good", client.connected()).await.unwrap_err();
+        let reason = R::within("closed for good", client.connected()).await.unwrap_err();
         assert_eq!(reason, ClosedReason::Fatal(DisconnectReason::OpenTimeout));
         assert_eq!(client.state(), SessionState::Closed(reason));
     });
@@ -759,9 +503,12 @@ fn a_host_name_is_resolved<R: Runtime>() {
             .reconnect(ReconnectPolicy::disabled()),
     );
     R::block_on(async {
-        within("send", client.send_text("via localhost")).await.unwrap();
-        assert_eq!(within("echo", client.recv()).await, Ok(Message::text("via localhost")));
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("send", client.send_text("via localhost")).await.unwrap();
+        assert_eq!(
+            R::within("echo", client.recv()).await,
+            Ok(Message::text("via localhost"))
+        );
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
 }
 
@@ -772,9 +519,9 @@ fn ipv6_loopback<R: Runtime>() {
     assert!(server.url().starts_with("ws://[::1]:"));
     let client = R::start(builder(&server));
     R::block_on(async {
-        within("send", client.send_text("over ::1")).await.unwrap();
-        assert_eq!(within("echo", client.recv()).await, Ok(Message::text("over ::1")));
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("send", client.send_text("over ::1")).await.unwrap();
+        assert_eq!(R::within("echo", client.recv()).await, Ok(Message::text("over ::1")));
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
 }
 
@@ -800,7 +547,7 @@ fn tls_server() -> (Arc<rustls::ServerConfig>, String) {
 fn tls_echo_server(config: Arc<rustls::ServerConfig>, tx: SyncSender<Seen>) -> Server {
     Server::start(move |_, stream| {
         let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(Arc::clone(&config)).unwrap(), stream);
-        if let Ok(mut ws) = tungstenite::accept_with_config(tls, Some(server_config())) {
+        if let Ok(mut ws) = tungstenite::accept_with_config(tls, Some(async_support::server_config())) {
             echo(&mut ws);
             ws.get_mut().conn.send_close_notify();
             ws.get_mut().flush().ok();
@@ -826,9 +573,9 @@ fn wss_with_a_custom_root<R: Runtime>() {
             .tls(tls),
     );
     R::block_on(async {
-        within("send", client.send_text("over TLS")).await.unwrap();
-        assert_eq!(within("echo", client.recv()).await, Ok(Message::text("over TLS")));
-        let closed = within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("send", client.send_text("over TLS")).await.unwrap();
+        assert_eq!(R::within("echo", client.recv()).await, Ok(Message::text("over TLS")));
+        let closed = R::within("close", client.close(CloseCode::NORMAL, "")).await;
         assert_eq!(closed, ClosedReason::User);
     });
     assert_eq!(next_seen(&rx), Seen::Ended);
@@ -853,7 +600,7 @@ fn expect_fatal_certificate_error<R: Runtime>(host: &str, config: Arc<rustls::Se
             .tls(tls),
     );
     R::block_on(async {
-        let reason = within("the end", client.recv()).await.unwrap_err();
+        let reason = R::within("the end", client.recv()).await.unwrap_err();
         assert_eq!(client.state(), SessionState::Closed(reason.clone()));
         match reason {
             ClosedReason::Fatal(DisconnectReason::Transport(error)) => {
@@ -886,96 +633,29 @@ fn wss_wrong_hostname_is_fatal<R: Runtime>() {
     expect_fatal_certificate_error::<R>("127.0.0.1", config, &pem);
 }
 
-macro_rules! on_runtime {
-    ($module:ident, $feature:literal, $runtime:ty) => {
-        #[cfg(feature = $feature)]
-        mod $module {
-            #[test]
-            fn echo_text_and_binary_of_every_size() {
-                super::echo_text_and_binary_of_every_size::<$runtime>();
-            }
-            #[test]
-            fn heartbeat_pong_reports_rtt() {
-                super::heartbeat_pong_reports_rtt::<$runtime>();
-            }
-            #[test]
-            fn client_closes_with_a_code() {
-                super::client_closes_with_a_code::<$runtime>();
-            }
-            #[test]
-            fn server_closes_with_a_code() {
-                super::server_closes_with_a_code::<$runtime>();
-            }
-            #[test]
-            fn subprotocol_is_negotiated() {
-                super::subprotocol_is_negotiated::<$runtime>();
-            }
-            #[test]
-            fn custom_header_reaches_the_server() {
-                super::custom_header_reaches_the_server::<$runtime>();
-            }
-            #[test]
-            fn reconnect_delivers_a_numbered_stream_once_in_order() {
-                super::reconnect_delivers_a_numbered_stream_once_in_order::<$runtime>();
-            }
-            #[test]
-            fn cancelled_recv_loses_nothing() {
-                super::cancelled_recv_loses_nothing::<$runtime>();
-            }
-            #[test]
-            fn full_queue_hands_back_and_dropped_sends_are_not_accepted() {
-                super::full_queue_hands_back_and_dropped_sends_are_not_accepted::<$runtime>();
-            }
-            #[test]
-            fn a_subscriber_that_never_reads_blocks_nothing() {
-                super::a_subscriber_that_never_reads_blocks_nothing::<$runtime>();
-            }
-            #[test]
-            fn dropping_the_last_handle_closes_with_1000() {
-                super::dropping_the_last_handle_closes_with_1000::<$runtime>();
-            }
-            #[test]
-            fn closing_hands_queued_messages_back_to_subscribers() {
-                super::closing_hands_queued_messages_back_to_subscribers::<$runtime>();
-            }
-            #[test]
-            fn close_before_the_driver_runs() {
-                super::close_before_the_driver_runs::<$runtime>();
-            }
-            #[test]
-            fn drop_oldest_hands_back_through_events() {
-                super::drop_oldest_hands_back_through_events::<$runtime>();
-            }
-            #[test]
-            fn open_timeout_abandons_the_attempt() {
-                super::open_timeout_abandons_the_attempt::<$runtime>();
-            }
-            #[test]
-            fn a_host_name_is_resolved() {
-                super::a_host_name_is_resolved::<$runtime>();
-            }
-            #[test]
-            fn ipv6_loopback() {
-                super::ipv6_loopback::<$runtime>();
-            }
-            #[cfg(feature = "rustls")]
-            #[test]
-            fn wss_with_a_custom_root() {
-                super::wss_with_a_custom_root::<$runtime>();
-            }
-            #[cfg(feature = "rustls")]
-            #[test]
-            fn wss_untrusted_certificate_is_fatal() {
-                super::wss_untrusted_certificate_is_fatal::<$runtime>();
-            }
-            #[cfg(feature = "rustls")]
-            #[test]
-            fn wss_wrong_hostname_is_fatal() {
-                super::wss_wrong_hostname_is_fatal::<$runtime>();
-            }
-        }
-    };
-}
+on_async_runtimes!(
+    echo_text_and_binary_of_every_size,
+    heartbeat_pong_reports_rtt,
+    client_closes_with_a_code,
+    server_closes_with_a_code,
+    subprotocol_is_negotiated,
+    custom_header_reaches_the_server,
+    reconnect_delivers_a_numbered_stream_once_in_order,
+    cancelled_recv_loses_nothing,
+    full_queue_hands_back_and_dropped_sends_are_not_accepted,
+    a_subscriber_that_never_reads_blocks_nothing,
+    dropping_the_last_handle_closes_with_1000,
+    closing_hands_queued_messages_back_to_subscribers,
+    close_before_the_driver_runs,
+    drop_oldest_hands_back_through_events,
+    open_timeout_abandons_the_attempt,
+    a_host_name_is_resolved,
+    ipv6_loopback,
+);
 
-on_runtime!(smol_runtime, "smol", super::Smol);
-on_runtime!(async_std_runtime, "async-std", super::AsyncStd);
+#[cfg(feature = "rustls")]
+on_async_runtimes!(
+    wss_with_a_custom_root,
+    wss_untrusted_certificate_is_fatal,
+    wss_wrong_hostname_is_fatal,
+);

@@ -2,7 +2,7 @@
 //! rejection, the per-connection hooks (recomputed headers, messages sent first on every
 //! open, run with no lock held), and typed routing with an envelope configured. Real loopback
 //! servers (tungstenite threads); every wait is bounded.
-#![cfg(any(feature = "smol", feature = "async-std"))]
+#![cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
 
 #[macro_use]
 mod async_support;
@@ -13,12 +13,11 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use async_support::{Runtime, Server, accept, builder, read_until_closed, within};
+use async_support::{Runtime, Server, accept, accept_hdr, builder, read_until_closed};
 use futures_lite::future;
 use resock::Client;
 use resock_core::session::{ClosedReason, DisconnectReason, ReconnectPolicy, SessionEvent, SessionState};
 use resock_core::{CloseCode, HandshakeError, Message};
-use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 
 /// Against a port nobody listens on, `connected()` stays pending through several failed
 /// attempts, then resolves once a server starts on that port.
@@ -40,7 +39,7 @@ fn connected_waits_through_retries<R: Runtime>() {
                 "resolved while refused"
             );
             loop {
-                let event = within("a failed attempt", events.next()).await.unwrap().unwrap();
+                let event = R::within("a failed attempt", events.next()).await.unwrap().unwrap();
                 if matches!(event, SessionEvent::Disconnected { retry_at: Some(_), .. }) {
                     break;
                 }
@@ -52,10 +51,10 @@ fn connected_waits_through_retries<R: Runtime>() {
         );
         let listener = TcpListener::bind(addr).expect("the port is still free");
         let server = Server::on(listener, |_, stream| read_until_closed(&mut accept(stream)));
-        within("connected once the server is up", connected).await.unwrap();
+        R::within("connected once the server is up", connected).await.unwrap();
         assert_eq!(client.state(), SessionState::Open);
-        within("connected when open", client.connected()).await.unwrap();
-        within("close", client.close(CloseCode::NORMAL, "")).await;
+        R::within("connected when open", client.connected()).await.unwrap();
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
         server
     });
     drop(server);
@@ -76,13 +75,13 @@ fn connected_reports_a_rejection<R: Runtime>() {
     let settings = builder(&server).reconnect(ReconnectPolicy::fixed(Duration::from_millis(10)));
     let (client, []) = R::start_subscribed::<0>(settings);
     R::block_on(async {
-        match within("connected", client.connected()).await {
+        match R::within("connected", client.connected()).await {
             Err(ClosedReason::Fatal(DisconnectReason::Handshake(HandshakeError::Rejected(rejection)))) => {
                 assert_eq!(rejection.status, 401)
             }
             other => panic!("expected a fatal 401, got {other:?}"),
         }
-        assert!(within("recv", client.recv()).await.is_err());
+        assert!(R::within("recv", client.recv()).await.is_err());
     });
 }
 
@@ -93,16 +92,6 @@ struct Visit {
     attempt: u32,
     first: String,
     second: String,
-}
-
-/// A handshake callback that hands the request to a closure.
-struct Inspect<F>(F);
-
-impl<F: FnOnce(&Request)> Callback for Inspect<F> {
-    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        (self.0)(request);
-        Ok(response)
-    }
 }
 
 /// Over 20 connections that the server drops after two messages: `headers_with` runs for
@@ -116,11 +105,11 @@ fn hooks_run_for_every_connection_unlocked<R: Runtime>() {
     let server = Server::start(move |index, stream| {
         let seen = Arc::new(Mutex::new(None));
         let record = Arc::clone(&seen);
-        let inspect = Inspect(move |request: &Request| {
+        let mut ws = accept_hdr(stream, move |request, response| {
             let header = |name: &str| request.headers()[name].to_str().unwrap().to_owned();
             *record.lock().unwrap() = Some((header("x-token"), header("x-attempt").parse().unwrap()));
+            response
         });
-        let mut ws = tungstenite::accept_hdr(stream, inspect).expect("server handshake");
         if index >= DROPS {
             return read_until_closed(&mut ws);
         }
@@ -161,7 +150,7 @@ fn hooks_run_for_every_connection_unlocked<R: Runtime>() {
                 vec![Message::text(format!("hello-{n}"))]
             })
     };
-    let (client, driver) = settings.build_async().unwrap();
+    let (client, driver) = R::build(settings);
     let mut events = client.subscribe();
     client_slot.set(client).ok();
     let client = client_slot.get().unwrap();
@@ -169,18 +158,22 @@ fn hooks_run_for_every_connection_unlocked<R: Runtime>() {
     let queued = R::block_on(async {
         let (mut queued, mut sent) = (Vec::new(), Vec::new());
         for n in 1..=DROPS {
-            queued.push(within("send", client.send_text(format!("queued-{n}"))).await.unwrap());
+            queued.push(
+                R::within("send", client.send_text(format!("queued-{n}")))
+                    .await
+                    .unwrap(),
+            );
             loop {
-                match within("the drop", events.next()).await.unwrap().unwrap() {
+                match R::within("the drop", events.next()).await.unwrap().unwrap() {
                     SessionEvent::Sent(id) => sent.push(id),
                     SessionEvent::Disconnected { retry_at: Some(_), .. } => break,
                     _ => {}
                 }
             }
         }
-        within("open again", client.connected()).await.unwrap();
-        within("close", client.close(CloseCode::NORMAL, "")).await;
-        while let Some(event) = within("the rest of the events", events.next()).await {
+        R::within("open again", client.connected()).await.unwrap();
+        R::within("close", client.close(CloseCode::NORMAL, "")).await;
+        while let Some(event) = R::within("the rest of the events", events.next()).await {
             if let SessionEvent::Sent(id) = event.unwrap() {
                 sent.push(id);
             }
@@ -254,7 +247,7 @@ mod typed {
                 texts.lock().unwrap().push(chat.text);
             });
             let routing = client.run_router(&mut router, Arc::clone(&texts));
-            let closed = within("the router to end with the session", routing).await;
+            let closed = R::within("the router to end with the session", routing).await;
             assert!(
                 matches!(closed, ClosedReason::Fatal(_) | ClosedReason::User),
                 "{closed}"

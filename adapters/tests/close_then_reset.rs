@@ -1,13 +1,15 @@
 //! How a connection ended decides what happens next, on every runtime: a server that closes
 //! with 1008 and then resets TCP (or, over TLS, drops TCP without `close_notify`) ends the
 //! session with a fatal `ServerClosed(1008)` and no second attempt; a TLS peer that drops TCP
-//! without `close_notify` and without a close frame is a reset (retried), not a TLS error.
+//! without `close_notify` and without a close frame is a reset (retried), not a TLS error, as
+//! is a plain TCP end without a close frame; and the client's own clean close over TLS ends
+//! with `close_notify`.
 #![cfg(all(feature = "blocking", feature = "rustls"))]
 
 #[macro_use]
 mod support;
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,10 +21,10 @@ use resock::core::{ClientOptions, CloseCode, Config, ConnectionError, WsUrl};
 use resock::tls::TlsOptions;
 use socket2::SockRef;
 
-use support::runtimes::{Runtime, Transcript, run};
+use support::runtimes::{Runtime, Transcript, echo_once, run};
 use support::tls_client::TlsClient;
 use support::tls_server::{TestCa, TlsStream, spawn_tls};
-use support::ws_server::{Server, accept};
+use support::ws_server::{Server, accept, echo};
 
 /// The server's close frame: 1008 "policy", unmasked.
 const CLOSE_1008: [u8; 10] = [0x88, 8, 0x03, 0xF0, b'p', b'o', b'l', b'i', b'c', b'y'];
@@ -77,6 +79,30 @@ fn tls_server(then: fn(&mut TlsStream)) -> (Server, mpsc::Receiver<()>, String) 
         }
     });
     (server, connections, ca.pem())
+}
+
+/// A TLS echo server that reports, for each connection, whether the client ended TLS with
+/// `close_notify` after the close handshake (rustls then reads a clean end; a TCP end without
+/// it reads as `UnexpectedEof`).
+fn tls_echo_reporting_close_notify() -> (Server, mpsc::Receiver<io::Result<usize>>, String) {
+    let ca = TestCa::new("resock test CA");
+    let (report, ends) = mpsc::channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (server, _hellos) = spawn_tls(listener, ca.leaf(&["localhost"]), move |tls| {
+        if let Some(mut ws) = accept(tls) {
+            echo(&mut ws);
+            // tungstenite ends after answering the close. The server ends first, as RFC 6455
+            // asks, but only its writing half (its own close_notify, then FIN), so it can
+            // still read how the client ends.
+            let tls = ws.get_mut();
+            tls.conn.send_close_notify();
+            tls.flush().ok();
+            tls.sock.shutdown(Shutdown::Write).ok();
+            let mut after = [0u8; 64];
+            report.send(tls.read(&mut after)).ok();
+        }
+    });
+    (server, ends, ca.pem())
 }
 
 /// Close 1008, wait for the reply, then end TCP without `close_notify` (the stream is dropped
@@ -146,7 +172,44 @@ fn tls_eof_without_close_notify_is_a_reset(runtime: Runtime) {
     assert!(connections.try_iter().count() >= 2, "retried");
 }
 
+/// A close by the application over TLS ends with `close_notify`, then TCP's end.
+fn a_clean_close_over_tls_sends_close_notify(runtime: Runtime) {
+    let (server, ends, ca) = tls_echo_reporting_close_notify();
+    echo_once(runtime, tls_builder(&server, &ca), "then close_notify");
+    server.stop();
+    let ends: Vec<String> = ends.try_iter().map(|end| format!("{end:?}")).collect();
+    assert_eq!(ends, ["Ok(0)"], "one connection, ended by close_notify");
+}
+
+/// A plain server that ends TCP (FIN) right after the handshake, without a close frame.
+fn eof_without_a_close_frame_server() -> (Server, mpsc::Receiver<()>) {
+    let (seen, connections) = mpsc::channel();
+    let server = Server::local(move |tcp| {
+        seen.send(()).ok();
+        if let Some(ws) = accept(tcp) {
+            ws.get_ref().shutdown(Shutdown::Both).ok();
+        }
+    });
+    (server, connections)
+}
+
+/// A TCP end without a close frame is the same reset as over TLS (retried), not a transport
+/// error.
+fn eof_without_a_close_frame_is_a_reset(runtime: Runtime) {
+    let (server, connections) = eof_without_a_close_frame_server();
+    let transcript = run(runtime, builder(&server.url("/")), None, |t| t.opened >= 2);
+    assert_eq!(
+        transcript.disconnects.first(),
+        Some(&(DisconnectReason::Reset, true)),
+        "{transcript:#?}"
+    );
+    server.stop();
+    assert!(connections.try_iter().count() >= 2, "retried");
+}
+
 on_every_session_runtime!(
+    a_clean_close_over_tls_sends_close_notify,
+    eof_without_a_close_frame_is_a_reset,
     close_1008_then_reset,
     close_1008_then_immediate_reset,
     close_1008_then_tls_eof_without_close_notify,

@@ -1,7 +1,7 @@
 //! The certificate every developer makes first: a self-signed certificate, marked as a CA
 //! (`basicConstraints CA:TRUE`, as `openssl req -x509` makes it), passed as the trusted root.
 //! It must work on every runtime (the blocking session client, `blocking::WebSocket`, smol,
-//! async-std), made by rcgen and by the real `openssl req`, while the host name is still
+//! async-std, tokio), made by rcgen and by the real `openssl req`, while the host name is still
 //! checked.
 #![cfg(all(feature = "blocking", feature = "rustls"))]
 

@@ -1,6 +1,8 @@
 //! The async client natively on tokio: the same `Client` on the current-thread and the
-//! multi-thread runtime, on tokio's own IO and timers, with no async-io reactor thread.
-#![cfg(all(feature = "tokio", feature = "blocking"))] // `support` uses the blocking client
+//! multi-thread runtime, on tokio's own IO and timers (and tokio-rustls for wss://), with no
+//! async-io reactor thread. The shared test bodies run on tokio too (`async_support`,
+//! `support::runtimes`); this file checks what is tokio's alone.
+#![cfg(feature = "tokio")]
 
 mod support;
 
@@ -23,7 +25,11 @@ fn echo_server() -> Server {
 /// Echoes a text and a binary message through a client started with `start_tokio`, closes,
 /// and checks the driver left no async-io reactor thread behind.
 async fn echo_round_trip(url: String) {
-    let client = ClientBuilder::new(&url).unwrap().start_tokio().unwrap();
+    echo_round_trip_with(ClientBuilder::new(&url).unwrap()).await;
+}
+
+async fn echo_round_trip_with(builder: ClientBuilder) {
+    let client = builder.start_tokio().unwrap();
     let run = async {
         client.connected().await.expect("opens");
         client.send_text("hello").await.unwrap();
@@ -96,4 +102,33 @@ fn the_driver_of_build_tokio_ends_after_close() {
         };
         tokio::time::timeout(LIMIT, run).await.expect("within the limit");
     });
+}
+
+/// wss:// on tokio (tokio-rustls), trusting a test CA: the same echo, and still no async-io
+/// thread.
+#[cfg(feature = "rustls")]
+#[test]
+fn wss_echo_on_the_multi_thread_runtime() {
+    use support::tls_server::{TestCa, spawn_tls};
+    let ca = TestCa::new("resock tokio test CA");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (server, _hellos) = spawn_tls(listener, ca.leaf(&["localhost"]), |tls| {
+        if let Some(mut ws) = accept(tls) {
+            echo(&mut ws);
+        }
+    });
+    let tls = resock::TlsOptions::no_default_roots()
+        .add_root_pem(ca.pem().as_bytes())
+        .unwrap();
+    let builder = ClientBuilder::new(&format!("wss://localhost:{}/", server.addr().port()))
+        .unwrap()
+        .tls(tls);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(echo_round_trip_with(builder));
+    assert_no_async_io_thread();
+    server.stop();
 }

@@ -1,22 +1,20 @@
-//! How a failed or lost connection is reported, on the blocking client and on smol: a closed
+//! How a failed or lost connection is reported, on every session runtime: a closed
 //! port is `Refused`, a TCP reset of an open connection is `Reset` (both retried by default),
 //! a 401 is a rejection with its status, and each reads as one sentence.
 #![cfg(feature = "blocking")]
 
+#[macro_use]
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Instant;
 
 use resock::ClientBuilder;
-use resock::blocking_client::Client;
-use resock::core::session::{
-    Decision, DisconnectReason, ReconnectPolicy, SessionEvent, TransportError, TransportErrorKind,
-};
+use resock::core::session::{Decision, DisconnectReason, ReconnectPolicy, TransportError, TransportErrorKind};
 
+use support::PATIENCE;
+use support::runtimes::{Runtime, run};
 use support::ws_server::{Server, accept};
-use support::{PATIENCE, expect_open};
 
 /// A port on 127.0.0.1 with nothing listening: bound, noted, closed.
 fn closed_port() -> u16 {
@@ -62,26 +60,17 @@ fn builder(url: &str) -> ClientBuilder {
 struct Ending {
     reason: DisconnectReason,
     error: String,
+    opened: usize,
 }
 
-/// Drives `client` until it is closed for good (reconnect is off), within [`PATIENCE`].
-fn ending(client: &mut Client) -> Ending {
-    let deadline = Instant::now() + PATIENCE;
-    let (mut reason, mut error) = (None, None);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "the client did not close within {PATIENCE:?}");
-        match client.next_event_timeout(left) {
-            Some(SessionEvent::Disconnected { reason: r, .. }) => reason = Some(r),
-            Some(SessionEvent::Error(e)) => error = Some(e.to_string()),
-            Some(_) => {}
-            None if client.is_closed() => break,
-            None => {}
-        }
-    }
+/// Runs `builder` on `runtime`, with `send` queued to go out once open, until the session is
+/// closed for good (reconnect is off), within [`PATIENCE`].
+fn ending(runtime: Runtime, builder: ClientBuilder, send: Option<&str>) -> Ending {
+    let transcript = run(runtime, builder, send, |_| false);
     Ending {
-        reason: reason.expect("a Disconnected event"),
-        error: error.expect("an Error event"),
+        reason: transcript.disconnects.last().expect("a Disconnected event").0.clone(),
+        error: transcript.errors.last().expect("an Error event").clone(),
+        opened: transcript.opened,
     }
 }
 
@@ -105,33 +94,35 @@ fn refused_text(port: u16) -> String {
     format!("connecting to 127.0.0.1:{port}: connection refused")
 }
 
-#[test]
-fn blocking_a_closed_port_is_refused() {
+fn a_closed_port_is_refused(runtime: Runtime) {
     let port = closed_port();
-    let mut client = builder(&format!("ws://127.0.0.1:{port}/")).connect_blocking().unwrap();
-    assert_transport(&ending(&mut client), TransportErrorKind::Refused, &refused_text(port));
+    let ending = ending(runtime, builder(&format!("ws://127.0.0.1:{port}/")), None);
+    assert_transport(&ending, TransportErrorKind::Refused, &refused_text(port));
+    assert_eq!(ending.opened, 0);
 }
 
-#[test]
-fn blocking_a_reset_of_an_open_connection_is_a_reset() {
+fn a_reset_of_an_open_connection_is_a_reset(runtime: Runtime) {
     let server = resetting_server();
-    let mut client = builder(&server.url("/")).connect_blocking().unwrap();
-    expect_open(&mut client);
-    client.send_text("this frame is never read").unwrap();
-    assert_transport(&ending(&mut client), TransportErrorKind::Reset, RESET);
+    let ending = ending(runtime, builder(&server.url("/")), Some("this frame is never read"));
+    assert_transport(&ending, TransportErrorKind::Reset, RESET);
+    assert_eq!(ending.opened, 1);
     server.stop();
 }
 
-#[test]
-fn blocking_a_401_reads_as_a_rejection_with_its_status() {
+fn a_401_reads_as_a_rejection_with_its_status(runtime: Runtime) {
     let server = rejecting_server();
-    let mut client = builder(&server.url("/")).connect_blocking().unwrap();
-    let ending = ending(&mut client);
+    let ending = ending(runtime, builder(&server.url("/")), None);
     assert!(matches!(ending.reason, DisconnectReason::Handshake(_)), "{ending:?}");
     assert_eq!(ending.reason.to_string(), REJECTED);
     assert_eq!(ending.error, REJECTED);
     server.stop();
 }
+
+on_every_session_runtime!(
+    a_closed_port_is_refused,
+    a_reset_of_an_open_connection_is_a_reset,
+    a_401_reads_as_a_rejection_with_its_status,
+);
 
 #[test]
 fn the_one_connection_driver_says_the_same() {
@@ -146,74 +137,4 @@ fn the_one_connection_driver_says_the_same() {
     let error = resock::blocking::WebSocket::connect(&server.url("/")).unwrap_err();
     assert_eq!(error.to_string(), REJECTED);
     server.stop();
-}
-
-#[cfg(feature = "smol")]
-mod on_smol {
-    use super::*;
-    use futures_lite::future;
-
-    /// Starts `builder` on smol, subscribed before its driver runs, and reads every event until
-    /// they end (the session closed for good), within [`PATIENCE`].
-    fn ending(builder: resock::ClientBuilder, after_open: Option<&str>) -> Ending {
-        let (client, driver) = builder.build_async().unwrap();
-        let mut events = client.subscribe();
-        smol::spawn(driver).detach();
-        smol::block_on(async move {
-            let run = async {
-                let (mut reason, mut error) = (None, None);
-                while let Some(event) = events.next().await {
-                    match event.expect("a listener that keeps up") {
-                        SessionEvent::Opened { .. } => {
-                            if let Some(text) = after_open {
-                                client.send_text(text).await.unwrap();
-                            }
-                        }
-                        SessionEvent::Disconnected { reason: r, .. } => reason = Some(r),
-                        SessionEvent::Error(e) => error = Some(e.to_string()),
-                        _ => {}
-                    }
-                }
-                Ending {
-                    reason: reason.expect("a Disconnected event"),
-                    error: error.expect("an Error event"),
-                }
-            };
-            let limit = async {
-                async_io::Timer::after(PATIENCE).await;
-                panic!("the client did not close within {PATIENCE:?}");
-            };
-            future::or(run, limit).await
-        })
-    }
-
-    #[test]
-    fn smol_a_closed_port_is_refused() {
-        let port = closed_port();
-        let settings = builder(&format!("ws://127.0.0.1:{port}/"));
-        assert_transport(
-            &ending(settings, None),
-            TransportErrorKind::Refused,
-            &refused_text(port),
-        );
-    }
-
-    #[test]
-    fn smol_a_reset_of_an_open_connection_is_a_reset() {
-        let server = resetting_server();
-        let settings = builder(&server.url("/"));
-        let ending = ending(settings, Some("this frame is never read"));
-        assert_transport(&ending, TransportErrorKind::Reset, RESET);
-        server.stop();
-    }
-
-    #[test]
-    fn smol_a_401_reads_as_a_rejection_with_its_status() {
-        let server = rejecting_server();
-        let settings = builder(&server.url("/"));
-        let ending = ending(settings, None);
-        assert_eq!(ending.reason.to_string(), REJECTED);
-        assert_eq!(ending.error, REJECTED);
-        server.stop();
-    }
 }

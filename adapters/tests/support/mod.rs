@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "blocking")]
 #[macro_use]
 pub mod runtimes;
 pub mod ws_server;
@@ -13,9 +14,13 @@ pub mod tls_client;
 #[cfg(feature = "rustls")]
 pub mod tls_server;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "blocking")]
+use std::time::Instant;
 
+#[cfg(feature = "blocking")]
 use resock::blocking_client::Client;
+#[cfg(feature = "blocking")]
 use resock::core::session::SessionEvent;
 
 /// How long a test waits for something that should happen in milliseconds on loopback.
@@ -23,6 +28,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Drives `client` until an event matches `want`, returning it; panics with the events seen
 /// when `PATIENCE` passes or the session closes first.
+#[cfg(feature = "blocking")]
 pub fn expect_event(client: &mut Client, what: &str, mut want: impl FnMut(&SessionEvent) -> bool) -> SessionEvent {
     let deadline = Instant::now() + PATIENCE;
     let mut seen = Vec::new();
@@ -42,6 +48,7 @@ pub fn expect_event(client: &mut Client, what: &str, mut want: impl FnMut(&Sessi
 }
 
 /// Drives `client` until it is open.
+#[cfg(feature = "blocking")]
 pub fn expect_open(client: &mut Client) -> Option<String> {
     match expect_event(client, "Opened", |e| matches!(e, SessionEvent::Opened { .. })) {
         SessionEvent::Opened { subprotocol } => subprotocol,

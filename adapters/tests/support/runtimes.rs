@@ -1,8 +1,12 @@
 //! The session client of every runtime behind one small interface, so one test body runs on
-//! the blocking session client, smol and async-std: start from a builder, queue a message,
-//! read every event until the session closes for good (or the test has seen enough and closes
-//! it), and hand back what happened.
+//! the blocking session client, smol, async-std and tokio (current-thread and multi-thread):
+//! start from a builder, queue a message, read every event until the session closes for good
+//! (or the test has seen enough and closes it), and hand back what happened.
 
+#[cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
+use std::future::Future;
+#[cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use resock::ClientBuilder;
@@ -34,6 +38,18 @@ macro_rules! on_every_session_runtime {
                 fn async_std() {
                     super::$test($crate::support::runtimes::Runtime::AsyncStd);
                 }
+
+                #[cfg(feature = "tokio")]
+                #[test]
+                fn tokio_current_thread() {
+                    super::$test($crate::support::runtimes::Runtime::TokioCurrentThread);
+                }
+
+                #[cfg(feature = "tokio")]
+                #[test]
+                fn tokio_multi_thread() {
+                    super::$test($crate::support::runtimes::Runtime::TokioMultiThread);
+                }
             }
         )*
     };
@@ -50,6 +66,12 @@ pub enum Runtime {
     /// `ClientBuilder::start_async_std`.
     #[cfg(feature = "async-std")]
     AsyncStd,
+    /// `ClientBuilder::build_tokio`, spawned on a current-thread tokio runtime.
+    #[cfg(feature = "tokio")]
+    TokioCurrentThread,
+    /// `ClientBuilder::build_tokio`, spawned on a multi-thread tokio runtime.
+    #[cfg(feature = "tokio")]
+    TokioMultiThread,
 }
 
 impl Runtime {
@@ -61,6 +83,10 @@ impl Runtime {
             Runtime::Smol,
             #[cfg(feature = "async-std")]
             Runtime::AsyncStd,
+            #[cfg(feature = "tokio")]
+            Runtime::TokioCurrentThread,
+            #[cfg(feature = "tokio")]
+            Runtime::TokioMultiThread,
         ]
     }
 }
@@ -76,6 +102,8 @@ pub struct Transcript {
     pub disconnects: Vec<(DisconnectReason, bool)>,
     /// How the session closed for good; `None` if the test stopped it while it was still going.
     pub closed: Option<ClosedReason>,
+    /// The text of every `Error` event, in order.
+    pub errors: Vec<String>,
 }
 
 impl Transcript {
@@ -84,6 +112,7 @@ impl Transcript {
             SessionEvent::Opened { .. } => self.opened += 1,
             SessionEvent::Message(message) => self.messages.push(message),
             SessionEvent::Disconnected { reason, retry_at, .. } => self.disconnects.push((reason, retry_at.is_some())),
+            SessionEvent::Error(error) => self.errors.push(error.to_string()),
             SessionEvent::StateChanged(SessionState::Closed(reason)) => {
                 self.closed = Some(reason);
                 return true;
@@ -119,16 +148,54 @@ pub fn run(
             let (client, driver) = builder.build_async().expect("a valid configuration");
             let events = client.subscribe();
             smol::spawn(driver).detach();
-            smol::block_on(run_async(client, events, send, enough))
+            smol::block_on(run_async(client, events, send, enough, async_io_sleep))
         }
         #[cfg(feature = "async-std")]
         Runtime::AsyncStd => {
             let (client, driver) = builder.build_async().expect("a valid configuration");
             let events = client.subscribe();
             drop(async_std::task::spawn(driver));
-            async_std::task::block_on(run_async(client, events, send, enough))
+            async_std::task::block_on(run_async(client, events, send, enough, async_io_sleep))
+        }
+        #[cfg(feature = "tokio")]
+        Runtime::TokioCurrentThread => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            run_tokio(runtime.expect("a tokio runtime"), builder, send, enough)
+        }
+        #[cfg(feature = "tokio")]
+        Runtime::TokioMultiThread => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build();
+            run_tokio(runtime.expect("a tokio runtime"), builder, send, enough)
         }
     }
+}
+
+/// A sleep on the async-io timer (smol, async-std).
+#[cfg(any(feature = "smol", feature = "async-std"))]
+fn async_io_sleep(duration: Duration) -> Sleep {
+    Box::pin(async move {
+        async_io::Timer::after(duration).await;
+    })
+}
+
+/// [`run`] on `runtime`, with the driver from `build_tokio` spawned on it and every wait on
+/// tokio's timer. The runtime (and the driver, if it has not ended) is dropped on return.
+#[cfg(feature = "tokio")]
+fn run_tokio(
+    runtime: tokio::runtime::Runtime,
+    builder: ClientBuilder,
+    send: Option<&str>,
+    enough: impl FnMut(&Transcript) -> bool,
+) -> Transcript {
+    let (client, driver) = builder.build_tokio().expect("a valid configuration");
+    let events = client.subscribe();
+    drop(runtime.spawn(driver));
+    runtime.block_on(run_async(client, events, send, enough, |duration| {
+        Box::pin(tokio::time::sleep(duration))
+    }))
 }
 
 /// Echo: sends `text`, waits for it to come back, closes. The transcript ends closed by the user.
@@ -174,16 +241,25 @@ fn run_blocking(builder: ClientBuilder, send: Option<&str>, mut enough: impl FnM
     }
 }
 
-#[cfg(any(feature = "smol", feature = "async-std"))]
+/// A runtime's timer: resolves after the duration.
+#[cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
+type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+#[cfg(any(feature = "smol", feature = "async-std", feature = "tokio"))]
 async fn run_async(
     client: resock::Client,
     mut events: resock::Subscription,
     send: Option<&str>,
     mut enough: impl FnMut(&Transcript) -> bool,
+    sleep: fn(Duration) -> Sleep,
 ) -> Transcript {
     use futures_lite::future;
     if let Some(text) = send {
-        let queued = future::or(client.send_text(text), within("room to send")).await;
+        let room = async {
+            sleep(PATIENCE).await;
+            panic!("no room to send within {PATIENCE:?}");
+        };
+        let queued = future::or(client.send_text(text), room).await;
         queued.expect("queue the message");
     }
     let transcript = std::cell::RefCell::new(Transcript::default());
@@ -205,16 +281,9 @@ async fn run_async(
     };
     // Bounded as a whole: a session that keeps reconnecting never runs out of events.
     let timeout = async {
-        async_io::Timer::after(PATIENCE).await;
+        sleep(PATIENCE).await;
         panic!("no end within {PATIENCE:?}: {:#?}", transcript.borrow());
     };
     future::or(session, timeout).await;
     transcript.into_inner()
-}
-
-/// A future that panics naming `what` once [`PATIENCE`] has passed.
-#[cfg(any(feature = "smol", feature = "async-std"))]
-async fn within<T>(what: &str) -> T {
-    async_io::Timer::after(PATIENCE).await;
-    panic!("no {what} within {PATIENCE:?}");
 }
