@@ -98,8 +98,7 @@ struct Medians {
 }
 
 /// Runs every library's pass in turn, once per round, each for `min_time`.
-fn rounds(opts: &Options, count: usize, passes: [&mut dyn FnMut(); 4]) -> Medians {
-    let mut passes = passes;
+fn rounds(opts: &Options, count: usize, mut passes: [&mut dyn FnMut(); 4]) -> Medians {
     let mut rates: [Vec<f64>; 4] = Default::default();
     let mut ratios: [Vec<f64>; 3] = Default::default();
     for _ in 0..opts.rounds {
