@@ -1,17 +1,21 @@
-//! resock-core against tungstenite on identical inputs, in the same run.
+//! resock-core against tungstenite, fastwebsockets and tokio-websockets on identical inputs, in
+//! the same run.
 //!
 //! `cargo bench -p resock-core --bench compare` (add `-- --quick` for a short run, or
-//! `-- --filter "decode text"` to pick cases). One line per case:
-//! `decode text 128: resock 17.2 Mmsg/s, tungstenite 11.1 Mmsg/s, ratio 1.55`
-//! Each round times both libraries back to back on the same bytes; the ratio is computed within
-//! the round, and the line shows the medians over rounds.
+//! `-- --filter "decode text"` to pick cases). One line per case, each peer with resock's rate
+//! over its rate (`x1.55`: resock handles 1.55 times as many messages per second):
+//! `decode text 128: resock 17.2 Mmsg/s | tungstenite 11.1 x1.55 | fastwebsockets ... | ...`
+//! Each round times every library back to back on the same bytes; the ratios are computed
+//! within the round, and the line shows the medians over rounds.
 #![allow(clippy::disallowed_methods)] // a benchmark reads the clock
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Kind, Outgoing, SIZES};
+use resock_core::frame::encoded_len;
+use support::mem_io::Traffic;
+use support::{Kind, Outgoing, SIZES, peer_fastwebsockets, peer_tokio_websockets};
 
 struct Options {
     rounds: usize,
@@ -83,51 +87,117 @@ impl Case {
     }
 }
 
-fn measure(case: &Case, opts: &Options) -> (f64, f64, f64) {
-    let payload = support::payload(case.kind, case.size);
-    let count = support::messages_per_pass(case.size);
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    let mut ratios = Vec::new();
-    match case.op {
-        "decode" => {
-            let wire = support::server_frames(case.kind, &payload, count);
-            support::check_same_decode(case.kind, &payload, &wire, count.min(8));
-            let mut conn = support::open_client(support::config());
-            let mut ws = support::tung_client(wire.clone());
-            for _ in 0..opts.rounds {
-                let r = rate(opts.min_time, count, || {
-                    assert_eq!(support::resock_decode(&mut conn, &wire), count);
-                });
-                let t = rate(opts.min_time, count, || {
-                    support::tung_decode(&mut ws, count);
-                });
-                ours.push(r);
-                theirs.push(t);
-                ratios.push(r / t);
+/// The libraries measured, resock first; every other one is a peer resock's ratio is taken to.
+const LIBRARIES: [&str; 4] = ["resock", "tungstenite", "fastwebsockets", "tokio-websockets"];
+
+/// A case's medians over rounds: each library's rate (messages/s, in [`LIBRARIES`] order) and
+/// resock's rate over each peer's, computed within each round.
+struct Medians {
+    rates: [f64; 4],
+    ratios: [f64; 3],
+}
+
+/// Runs every library's pass in turn, once per round, each for `min_time`.
+fn rounds(opts: &Options, count: usize, mut passes: [&mut dyn FnMut(); 4]) -> Medians {
+    let mut rates: [Vec<f64>; 4] = Default::default();
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    for _ in 0..opts.rounds {
+        let round: Vec<f64> = passes.iter_mut().map(|pass| rate(opts.min_time, count, pass)).collect();
+        for (library, &r) in round.iter().enumerate() {
+            rates[library].push(r);
+            if library > 0 {
+                ratios[library - 1].push(round[0] / r);
             }
         }
+    }
+    Medians {
+        rates: rates.map(|mut v| median(&mut v)),
+        ratios: ratios.map(|mut v| median(&mut v)),
+    }
+}
+
+/// Every pass checks what it did: the messages and payload bytes decoded (and, for the peers
+/// that read from a stream, that exactly the whole input was read), or the bytes written.
+fn measure(case: &Case, opts: &Options) -> Medians {
+    let kind = case.kind;
+    let payload = support::payload(kind, case.size);
+    let count = support::messages_per_pass(case.size);
+    match case.op {
+        "decode" => {
+            let wire = support::server_frames(kind, &payload, count);
+            let checked = count.min(8);
+            support::check_same_decode(kind, &payload, &wire, checked);
+            peer_fastwebsockets::check_decode(kind, &payload, &wire, checked);
+            peer_tokio_websockets::check_decode(kind, &payload, &wire, checked);
+            let bytes = count * case.size;
+            let mut conn = support::open_client(support::config());
+            let mut tung = support::tung_client(wire.clone());
+            let (fast_io, tokio_io) = (Traffic::default(), Traffic::default());
+            let mut fast = peer_fastwebsockets::client(&wire, &fast_io);
+            let mut tokio = peer_tokio_websockets::client(&wire, &tokio_io);
+            rounds(
+                opts,
+                count,
+                [
+                    &mut || assert_eq!(support::resock_decode(&mut conn, &wire), count),
+                    &mut || {
+                        assert_eq!(support::tung_decode(&mut tung, count), bytes);
+                        assert_eq!(tung.get_ref().input.position(), wire.len() as u64);
+                    },
+                    &mut || {
+                        let read = fast_io.read.get();
+                        assert_eq!(peer_fastwebsockets::decode(&mut fast, count), bytes);
+                        assert_eq!(fast_io.read.get() - read, wire.len());
+                    },
+                    &mut || {
+                        let read = tokio_io.read.get();
+                        assert_eq!(peer_tokio_websockets::decode(&mut tokio, count), bytes);
+                        assert_eq!(tokio_io.read.get() - read, wire.len());
+                    },
+                ],
+            )
+        }
         "encode" => {
-            let message = Outgoing::new(case.kind, &payload);
-            let tung_message = message.tungstenite();
+            let message = Outgoing::new(kind, &payload);
+            let frames = [
+                support::resock_one_frame(&message),
+                support::tung_one_frame(&message),
+                peer_fastwebsockets::one_frame(&message),
+                peer_tokio_websockets::one_frame(&message),
+            ];
+            for (library, frame) in LIBRARIES.iter().zip(&frames) {
+                support::check_client_frame(library, kind, &payload, frame);
+            }
+            let bytes = count * encoded_len(case.size, true);
             let mut conn = support::open_client(support::config());
             let mut out = Vec::new();
-            let mut ws = support::tung_client(Vec::new());
-            for _ in 0..opts.rounds {
-                let r = rate(opts.min_time, count, || {
-                    support::resock_encode(&mut conn, &mut out, &message, count);
-                });
-                let t = rate(opts.min_time, count, || {
-                    support::tung_encode(&mut ws, &tung_message, count);
-                });
-                ours.push(r);
-                theirs.push(t);
-                ratios.push(r / t);
-            }
+            let mut tung = support::tung_client(Vec::new());
+            let tung_message = message.tungstenite();
+            let (fast_io, tokio_io) = (Traffic::default(), Traffic::default());
+            let mut fast = peer_fastwebsockets::client(&[], &fast_io);
+            let mut tokio = peer_tokio_websockets::client(&[], &tokio_io);
+            let tokio_message = peer_tokio_websockets::message(&message);
+            rounds(
+                opts,
+                count,
+                [
+                    &mut || assert_eq!(support::resock_encode(&mut conn, &mut out, &message, count), bytes),
+                    &mut || assert_eq!(support::tung_encode(&mut tung, &tung_message, count), bytes),
+                    &mut || {
+                        let written = fast_io.written.get();
+                        peer_fastwebsockets::encode(&mut fast, &message, count);
+                        assert_eq!(fast_io.written.get() - written, bytes);
+                    },
+                    &mut || {
+                        let written = tokio_io.written.get();
+                        peer_tokio_websockets::encode(&mut tokio, &tokio_message, count);
+                        assert_eq!(tokio_io.written.get() - written, bytes);
+                    },
+                ],
+            )
         }
         _ => unreachable!(),
     }
-    (median(&mut ours), median(&mut theirs), median(&mut ratios))
 }
 
 /// The session's decode path against the bare connection's, same bytes, same round.
@@ -164,12 +234,13 @@ fn main() {
                 if opts.filter.as_deref().is_some_and(|f| !label.contains(f)) {
                     continue;
                 }
-                let (ours, theirs, ratio) = measure(&case, &opts);
-                println!(
-                    "{label}: resock {} Mmsg/s, tungstenite {} Mmsg/s, ratio {ratio:.2}",
-                    mmsg(ours),
-                    mmsg(theirs)
-                );
+                let medians = measure(&case, &opts);
+                let mut line = format!("{label}: resock {} Mmsg/s", mmsg(medians.rates[0]));
+                for (peer, name) in LIBRARIES.iter().enumerate().skip(1) {
+                    let (rate, ratio) = (medians.rates[peer], medians.ratios[peer - 1]);
+                    line += &format!(" | {name} {} x{ratio:.2}", mmsg(rate));
+                }
+                println!("{line}");
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Instruction counts per message, for `valgrind --tool=callgrind` (repeatable on a noisy
 //! machine): `scripts/callgrind.sh` runs this binary under callgrind, collecting only inside
-//! the `decode_*` functions below (the session one shows the session layer's cost), and divides by the message count.
+//! the `decode_*` functions below (resock, tungstenite, fastwebsockets, tokio-websockets, and
+//! resock's session to show the session layer's cost), and divides by the message count.
 //!
-//! Without valgrind it just runs both decoders once over 10 000 text frames of 128 B.
-//! Other cases for profiling: `instructions <text|textmb|binary> <size> <count>`.
+//! Without valgrind it just runs every decoder once over 10 000 text frames of 128 B.
+//! Other cases for profiling: `instructions <text|textmb|binary> <size> <count> [passes]`.
 
 mod support;
 
@@ -24,6 +25,16 @@ fn decode_resock(conn: &mut resock_core::Connection, wire: &[u8]) -> usize {
 #[inline(never)]
 fn decode_tungstenite(ws: &mut support::TungClient, count: usize) -> usize {
     support::tung_decode(ws, count)
+}
+
+#[inline(never)]
+fn decode_fastwebsockets(ws: &mut support::peer_fastwebsockets::FastClient<'_>, count: usize) -> usize {
+    support::peer_fastwebsockets::decode(ws, count)
+}
+
+#[inline(never)]
+fn decode_tokio_websockets(ws: &mut support::peer_tokio_websockets::TokioClient<'_>, count: usize) -> usize {
+    support::peer_tokio_websockets::decode(ws, count)
 }
 
 #[inline(never)]
@@ -48,12 +59,24 @@ fn main() {
     let count = args.get(2).map_or(MESSAGES, |s| s.parse().expect("count"));
     let payload = support::payload(kind, size);
     let wire = support::server_frames(kind, &payload, count);
+    // Passes over the same bytes, as `compare` makes (its 1 MiB case decodes 4 messages a pass).
+    let passes: usize = args.get(3).map_or(1, |s| s.parse().expect("passes"));
     let mut conn = support::open_client(support::config());
     let mut ws = support::tung_client(wire.clone());
-    assert_eq!(black_box(decode_resock(&mut conn, &wire)), count);
-    assert_eq!(black_box(decode_tungstenite(&mut ws, count)), count);
+    let traffic = support::mem_io::Traffic::default();
+    let mut fast = support::peer_fastwebsockets::client(&wire, &traffic);
+    let mut tokio = support::peer_tokio_websockets::client(&wire, &traffic);
     let (mut session, id) = support::open_session();
     let mut out = Vec::new();
-    assert_eq!(black_box(decode_session(&mut session, id, &wire, &mut out)), count);
-    println!("decoded {count} {} messages of {size} B with each library", kind.name());
+    for _ in 0..passes {
+        assert_eq!(black_box(decode_resock(&mut conn, &wire)), count);
+        assert_eq!(black_box(decode_tungstenite(&mut ws, count)), count * size);
+        assert_eq!(black_box(decode_fastwebsockets(&mut fast, count)), count * size);
+        assert_eq!(black_box(decode_tokio_websockets(&mut tokio, count)), count * size);
+        assert_eq!(black_box(decode_session(&mut session, id, &wire, &mut out)), count);
+    }
+    println!(
+        "decoded {passes} x {count} {} messages of {size} B with each library",
+        kind.name()
+    );
 }

@@ -1,14 +1,19 @@
 //! Inputs and runners shared by the `compare` and `codec` benches: identical payloads and
 //! frame streams for resock-core and tungstenite, and one "decode N messages" / "encode N
-//! messages" step per library.
+//! messages" step per library. The async peers (fastwebsockets, tokio-websockets) have their
+//! adapters in their own files, over the in-memory IO of `mem_io`.
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // benches read the clock
+
+pub mod mem_io;
+pub mod peer_fastwebsockets;
+pub mod peer_tokio_websockets;
 
 use std::hint::black_box;
 use std::io::{self, Cursor, Read, Write};
 use std::time::Instant;
 
-use resock_core::frame::{OpCode, encode_frame};
+use resock_core::frame::{OpCode, encode_frame, encoded_len};
 use resock_core::{ClientOptions, Config, Connection, Event, Input, Message, WsUrl};
 
 /// The kinds of payload measured.
@@ -191,14 +196,16 @@ pub fn tung_client(wire: Vec<u8>) -> TungClient {
     tungstenite::WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None)
 }
 
-/// tungstenite: rewinds the stream and reads `count` messages.
+/// tungstenite: rewinds the stream and reads `count` messages; returns their payload bytes.
 pub fn tung_decode(ws: &mut TungClient, count: usize) -> usize {
     ws.get_mut().input.set_position(0);
+    let mut bytes = 0;
     for _ in 0..count {
         let message = ws.read().expect("tungstenite read");
+        bytes += message.len();
         black_box(&message);
     }
-    count
+    bytes
 }
 
 /// A message to send, prepared once per library so the pass measures only the send.
@@ -279,6 +286,37 @@ pub fn check_same_decode(kind: Kind, payload: &[u8], wire: &[u8], count: usize) 
         assert_eq!(&theirs.into_data()[..], payload);
         assert_eq!(ours.is_text(), kind.is_text());
     }
+}
+
+/// The bytes resock writes for one client `message`, for checking before timing.
+pub fn resock_one_frame(message: &Outgoing) -> Vec<u8> {
+    let mut conn = open_client(config());
+    let mut out = Vec::new();
+    resock_encode(&mut conn, &mut out, message, 1);
+    out
+}
+
+/// The bytes tungstenite writes for one client `message`, for checking before timing.
+pub fn tung_one_frame(message: &Outgoing) -> Vec<u8> {
+    let mut ws = tung_client(Vec::new());
+    ws.send(message.tungstenite()).expect("tungstenite send");
+    std::mem::take(&mut ws.get_mut().output)
+}
+
+/// Checks that `frame` is exactly one masked client frame carrying `payload` as a `kind`
+/// message, read back by tungstenite in the server role (which refuses unmasked frames).
+pub fn check_client_frame(library: &str, kind: Kind, payload: &[u8], frame: &[u8]) {
+    assert_eq!(frame.len(), encoded_len(payload.len(), true), "{library}: frame length");
+    let stream = MemStream {
+        input: Cursor::new(frame.to_vec()),
+        output: Vec::new(),
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Server, None);
+    let message = ws
+        .read()
+        .unwrap_or_else(|e| panic!("{library}: its frame does not decode: {e}"));
+    assert_eq!(message.is_text(), kind.is_text(), "{library}: message type");
+    assert_eq!(&message.into_data()[..], payload, "{library}: payload");
 }
 
 /// An open session (heartbeat, queue and reconnect bookkeeping on, as by default), its

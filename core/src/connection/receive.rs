@@ -145,6 +145,7 @@ impl Receiver {
                 if let Some(f) = self.frame.as_mut() {
                     f.processed = available;
                 }
+                self.make_room_early(frame.header_len + frame.len);
                 return Ok(None);
             }
             self.frame = None;
@@ -154,6 +155,20 @@ impl Receiver {
             if let Some(received) = self.complete_frame(frame.header, payload)? {
                 return Ok(Some(received));
             }
+        }
+    }
+
+    /// Called when the frame at the front of the buffer (`frame_bytes` long with its header) is
+    /// still incomplete: if it will not fit in what is left of the allocation but the
+    /// allocation could hold it from its start, moves the bytes buffered so far to the front
+    /// now, while they are at most one read's worth, rather than when the frame reaches the end
+    /// of the allocation (by then up to the whole frame, moved again on every growth). Only
+    /// reuses memory it already has, and only once every delivered payload sharing it is
+    /// dropped: growth still follows the bytes that arrive, never a declared length.
+    #[inline]
+    fn make_room_early(&mut self, frame_bytes: usize) {
+        if self.rbuf.capacity() < frame_bytes {
+            let _ = self.rbuf.try_reclaim(frame_bytes - self.rbuf.len() + GROWTH_SLACK);
         }
     }
 

@@ -83,3 +83,34 @@ fn a_partial_frame_at_the_limit_is_kept_whole() {
     }
     assert!(matches!(conn.poll_event(), Some(Event::Message(m)) if m.len() == 4096));
 }
+
+#[test]
+fn frames_larger_than_a_read_decode_whole_when_the_buffer_is_compacted_early() {
+    use super::receive::{Received, Receiver};
+    use crate::frame::{OpCode, Role, encode_frame};
+    use crate::message::Message;
+    // Frames of ~300 KB in 64 KiB reads, each message dropped before the next read: the
+    // partial next frame is moved to the front of the allocation (masked ones half unmasked).
+    for (role, mask) in [(Role::Client, None), (Role::Server, Some([1, 2, 3, 4]))] {
+        let mut receiver = Receiver::new(role, &Config::default());
+        let payloads: Vec<Vec<u8>> = (0..12u8)
+            .map(|i| (0..300_000 + usize::from(i) * 1000).map(|j| (j as u8) ^ i).collect())
+            .collect();
+        let mut wire = Vec::new();
+        for payload in &payloads {
+            encode_frame(&mut wire, true, OpCode::Binary, payload, mask);
+        }
+        let mut next = 0;
+        for chunk in wire.chunks(65_536) {
+            receiver.buffer(chunk);
+            while let Some(received) = receiver.poll().unwrap() {
+                let Received::Message(Message::Binary(payload)) = received else {
+                    panic!("not a binary message")
+                };
+                assert!(payload == payloads[next], "message {next} differs");
+                next += 1;
+            }
+        }
+        assert_eq!(next, payloads.len());
+    }
+}
