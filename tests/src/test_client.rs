@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
@@ -24,26 +25,37 @@ pub enum Runtime {
     /// The async `Client` on async-std (`ClientBuilder::start_async_std`), awaited with
     /// `async_std::task::block_on`.
     AsyncStd,
+    /// The async `Client` natively on tokio's multi-thread runtime (`ClientBuilder::build_tokio`,
+    /// the driver spawned on one runtime with two workers shared by the whole test process),
+    /// awaited with that runtime's `block_on`: the driver runs on the workers all the time.
+    Tokio,
+    /// The async `Client` on a tokio current-thread runtime of its own
+    /// (`ClientBuilder::start_tokio` inside `Runtime::enter`), as
+    /// `#[tokio::main(flavor = "current_thread")]` runs it: the driver and the test's waits
+    /// share the thread, so the driver makes progress only while the test waits in that
+    /// runtime's `block_on` (as the blocking client does only while it is driven).
+    TokioCurrentThread,
 }
 
 impl Runtime {
-    /// All three.
-    pub const ALL: [Runtime; 3] = [Runtime::Blocking, Runtime::Smol, Runtime::AsyncStd];
+    /// All five.
+    pub const ALL: [Runtime; 5] = [
+        Runtime::Blocking,
+        Runtime::Smol,
+        Runtime::AsyncStd,
+        Runtime::Tokio,
+        Runtime::TokioCurrentThread,
+    ];
 
-    /// `"blocking"`, `"smol"` or `"async-std"`.
+    /// `"blocking"`, `"smol"`, `"async-std"`, `"tokio"` (multi-thread) or
+    /// `"tokio-current-thread"`.
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Blocking => "blocking",
             Runtime::Smol => "smol",
             Runtime::AsyncStd => "async-std",
-        }
-    }
-
-    /// Runs `future` on this runtime's `block_on` (smol's for the blocking client's helpers).
-    pub fn block_on<T>(self, future: impl Future<Output = T>) -> T {
-        match self {
-            Runtime::AsyncStd => async_std::task::block_on(future),
-            Runtime::Blocking | Runtime::Smol => smol::block_on(future),
+            Runtime::Tokio => "tokio",
+            Runtime::TokioCurrentThread => "tokio-current-thread",
         }
     }
 }
@@ -154,7 +166,44 @@ enum Inner {
     Async {
         client: resock::Client,
         events: resock::Subscription,
+        executor: Executor,
     },
+}
+
+/// What runs an async client's driver, and the futures a test waits on.
+enum Executor {
+    Smol,
+    AsyncStd,
+    /// The process's multi-thread runtime ([`tokio_multi_thread`]).
+    TokioMultiThread(&'static tokio::runtime::Runtime),
+    /// A current-thread runtime owned by this client; dropped (with what is left of the driver
+    /// task) after the client's last wait.
+    TokioCurrentThread(tokio::runtime::Runtime),
+}
+
+impl Executor {
+    /// Runs `future` to its end on the calling thread, the way this runtime's programs wait.
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        match self {
+            Executor::Smol => smol::block_on(future),
+            Executor::AsyncStd => async_std::task::block_on(future),
+            Executor::TokioMultiThread(runtime) => runtime.block_on(future),
+            Executor::TokioCurrentThread(runtime) => runtime.block_on(future),
+        }
+    }
+}
+
+/// The tokio multi-thread runtime every [`Runtime::Tokio`] client of the process runs on (two
+/// workers, IO and time enabled), built at first use.
+fn tokio_multi_thread() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio multi-thread runtime")
+    })
 }
 
 /// What one bounded wait for an event produced.
@@ -190,13 +239,54 @@ impl TestClient {
                 let (client, driver) = builder.build_async().unwrap();
                 let events = client.subscribe();
                 smol::spawn(driver).detach();
-                Inner::Async { client, events }
+                let executor = Executor::Smol;
+                Inner::Async {
+                    client,
+                    events,
+                    executor,
+                }
             }
             Runtime::AsyncStd => {
                 let (client, driver) = builder.build_async().unwrap();
                 let events = client.subscribe();
                 drop(async_std::task::spawn(driver));
-                Inner::Async { client, events }
+                let executor = Executor::AsyncStd;
+                Inner::Async {
+                    client,
+                    events,
+                    executor,
+                }
+            }
+            Runtime::Tokio => {
+                let runtime = tokio_multi_thread();
+                let (client, driver) = builder.build_tokio().unwrap();
+                let events = client.subscribe();
+                drop(runtime.spawn(driver));
+                let executor = Executor::TokioMultiThread(runtime);
+                Inner::Async {
+                    client,
+                    events,
+                    executor,
+                }
+            }
+            Runtime::TokioCurrentThread => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a tokio current-thread runtime");
+                // Started the way an application starts it; nothing runs before the first
+                // `block_on`, so the subscription still sees every event.
+                let client = {
+                    let _inside = runtime.enter();
+                    builder.start_tokio().unwrap()
+                };
+                let events = client.subscribe();
+                let executor = Executor::TokioCurrentThread(runtime);
+                Inner::Async {
+                    client,
+                    events,
+                    executor,
+                }
             }
         };
         TestClient {
@@ -215,17 +305,18 @@ impl TestClient {
     /// Queues a message (waiting at most [`LIMIT`] for room); the error says why it was refused.
     pub fn send(&mut self, message: Message) -> Result<MessageId, String> {
         let TestClient {
-            runtime,
-            inner,
-            pending,
-            record,
+            inner, pending, record, ..
         } = self;
         match inner {
             Inner::Blocking(client) => client.send(message).map_err(|e| e.to_string()),
-            Inner::Async { client, events } => {
+            Inner::Async {
+                client,
+                events,
+                executor,
+            } => {
                 let drain = drain_into(events, pending, record);
                 let send = async { Some(client.send(message).await) };
-                match runtime.block_on(within(LIMIT, future::or(send, drain))) {
+                match executor.block_on(within(LIMIT, future::or(send, drain))) {
                     Some(Some(result)) => result.map_err(|e| e.to_string()),
                     Some(None) => Err("the event stream ended while sending".to_owned()),
                     None => Err(format!("send did not return within {LIMIT:?}")),
@@ -250,7 +341,7 @@ impl TestClient {
                 None if client.is_closed() => return Next::Ended,
                 None => return Next::TimedOut,
             },
-            Inner::Async { events, .. } => match self.runtime.block_on(within(timeout, next_in_order(events))) {
+            Inner::Async { events, executor, .. } => match executor.block_on(within(timeout, next_in_order(events))) {
                 Some(Some(event)) => event,
                 Some(None) => return Next::Ended,
                 None => return Next::TimedOut,
@@ -363,20 +454,21 @@ impl TestClient {
     /// events meanwhile; returns the state afterwards.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> SessionState {
         let TestClient {
-            runtime,
-            inner,
-            pending,
-            record,
+            inner, pending, record, ..
         } = self;
         match inner {
             Inner::Blocking(client) => {
                 client.close(code, reason);
             }
-            Inner::Async { client, events } => {
+            Inner::Async {
+                client,
+                events,
+                executor,
+            } => {
                 let drain = drain_into(events, pending, record);
                 let close = async { Some(client.close(code, reason).await) };
                 let bound = LIMIT + client_close_timeout();
-                runtime.block_on(within(bound, future::or(close, drain)));
+                executor.block_on(within(bound, future::or(close, drain)));
             }
         }
         self.state()
@@ -470,10 +562,16 @@ async fn drain_into<T>(
 
 impl Drop for TestClient {
     fn drop(&mut self) {
-        if let Inner::Async { client, events } = &mut self.inner
-            && !matches!(client.state(), SessionState::Closed(_))
+        if let Inner::Async {
+            client,
+            events,
+            executor,
+        } = &mut self.inner
+            && (!matches!(client.state(), SessionState::Closed(_))
+                || matches!(executor, Executor::TokioCurrentThread(_)))
         {
-            // Close and take the events so the driver task ends now, bounded.
+            // Close and take the events so the driver task ends now, bounded (a current-thread
+            // runtime's driver runs only here, so it is driven to its end even once closed).
             let mut sink = VecDeque::new();
             let mut record = Record::default();
             let drain = drain_into::<()>(events, &mut sink, &mut record);
@@ -481,8 +579,7 @@ impl Drop for TestClient {
                 client.close(CloseCode::NORMAL, "").await;
                 Some(())
             };
-            self.runtime
-                .block_on(within(Duration::from_secs(5), future::or(close, drain)));
+            executor.block_on(within(Duration::from_secs(5), future::or(close, drain)));
         }
         // The blocking client closes itself in its own Drop (bounded by its close timeout).
     }
