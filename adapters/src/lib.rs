@@ -114,6 +114,7 @@ pub use tls::TlsOptions;
     doctest,
     feature = "smol",
     feature = "async-std",
+    feature = "tokio",
     feature = "blocking",
     feature = "json"
 ))]

@@ -48,13 +48,15 @@ pub enum Runtime {
     Smol,
     /// The async driver on async-std.
     AsyncStd,
+    /// The async driver natively on tokio (a multi-thread runtime with one worker).
+    Tokio,
     /// The blocking driver on std::net, on the main thread.
     Blocking,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The runtime of the demo's client (smol or async-std).
+    /// The runtime of the demo's client (smol, async-std or tokio).
     #[arg(long, value_enum, default_value_t = Runtime::Smol)]
     pub runtime: Runtime,
 }
@@ -311,7 +313,16 @@ mod tests {
         let cli = Cli::try_parse_from(["resock", "ws://example.com/"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.client.url.as_deref(), Some("ws://example.com/"));
-        assert!(Cli::try_parse_from(["resock", "--runtime", "tokio", "ws://h/"]).is_err());
+        let cli = Cli::try_parse_from(["resock", "--runtime", "tokio", "ws://h/"]).unwrap();
+        assert_eq!(cli.client.runtime, Runtime::Tokio);
+        let cli = Cli::try_parse_from(["resock", "demo", "--runtime", "tokio"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Demo(DemoArgs {
+                runtime: Runtime::Tokio
+            }))
+        ));
+        assert!(Cli::try_parse_from(["resock", "--runtime", "tokyo", "ws://h/"]).is_err());
         assert!(Cli::try_parse_from(["resock", "--max-attempts", "0", "ws://h/"]).is_err());
     }
 

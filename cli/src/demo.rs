@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
 use futures_lite::future;
 use resock::core::session::{HeartbeatConfig, ReconnectPolicy, SessionEvent, SessionState};
 use resock::core::typed::{JsonEnvelope, Router};
@@ -19,6 +18,7 @@ use resock::{Client, ClientBuilder, CloseCode, Config, Message, Subscription};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Runtime;
+use crate::executor::Executor;
 use crate::report::{describe, seconds};
 use crate::server::{Observer, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
@@ -91,13 +91,10 @@ impl Printer {
 
 pub fn run(runtime: Runtime) -> ExitCode {
     if runtime == Runtime::Blocking {
-        eprintln!("resock: the demo runs on smol or async-std (--runtime blocking is for `resock URL`)");
+        eprintln!("resock: the demo runs on smol, async-std or tokio (--runtime blocking is for `resock URL`)");
         return ExitCode::from(2);
     }
-    let result = match runtime {
-        Runtime::AsyncStd => async_std::task::block_on(demo(runtime)),
-        _ => smol::block_on(demo(runtime)),
-    };
+    let result = Executor::new(runtime).and_then(|executor| executor.block_on(demo(&executor)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -111,17 +108,13 @@ fn lock(stats: &Mutex<Stats>) -> MutexGuard<'_, Stats> {
     stats.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn demo(runtime: Runtime) -> Result<(), String> {
+async fn demo(executor: &Executor) -> Result<(), String> {
     let out = Arc::new(Printer {
         start: Instant::now(),
         paint: Paint::stdout(),
         lock: Mutex::new(()),
     });
-    let runtime_name = if runtime == Runtime::AsyncStd {
-        "async-std"
-    } else {
-        "smol"
-    };
+    let runtime_name = executor.name();
     out.plain(out.paint.paint(
         Style::Bold,
         "resock demo: a WebSocket client that stays connected (loopback only, about 3 s)",
@@ -157,27 +150,22 @@ async fn demo(runtime: Runtime) -> Result<(), String> {
         .subprotocol("demo.v1")
         .open_timeout(Duration::from_secs(2))
         .close_timeout(Duration::from_secs(2));
-    let (client, driver) = builder.build_async().unwrap();
     // Subscribed before the driver runs, so the report starts at the first attempt.
-    let events = client.subscribe();
-    match runtime {
-        Runtime::AsyncStd => drop(async_std::task::spawn(driver)),
-        _ => smol::spawn(driver).detach(),
-    }
+    let (client, events) = executor.start(builder);
     let stats = Arc::new(Mutex::new(Stats::default()));
     let reporter = {
         let (out, stats) = (Arc::clone(&out), Arc::clone(&stats));
         thread::spawn(move || future::block_on(report_events(events, &out, &stats)))
     };
 
-    wait_for("the connection", || lock(&stats).opens >= 1).await?;
+    wait_for(executor, "the connection", || lock(&stats).opens >= 1).await?;
     let mut sent = 0u64;
     for text in ["hello", "how is the weather?", "see you"] {
         send_chat(&client, &out, text, false).await?;
         sent += 1;
     }
-    wait_for("the echoes", || lock(&stats).echoes >= 3).await?;
-    Timer::after(Duration::from_millis(650)).await;
+    wait_for(executor, "the echoes", || lock(&stats).echoes >= 3).await?;
+    executor.sleep(Duration::from_millis(650)).await;
 
     out.section("the server goes away (and the port stays closed for a while)");
     let outage_start = Instant::now();
@@ -187,20 +175,20 @@ async fn demo(runtime: Runtime) -> Result<(), String> {
         Style::Magenta,
         format!("stopped: closed {closed} connection with 1001 (going away), port released"),
     );
-    wait_for("the disconnect", || lock(&stats).lost_at.is_some()).await?;
-    Timer::after(Duration::from_millis(100)).await;
+    wait_for(executor, "the disconnect", || lock(&stats).lost_at.is_some()).await?;
+    executor.sleep(Duration::from_millis(100)).await;
     for text in ["sent while the server is down", "queued, not lost"] {
         send_chat(&client, &out, text, true).await?;
         sent += 1;
     }
-    Timer::after(OUTAGE.saturating_sub(outage_start.elapsed())).await;
+    executor.sleep(OUTAGE.saturating_sub(outage_start.elapsed())).await;
 
     out.section("the server comes back on the same port");
-    let server = restart_server(addr, &out, &connections).await?;
+    let server = restart_server(executor, addr, &out, &connections).await?;
     out.line("server", Style::Magenta, format!("listening again on {url}"));
-    wait_for("the reconnect", || lock(&stats).opens >= 2).await?;
-    wait_for("the queued messages' echoes", || lock(&stats).echoes >= sent).await?;
-    Timer::after(Duration::from_millis(450)).await;
+    wait_for(executor, "the reconnect", || lock(&stats).opens >= 2).await?;
+    wait_for(executor, "the queued messages' echoes", || lock(&stats).echoes >= sent).await?;
+    executor.sleep(Duration::from_millis(450)).await;
 
     out.section("close");
     out.line("→", Style::Bold, "close 1000 \"demo done\"");
@@ -280,13 +268,13 @@ fn micros(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
+async fn wait_for(executor: &Executor, what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
     let deadline = Instant::now() + STEP_LIMIT;
     while !done() {
         if Instant::now() >= deadline {
             return Err(format!("timed out waiting for {what}"));
         }
-        Timer::after(Duration::from_millis(5)).await;
+        executor.sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }
@@ -318,7 +306,12 @@ fn start_server(addr: SocketAddr, out: &Arc<Printer>, connections: &Arc<AtomicU6
 }
 
 /// Binds the same port again; a few tries in case the OS is slow to release it.
-async fn restart_server(addr: SocketAddr, out: &Arc<Printer>, connections: &Arc<AtomicU64>) -> Result<Server, String> {
+async fn restart_server(
+    executor: &Executor,
+    addr: SocketAddr,
+    out: &Arc<Printer>,
+    connections: &Arc<AtomicU64>,
+) -> Result<Server, String> {
     let mut tries = 0;
     loop {
         match start_server(addr, out, connections) {
@@ -326,7 +319,7 @@ async fn restart_server(addr: SocketAddr, out: &Arc<Printer>, connections: &Arc<
             Err(e) if tries >= 20 => return Err(e),
             Err(_) => {
                 tries += 1;
-                Timer::after(Duration::from_millis(50)).await;
+                executor.sleep(Duration::from_millis(50)).await;
             }
         }
     }

@@ -10,6 +10,7 @@
 mod args;
 mod client;
 mod demo;
+mod executor;
 mod input;
 mod jsonl;
 mod report;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::Proc;
 
-fn check_demo(args: &[&str], no_color: bool) {
+fn check_demo(args: &[&str], no_color: bool, runtime: &str) {
     let started = Instant::now();
     let mut demo = Proc::start_with(args, |command| {
         if no_color {
@@ -19,7 +19,9 @@ fn check_demo(args: &[&str], no_color: bool) {
     let (out, err) = (demo.stdout(), demo.stderr());
     assert!(status.success(), "demo failed: {status}\n{out}\n{err}");
     assert!(started.elapsed() < Duration::from_secs(15));
+    let client_on = format!("client on {runtime}");
     for needle in [
+        client_on.as_str(),
         "listening on ws://127.0.0.1:",
         "welcome: you are connection #1",
         "reconnecting in 250 ms (attempt 1)",
@@ -44,10 +46,16 @@ fn check_demo(args: &[&str], no_color: bool) {
 
 #[test]
 fn the_demo_runs_offline_and_tells_the_reconnect_story() {
-    check_demo(&[], false);
+    check_demo(&[], false, "smol");
 }
 
 #[test]
 fn the_demo_subcommand_runs_on_async_std_without_colour() {
-    check_demo(&["demo", "--runtime", "async-std"], true);
+    check_demo(&["demo", "--runtime", "async-std"], true, "async-std");
+}
+
+#[test]
+fn the_demo_runs_on_tokio_as_a_subcommand_and_without_a_url() {
+    check_demo(&["demo", "--runtime", "tokio"], true, "tokio");
+    check_demo(&["--runtime", "tokio"], false, "tokio");
 }

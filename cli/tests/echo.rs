@@ -40,13 +40,18 @@ fn echo_on_async_std() {
 }
 
 #[test]
+fn echo_on_tokio() {
+    echo_round_trip("tokio");
+}
+
+#[test]
 fn echo_on_blocking() {
     echo_round_trip("blocking");
 }
 
 #[test]
 fn exit_after_n_messages_closes_cleanly_and_prints_exactly_n() {
-    for runtime in ["smol", "blocking"] {
+    for runtime in ["smol", "tokio", "blocking"] {
         let (server, port) = serve(&["--json-events"]);
         let url = format!("ws://127.0.0.1:{port}");
         let mut client = Proc::start(&[&url, "--exit-after", "2", "-q", "--runtime", runtime]);

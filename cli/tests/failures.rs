@@ -11,7 +11,7 @@ use common::{Proc, closed_port, events, json_lines, serve};
 
 #[test]
 fn no_reconnect_against_a_closed_port_exits_1_with_the_reason() {
-    for runtime in ["smol", "async-std", "blocking"] {
+    for runtime in ["smol", "async-std", "tokio", "blocking"] {
         let port = closed_port();
         let url = format!("ws://127.0.0.1:{port}/");
         let mut client = Proc::start(&[&url, "--no-reconnect", "--runtime", runtime]);
@@ -70,12 +70,12 @@ fn bad_arguments_exit_2_with_a_message() {
         (&["--bogus"], "unexpected argument"),
         (&["ftp://example.com/"], "bad URL"),
         (&["-H", "no colon", "ws://h/"], "Name: value"),
-        (&["--runtime", "tokio", "ws://h/"], "tokio"),
+        (&["--runtime", "tokyo", "ws://h/"], "tokio"),
         (&["--max-attempts", "0", "ws://h/"], "max-attempts"),
         (&["--ping-interval", "soon", "ws://h/"], "ping-interval"),
         (&["--cacert", "/nonexistent/ca.pem", "wss://h/"], "--cacert"),
         (&["serve", "not-an-address"], "ADDR"),
-        (&["demo", "--runtime", "blocking"], "smol or async-std"),
+        (&["demo", "--runtime", "blocking"], "smol, async-std or tokio"),
     ];
     for (args, needle) in cases {
         let mut client = Proc::start(args);

@@ -6,7 +6,7 @@ use common::{Proc, events, json_lines, serve};
 
 #[test]
 fn headers_and_subprotocols_reach_the_server() {
-    for runtime in ["smol", "async-std", "blocking"] {
+    for runtime in ["smol", "async-std", "tokio", "blocking"] {
         let (server, port) = serve(&["--json-events"]);
         let url = format!("ws://127.0.0.1:{port}/room?id=7");
         let mut client = Proc::start(&[

@@ -48,7 +48,7 @@ fn echo_headers_subprotocol_and_close_codes_against_python_websockets() {
     };
     let base = format!("ws://127.0.0.1:{port}");
 
-    for runtime in ["smol", "async-std", "blocking"] {
+    for runtime in ["smol", "async-std", "tokio", "blocking"] {
         let mut client = Proc::start(&[&format!("{base}/echo"), "--runtime", runtime, "-q"]);
         client.write_stdin("hello\nκόσμε\n".as_bytes());
         client.wait_stdout("the echoes", |out| out == "hello\nκόσμε\n");

@@ -61,7 +61,7 @@ fn swallow(stream: TcpStream) {
 
 #[test]
 fn a_pong_timeout_longer_than_the_interval_reconnects_within_half_a_second() {
-    for runtime in ["smol", "blocking"] {
+    for runtime in ["smol", "tokio", "blocking"] {
         let (port, accepts) = server_that_never_answers_pings();
         let url = format!("ws://127.0.0.1:{port}/");
         let client = Proc::start(&[
@@ -101,7 +101,7 @@ fn a_pong_timeout_longer_than_the_interval_reconnects_within_half_a_second() {
 fn a_message_over_max_message_ends_the_command_after_one_attempt() {
     let (_server, port) = serve(&["-q"]);
     let url = format!("ws://127.0.0.1:{port}/");
-    for runtime in ["smol", "async-std", "blocking"] {
+    for runtime in ["smol", "async-std", "tokio", "blocking"] {
         let mut client = Proc::start(&[&url, "--max-message", "20", "--json-events", "--runtime", runtime]);
         client.wait_stdout("open", |t| t.contains("\"open\""));
         // The echo server sends the 40-byte line back: over the client's 20-byte limit.

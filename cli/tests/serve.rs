@@ -43,6 +43,12 @@ fn broadcast_sends_each_message_to_every_client() {
 
 #[test]
 fn the_client_reconnects_to_a_restarted_server_and_delivers_what_was_queued() {
+    for runtime in ["smol", "tokio"] {
+        reconnect_to_a_restarted_server(runtime);
+    }
+}
+
+fn reconnect_to_a_restarted_server(runtime: &str) {
     let (server, port) = serve(&[]);
     let url = format!("ws://127.0.0.1:{port}/");
     let mut client = Proc::start(&[
@@ -52,6 +58,8 @@ fn the_client_reconnects_to_a_restarted_server_and_delivers_what_was_queued() {
         "100",
         "--backoff-max",
         "300",
+        "--runtime",
+        runtime,
     ]);
     client.write_stdin(b"before\n");
     client.wait_stdout("the first echo", |out| out.contains(r#""text":"before""#));
@@ -67,11 +75,14 @@ fn the_client_reconnects_to_a_restarted_server_and_delivers_what_was_queued() {
         out.contains(r#""text":"during the outage""#)
     });
     client.close_stdin();
-    assert!(client.wait_exit().success(), "{}", client.stderr());
+    assert!(client.wait_exit().success(), "{runtime}: {}", client.stderr());
     let all = json_lines(&client.stdout());
-    assert_eq!(events(&all, "open").len(), 2);
+    assert_eq!(events(&all, "open").len(), 2, "{runtime}");
     let delay = events(&all, "reconnect")[0]["delay_ms"].as_u64().unwrap();
-    assert!(delay <= 100, "full jitter over the first 100 ms, got {delay}");
+    assert!(
+        delay <= 100,
+        "{runtime}: full jitter over the first 100 ms, got {delay}"
+    );
     let texts: Vec<_> = events(&all, "message").iter().map(|m| m["text"].clone()).collect();
-    assert_eq!(texts, ["before", "during the outage"]);
+    assert_eq!(texts, ["before", "during the outage"], "{runtime}");
 }

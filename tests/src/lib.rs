@@ -7,4 +7,5 @@ pub mod interop;
 pub mod pair;
 pub mod peers;
 pub mod server;
+pub mod test_client;
 pub mod wire;

@@ -2,8 +2,9 @@
 //! which logs every numbered text message it receives) is stopped and restarted on the same
 //! port 50 times, at random moments, each time either abruptly (every connection dropped
 //! without a close frame) or gracefully (closed with 1001), while a client sends a numbered
-//! stream as fast as its queue allows. Run for each runtime, with the queue's reject policy
-//! (sends wait for room) and with drop-oldest (small queue, so outages evict messages).
+//! stream as fast as its queue allows. Run for each runtime (tokio's multi-thread and
+//! current-thread runtimes both), with the queue's reject policy (sends wait for room) and with
+//! drop-oldest (small queue, so outages evict messages).
 //!
 //! The contract checked for every accepted message (`account`): it ends in exactly one `Sent`
 //! or `HandedBack` event; the server receives it at most once and in order (the log is strictly
@@ -237,4 +238,24 @@ fn chaos_async_std_reject() {
 #[test]
 fn chaos_async_std_drop_oldest() {
     chaos(Runtime::AsyncStd, OverflowPolicy::DropOldest);
+}
+
+#[test]
+fn chaos_tokio_multi_thread_reject() {
+    chaos(Runtime::Tokio, OverflowPolicy::Reject);
+}
+
+#[test]
+fn chaos_tokio_multi_thread_drop_oldest() {
+    chaos(Runtime::Tokio, OverflowPolicy::DropOldest);
+}
+
+#[test]
+fn chaos_tokio_current_thread_reject() {
+    chaos(Runtime::TokioCurrentThread, OverflowPolicy::Reject);
+}
+
+#[test]
+fn chaos_tokio_current_thread_drop_oldest() {
+    chaos(Runtime::TokioCurrentThread, OverflowPolicy::DropOldest);
 }

@@ -1,8 +1,8 @@
 //! The interop matrix against Python `websockets` (`interop/`, `resock_tests::peers`): every case on
-//! every runtime (blocking, smol, async-std). Prints one line per case and the result table,
-//! which is also written to `$CARGO_TARGET_TMPDIR/interop-matrix-python.md`. Skipped when the
-//! peer is not set up (`scripts/interop-setup.sh`), failed instead with
-//! `RESOCK_REQUIRE_PEERS=1`.
+//! every runtime (blocking, smol, async-std, tokio multi-thread and current-thread). Prints one
+//! line per case and the result table, which is also written to
+//! `$CARGO_TARGET_TMPDIR/interop-matrix-python.md`. Skipped when the peer is not set up
+//! (`scripts/interop-setup.sh`), failed instead with `RESOCK_REQUIRE_PEERS=1`.
 
 use std::path::Path;
 

@@ -1,7 +1,8 @@
 //! The interop matrix against tungstenite (an in-process server with the paths of
 //! `interop/README.md`, `resock_tests::interop::TungServer`): every case on every runtime
-//! (blocking, smol, async-std). Prints one line per case and the result table, which is also
-//! written to `$CARGO_TARGET_TMPDIR/interop-matrix-tungstenite.md`.
+//! (blocking, smol, async-std, tokio multi-thread and current-thread). Prints one line per case
+//! and the result table, which is also written to
+//! `$CARGO_TARGET_TMPDIR/interop-matrix-tungstenite.md`.
 
 use std::path::Path;
 

@@ -54,6 +54,15 @@ fn workspace_dep(name: &str) -> String {
         .to_owned()
 }
 
+/// The workspace's tokio line with what `#[tokio::main]` needs added: its `macros` and the
+/// multi-thread runtime it starts.
+fn tokio_dep() -> String {
+    let line = workspace_dep("tokio");
+    let with = line.replacen("features = [", r#"features = ["macros", "rt-multi-thread", "#, 1);
+    assert_ne!(with, line, "the workspace's tokio line lists features: {line}");
+    with
+}
+
 /// Writes the blocks as the binaries of a throwaway package and builds them (offline, with the
 /// workspace's lock file); returns each binary's path.
 fn build(blocks: &[(usize, String)], urls: &[(&str, String)]) -> Vec<PathBuf> {
@@ -62,10 +71,11 @@ fn build(blocks: &[(usize, String)], urls: &[(&str, String)]) -> Vec<PathBuf> {
     let manifest = format!(
         "[package]\nname = \"readme-examples\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\
-         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"blocking\", \"json\", \"rustls\"] }}\n{}\n{}\n{}\n",
+         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"tokio\", \"blocking\", \"json\", \"rustls\"] }}\n{}\n{}\n{}\n{}\n",
         repo().join("adapters"),
         workspace_dep("smol"),
         workspace_dep("async-std"),
+        tokio_dep(),
         workspace_dep("serde"),
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
@@ -197,7 +207,7 @@ fn every_readme_program_runs_against_a_real_server() {
         return;
     }
     let blocks = rust_blocks();
-    assert_eq!(blocks.len(), 6, "the test knows what each README program should do");
+    assert_eq!(blocks.len(), 7, "the test knows what each README program should do");
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let local = format!("ws://{}", listener.local_addr().unwrap());

@@ -1,41 +1,32 @@
-//! The async client (`--runtime smol` or `async-std`): the driver task runs on the runtime,
-//! a thread feeds stdin into a cloned handle, and the main thread reports events.
+//! The async client (`--runtime smol`, `async-std` or `tokio`): the driver task runs on the
+//! runtime, a thread feeds stdin into a cloned handle, and the main thread reports events.
 
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use async_io::Timer;
 use futures_lite::future;
 use resock::SessionEvent;
 use resock::core::session::SessionState;
 use resock::{Client, ClientBuilder, CloseCode, Subscription};
 
 use super::{can_close, warn};
-use crate::args::Runtime;
+use crate::executor::Executor;
 use crate::input;
 use crate::report::{ReportOptions, Reporter};
 
 /// How often the stdin thread looks whether the connection is open before it closes.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 
-pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
-    let (client, driver) = builder.build_async().expect("settings validated");
+pub fn run(builder: ClientBuilder, executor: &Executor, report: ReportOptions, binary: bool) -> ExitCode {
     // Subscribed before the driver runs, so the report starts at the first attempt.
-    let events = client.subscribe();
-    match runtime {
-        Runtime::AsyncStd => drop(async_std::task::spawn(driver)),
-        _ => smol::spawn(driver).detach(),
-    }
+    let (client, events) = executor.start(builder);
     let quiet = report.quiet;
     let feeder = client.clone();
     // The thread is not joined: it may sit in a stdin read when the session ends.
     thread::spawn(move || feed_stdin(&feeder, binary, quiet));
     let reporter = Reporter::new(report);
-    match runtime {
-        Runtime::AsyncStd => async_std::task::block_on(report_events(client, events, reporter, quiet)),
-        _ => smol::block_on(report_events(client, events, reporter, quiet)),
-    }
+    executor.block_on(report_events(executor, client, events, reporter, quiet))
 }
 
 fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
@@ -52,7 +43,13 @@ fn feed_stdin(client: &Client, binary: bool, quiet: bool) {
     future::block_on(client.close(CloseCode::NORMAL, ""));
 }
 
-async fn report_events(client: Client, mut events: Subscription, mut reporter: Reporter, quiet: bool) -> ExitCode {
+async fn report_events(
+    executor: &Executor,
+    client: Client,
+    mut events: Subscription,
+    mut reporter: Reporter,
+    quiet: bool,
+) -> ExitCode {
     let mut closing = false;
     let mut ended = false;
     loop {
@@ -81,7 +78,7 @@ async fn report_events(client: Client, mut events: Subscription, mut reporter: R
         let next = match reporter.tick_interval() {
             Some(every) => {
                 future::or(next, async {
-                    Timer::after(every).await;
+                    executor.sleep(every).await;
                     Next::Tick
                 })
                 .await

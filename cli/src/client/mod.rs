@@ -15,14 +15,21 @@ use resock::ClientBuilder;
 use resock::core::session::SessionState;
 
 use crate::args::Runtime;
+use crate::executor::Executor;
 use crate::report::ReportOptions;
 use crate::term::{Paint, Style};
 
 /// Runs a client until its session ends; the exit status says how it ended.
 pub fn run(builder: ClientBuilder, runtime: Runtime, report: ReportOptions, binary: bool) -> ExitCode {
-    match runtime {
-        Runtime::Smol | Runtime::AsyncStd => async_run::run(builder, runtime, report, binary),
-        Runtime::Blocking => blocking_run::run(builder, report, binary),
+    if runtime == Runtime::Blocking {
+        return blocking_run::run(builder, report, binary);
+    }
+    match Executor::new(runtime) {
+        Ok(executor) => async_run::run(builder, &executor, report, binary),
+        Err(e) => {
+            eprintln!("{} {e}", Paint::stderr().paint(Style::Red, "resock: error:"));
+            ExitCode::FAILURE
+        }
     }
 }
 
