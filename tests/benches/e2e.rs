@@ -8,6 +8,10 @@
 //! thread, so the CPU time of that thread over the pipelined run is the client's cost per
 //! message; the rest of the process's CPU time is the echo server's.
 //! `-- --client resock-smol` measures one client only (the ratios then need the baseline run).
+//! `-- --one-cpu` runs the whole bench (server and client threads) on one CPU: on a VM the
+//! default run is bimodal, a round trip costing about 8 us while client and server threads
+//! share a busy vCPU and about 70 us when each waits for an idle vCPU to wake, and the
+//! scheduler does not pick the same for every client; on one CPU every client meets the same.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -394,6 +398,23 @@ fn throughput(client: &mut dyn Client, count: usize) -> Pipelined {
     clock.finish(count)
 }
 
+/// Restricts this process, and the threads it starts from now on, to its first allowed CPU.
+fn pin_to_one_cpu() -> usize {
+    // SAFETY: `cpu_set_t` is plain data; the calls only read and write the set given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .expect("an allowed CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+        cpu
+    }
+}
+
 fn median<T: Copy + PartialOrd>(values: &mut [T]) -> T {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
@@ -413,6 +434,7 @@ fn main() {
     } else {
         (5, 20_000, 200_000)
     };
+    let one_cpu = args.iter().any(|a| a == "--one-cpu").then(pin_to_one_cpu);
     let server = EchoServer::start();
     let url = server.url();
     let names: Vec<&str> = CLIENTS
@@ -459,7 +481,12 @@ fn main() {
             (*name, round)
         })
         .collect();
-    println!("e2e loopback, {SIZE} B binary messages, tungstenite echo server, medians of {rounds} rounds");
+    let placement = one_cpu.map_or("threads placed by the scheduler".to_owned(), |cpu| {
+        format!("every thread on CPU {cpu}")
+    });
+    println!(
+        "e2e loopback, {SIZE} B binary messages, tungstenite echo server, medians of {rounds} rounds, {placement}"
+    );
     let by_name = |name: &str| results.iter().find(|r| r.0 == name).map(|r| r.1);
     let baseline = by_name("tungstenite-blocking");
     for (name, round) in &results {
