@@ -352,7 +352,8 @@ fn measure_resock(kind: &str, connections: usize, idle: Duration) -> Report {
     // One client first, so one-time costs (executor threads, per-thread read buffers, runtime
     // statics) are not counted against the N.
     let warm = runtime.start(&url);
-    runtime.block_on(warm.connected()).expect("the warm-up client opened");
+    let warm_open = runtime.block_on(within(warm.connected(), runtime.sleep(PHASE_LIMIT)));
+    assert!(matches!(warm_open, Some(Ok(()))), "the warm-up client opened");
     let base = Memory::now();
     let opening = Instant::now();
     let clients: Vec<resock::Client> = (0..connections).map(|_| runtime.start(&url)).collect();
@@ -466,11 +467,8 @@ fn measure_tokio_tungstenite(connections: usize, idle: Duration) -> Report {
 
     let (warm_tx, mut warm_rx) = tokio::sync::mpsc::unbounded_channel();
     drop(runtime.spawn(open(url.clone(), warm_tx)));
-    assert_eq!(
-        runtime.block_on(warm_rx.recv()),
-        Some(true),
-        "the warm-up connection opened"
-    );
+    let warm_open = runtime.block_on(async { tokio::time::timeout(PHASE_LIMIT, warm_rx.recv()).await });
+    assert_eq!(warm_open, Ok(Some(true)), "the warm-up connection opened");
     let base = Memory::now();
     let opening = Instant::now();
     let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel();
