@@ -3,8 +3,15 @@
 //!
 //! `cargo bench -p resock-tests --bench e2e` (`-- --quick` for a short run). Prints, per client,
 //! the round-trip latency of 64 B messages sent one at a time (p50, p99) and the throughput of
-//! 200 000 pipelined 64 B messages (at most `WINDOW` in flight), medians over rounds.
+//! 200 000 pipelined 64 B messages (at most `WINDOW` in flight), medians over rounds, and the
+//! ratios of resock's tokio client to tokio-tungstenite. Every client runs on the bench's own
+//! thread, so the CPU time of that thread over the pipelined run is the client's cost per
+//! message; the rest of the process's CPU time is the echo server's.
 //! `-- --client resock-smol` measures one client only (the ratios then need the baseline run).
+//! `-- --one-cpu` runs the whole bench (server and client threads) on one CPU: on a VM the
+//! default run is bimodal, a round trip costing about 8 us while client and server threads
+//! share a busy vCPU and about 70 us when each waits for an idle vCPU to wake, and the
+//! scheduler does not pick the same for every client; on one CPU every client meets the same.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -18,6 +25,64 @@ use resock::Message;
 const SIZE: usize = 64;
 /// Messages in flight at most in the pipelined run.
 const WINDOW: usize = 256;
+
+/// One client's figures in one round.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    p50: Duration,
+    p99: Duration,
+    pipelined: Pipelined,
+}
+
+/// The pipelined run: messages per second, and CPU microseconds per message spent by the
+/// client (this thread) and by everything else in the process (the echo server's thread).
+#[derive(Debug, Clone, Copy)]
+struct Pipelined {
+    rate: f64,
+    client_us: f64,
+    server_us: f64,
+}
+
+/// CPU seconds (user + system) of this thread (`RUSAGE_THREAD`) or this process.
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: `rusage` is plain data, and getrusage only writes it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(who, &mut usage), 0);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Started before a pipelined run; `finish` turns it into [`Pipelined`].
+struct PipelinedClock {
+    start: Instant,
+    thread: f64,
+    process: f64,
+}
+
+impl PipelinedClock {
+    fn start() -> Self {
+        PipelinedClock {
+            start: Instant::now(),
+            thread: cpu_seconds(libc::RUSAGE_THREAD),
+            process: cpu_seconds(libc::RUSAGE_SELF),
+        }
+    }
+
+    fn finish(self, messages: usize) -> Pipelined {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let thread = cpu_seconds(libc::RUSAGE_THREAD) - self.thread;
+        let process = cpu_seconds(libc::RUSAGE_SELF) - self.process;
+        let per_message = |seconds: f64| seconds * 1e6 / messages as f64;
+        Pipelined {
+            rate: messages as f64 / elapsed,
+            client_us: per_message(thread),
+            server_us: per_message(process - thread),
+        }
+    }
+}
 
 /// A tungstenite echo server; stopped and joined on drop.
 struct EchoServer {
@@ -133,47 +198,158 @@ impl Client for TungsteniteBlocking {
 }
 
 /// The clients measured, by name. `resock-smol` runs its driver and the measuring loop on one
-/// smol thread (`build_async` + `block_on`); the others are plain blocking loops.
-const CLIENTS: [&str; 3] = ["resock-blocking", "resock-smol", "tungstenite-blocking"];
+/// smol thread (`build_async` + `block_on`); `resock-tokio` and `tokio-tungstenite` run on a
+/// current-thread tokio runtime (one thread, like smol here); the others are plain blocking
+/// loops.
+/// The two tokio clients come one after the other, so each round's ratio compares moments
+/// close in time.
+const CLIENTS: [&str; 5] = [
+    "resock-blocking",
+    "tungstenite-blocking",
+    "resock-smol",
+    "resock-tokio",
+    "tokio-tungstenite",
+];
+
+/// The measuring loops of a resock async client, on whatever runtime drives it: round trips
+/// one at a time, then `pipelined` messages with at most `WINDOW` in flight, each
+/// with `send` and `recv` as the docs show; then a close.
+async fn measure_resock(client: resock::Client, round_trips: usize, pipelined: usize) -> Round {
+    client.connected().await.expect("the client opened");
+    let payload = [0x5Au8; SIZE];
+    let mut samples = Vec::with_capacity(round_trips);
+    for _ in 0..round_trips {
+        let start = Instant::now();
+        client.send(Message::binary(payload.to_vec())).await.unwrap();
+        assert_eq!(client.recv().await.expect("open").len(), SIZE);
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    let (p50, p99) = (samples[round_trips / 2], samples[round_trips * 99 / 100]);
+    let clock = PipelinedClock::start();
+    let (mut sent, mut received) = (0, 0);
+    while received < pipelined {
+        while sent < pipelined && sent - received < WINDOW {
+            client.send(Message::binary(payload.to_vec())).await.unwrap();
+            sent += 1;
+        }
+        assert_eq!(client.recv().await.expect("open").len(), SIZE);
+        received += 1;
+    }
+    let pipelined = clock.finish(pipelined);
+    client.close(resock::CloseCode::NORMAL, "").await;
+    Round { p50, p99, pipelined }
+}
 
 /// The smol client: latency and throughput measured inside one `smol::block_on`, with the
 /// driver future polled on the same thread.
-fn smol_round(url: &str, round_trips: usize, pipelined: usize) -> (Duration, Duration, f64) {
+fn smol_round(url: &str, round_trips: usize, pipelined: usize) -> Round {
     use futures_lite::future;
-    let heartbeat = resock::core::session::HeartbeatConfig::disabled();
     let (client, driver) = resock::ClientBuilder::new(url)
         .unwrap()
-        .heartbeat(heartbeat)
+        .no_heartbeat()
         .build_async()
         .unwrap();
     // Both run to completion: the driver ends once the bench's close has finished.
-    let ((), result) = smol::block_on(future::zip(driver, async {
+    let ((), result) = smol::block_on(future::zip(driver, measure_resock(client, round_trips, pipelined)));
+    result
+}
+
+/// A current-thread tokio runtime: the driver task and the measuring loop share one thread.
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The tokio client as its docs show it: `start_tokio` spawns the driver task on the runtime,
+/// and the measuring loop runs in `block_on` on the same thread.
+fn resock_tokio_round(url: &str, round_trips: usize, pipelined: usize) -> Round {
+    let runtime = tokio_runtime();
+    runtime.block_on(async {
+        let client = resock::ClientBuilder::new(url)
+            .unwrap()
+            .no_heartbeat()
+            .start_tokio()
+            .unwrap();
+        measure_resock(client, round_trips, pipelined).await
+    })
+}
+
+/// tokio-tungstenite written the fast way: `TCP_NODELAY` like resock; round trips with
+/// `send` (feed and flush) and `next`; the pipelined run with the stream split, a writer task
+/// that `feed`s while it holds credits and flushes only when it runs out (so one write carries
+/// many frames), and the reader handing a credit back per echo.
+fn tokio_tungstenite_round(url: &str, round_trips: usize, pipelined: usize) -> Round {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::sync::Semaphore;
+    use tokio_tungstenite::tungstenite::Message as TMessage;
+
+    async fn next_binary<S>(stream: &mut S) -> usize
+    where
+        S: futures_util::Stream<Item = Result<TMessage, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    {
+        loop {
+            let message = stream.next().await.expect("open").unwrap();
+            if message.is_binary() {
+                return message.len();
+            }
+        }
+    }
+
+    let runtime = tokio_runtime();
+    runtime.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await
+            .unwrap();
         let payload = [0x5Au8; SIZE];
         let mut samples = Vec::with_capacity(round_trips);
         for _ in 0..round_trips {
             let start = Instant::now();
-            client.send(Message::binary(payload.to_vec())).await.unwrap();
-            assert_eq!(client.recv().await.expect("open").len(), SIZE);
+            ws.send(TMessage::Binary(payload.to_vec().into())).await.unwrap();
+            assert_eq!(next_binary(&mut ws).await, SIZE);
             samples.push(start.elapsed());
         }
         samples.sort();
         let (p50, p99) = (samples[round_trips / 2], samples[round_trips * 99 / 100]);
-        let start = Instant::now();
-        let (mut sent, mut received) = (0, 0);
-        while received < pipelined {
-            while sent < pipelined && sent - received < WINDOW {
-                client.send(Message::binary(payload.to_vec())).await.unwrap();
-                sent += 1;
+
+        let clock = PipelinedClock::start();
+        let (mut sink, mut stream) = ws.split();
+        let credits = Arc::new(Semaphore::new(WINDOW));
+        let writer = tokio::spawn({
+            let credits = Arc::clone(&credits);
+            async move {
+                for _ in 0..pipelined {
+                    let permit = match credits.try_acquire() {
+                        Ok(permit) => permit,
+                        Err(_) => {
+                            sink.flush().await.unwrap();
+                            credits.acquire().await.unwrap()
+                        }
+                    };
+                    permit.forget();
+                    sink.feed(TMessage::Binary(payload.to_vec().into())).await.unwrap();
+                }
+                sink.flush().await.unwrap();
+                sink
             }
-            assert_eq!(client.recv().await.expect("open").len(), SIZE);
-            received += 1;
+        });
+        for _ in 0..pipelined {
+            assert_eq!(next_binary(&mut stream).await, SIZE);
+            credits.add_permits(1);
         }
-        let rate = pipelined as f64 / start.elapsed().as_secs_f64();
-        client.close(resock::CloseCode::NORMAL, "").await;
-        drop(client);
-        (p50, p99, rate)
-    }));
-    result
+        let measured = clock.finish(pipelined);
+        let sink = writer.await.unwrap();
+        let mut ws = sink.reunite(stream).unwrap();
+        ws.close(None).await.ok();
+        while let Some(Ok(_)) = ws.next().await {}
+        Round {
+            p50,
+            p99,
+            pipelined: measured,
+        }
+    })
 }
 
 fn connect(name: &str, url: &str) -> Box<dyn Client> {
@@ -206,10 +382,10 @@ fn latency(client: &mut dyn Client, count: usize) -> (Duration, Duration) {
     (samples[count / 2], samples[count * 99 / 100])
 }
 
-/// `count` messages with at most `WINDOW` in flight; messages per second.
-fn throughput(client: &mut dyn Client, count: usize) -> f64 {
+/// `count` messages with at most `WINDOW` in flight.
+fn throughput(client: &mut dyn Client, count: usize) -> Pipelined {
     let payload = [0xA5u8; SIZE];
-    let start = Instant::now();
+    let clock = PipelinedClock::start();
     let (mut sent, mut received) = (0, 0);
     while received < count {
         while sent < count && sent - received < WINDOW {
@@ -219,7 +395,24 @@ fn throughput(client: &mut dyn Client, count: usize) -> f64 {
         assert_eq!(client.recv(), SIZE);
         received += 1;
     }
-    count as f64 / start.elapsed().as_secs_f64()
+    clock.finish(count)
+}
+
+/// Restricts this process, and the threads it starts from now on, to its first allowed CPU.
+fn pin_to_one_cpu() -> usize {
+    // SAFETY: `cpu_set_t` is plain data; the calls only read and write the set given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .expect("an allowed CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+        cpu
+    }
 }
 
 fn median<T: Copy + PartialOrd>(values: &mut [T]) -> T {
@@ -241,6 +434,7 @@ fn main() {
     } else {
         (5, 20_000, 200_000)
     };
+    let one_cpu = args.iter().any(|a| a == "--one-cpu").then(pin_to_one_cpu);
     let server = EchoServer::start();
     let url = server.url();
     let names: Vec<&str> = CLIENTS
@@ -248,42 +442,87 @@ fn main() {
         .filter(|name| only.as_deref().is_none_or(|o| o == *name))
         .collect();
     // Rounds take the clients in turn, so a noisy moment hits every client alike.
-    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, Vec<f64>)> = vec![Default::default(); names.len()];
+    let mut samples: Vec<Vec<Round>> = vec![Vec::new(); names.len()];
     for _ in 0..rounds {
-        for (name, (p50s, p99s, rates)) in names.iter().zip(samples.iter_mut()) {
-            let (p50, p99, rate) = if *name == "resock-smol" {
-                smol_round(&url, round_trips, pipelined)
-            } else {
-                let mut client = connect(name, &url);
-                let (p50, p99) = latency(client.as_mut(), round_trips);
-                let rate = throughput(client.as_mut(), pipelined);
-                client.close();
-                (p50, p99, rate)
-            };
-            p50s.push(p50);
-            p99s.push(p99);
-            rates.push(rate);
+        for (name, rounds) in names.iter().zip(samples.iter_mut()) {
+            rounds.push(match *name {
+                "resock-smol" => smol_round(&url, round_trips, pipelined),
+                "resock-tokio" => resock_tokio_round(&url, round_trips, pipelined),
+                "tokio-tungstenite" => tokio_tungstenite_round(&url, round_trips, pipelined),
+                _ => {
+                    let mut client = connect(name, &url);
+                    let (p50, p99) = latency(client.as_mut(), round_trips);
+                    let measured = throughput(client.as_mut(), pipelined);
+                    client.close();
+                    Round {
+                        p50,
+                        p99,
+                        pipelined: measured,
+                    }
+                }
+            });
         }
     }
-    let results: Vec<_> = names
+    // Each figure's own median over the rounds.
+    let results: Vec<(&str, Round)> = names
         .iter()
-        .zip(samples.iter_mut())
-        .map(|(name, (p50s, p99s, rates))| (*name, median(p50s), median(p99s), median(rates)))
+        .zip(&samples)
+        .map(|(name, rounds)| {
+            let pick = |f: &dyn Fn(&Round) -> f64| median(&mut rounds.iter().map(f).collect::<Vec<_>>());
+            let round = Round {
+                p50: Duration::from_secs_f64(pick(&|r| r.p50.as_secs_f64())),
+                p99: Duration::from_secs_f64(pick(&|r| r.p99.as_secs_f64())),
+                pipelined: Pipelined {
+                    rate: pick(&|r| r.pipelined.rate),
+                    client_us: pick(&|r| r.pipelined.client_us),
+                    server_us: pick(&|r| r.pipelined.server_us),
+                },
+            };
+            (*name, round)
+        })
         .collect();
-    println!("e2e loopback, {SIZE} B binary messages, tungstenite echo server, medians of {rounds} rounds");
-    let baseline = results
-        .iter()
-        .find(|r| r.0 == "tungstenite-blocking")
-        .map_or((Duration::from_secs(1), 1.0), |r| (r.1, r.3));
-    for (name, p50, p99, rate) in &results {
+    let placement = one_cpu.map_or("threads placed by the scheduler".to_owned(), |cpu| {
+        format!("every thread on CPU {cpu}")
+    });
+    println!(
+        "e2e loopback, {SIZE} B binary messages, tungstenite echo server, medians of {rounds} rounds, {placement}"
+    );
+    let by_name = |name: &str| results.iter().find(|r| r.0 == name).map(|r| r.1);
+    let baseline = by_name("tungstenite-blocking");
+    for (name, round) in &results {
+        let versus = baseline.map_or(String::new(), |base| {
+            format!(
+                "; vs tungstenite-blocking: p50 x{:.2}, throughput x{:.2}",
+                round.p50.as_secs_f64() / base.p50.as_secs_f64(),
+                round.pipelined.rate / base.pipelined.rate,
+            )
+        });
         println!(
             "e2e {name}: latency p50 {:.1} us, p99 {:.1} us ({round_trips} round trips); \
-             pipelined {pipelined}: {:.0} msg/s; vs tungstenite-blocking: p50 x{:.2}, throughput x{:.2}",
-            p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6,
-            rate,
-            p50.as_secs_f64() / baseline.0.as_secs_f64(),
-            rate / baseline.1,
+             pipelined {pipelined}: {:.0} msg/s, CPU per message {:.2} us client, {:.2} us server{versus}",
+            round.p50.as_secs_f64() * 1e6,
+            round.p99.as_secs_f64() * 1e6,
+            round.pipelined.rate,
+            round.pipelined.client_us,
+            round.pipelined.server_us,
+        );
+    }
+    let index = |name: &str| names.iter().position(|n| *n == name);
+    if let (Some(ours), Some(theirs)) = (index("resock-tokio"), index("tokio-tungstenite")) {
+        let (ours_median, theirs_median) = (results[ours].1, results[theirs].1);
+        let per_round: Vec<String> = samples[ours]
+            .iter()
+            .zip(&samples[theirs])
+            .map(|(a, b)| format!("{:.2}", a.pipelined.rate / b.pipelined.rate))
+            .collect();
+        println!(
+            "e2e resock-tokio / tokio-tungstenite: p50 x{:.2}, p99 x{:.2}, throughput x{:.2} (per round: {}), \
+             client CPU per message x{:.2}",
+            ours_median.p50.as_secs_f64() / theirs_median.p50.as_secs_f64(),
+            ours_median.p99.as_secs_f64() / theirs_median.p99.as_secs_f64(),
+            ours_median.pipelined.rate / theirs_median.pipelined.rate,
+            per_round.join(" "),
+            ours_median.pipelined.client_us / theirs_median.pipelined.client_us,
         );
     }
     drop(server);

@@ -136,5 +136,30 @@ fn main() {
         ws
     });
     println!("idle tungstenite-blocking (WebSocket<TcpStream>): {tung:.0} B per connection");
+
+    // One tokio worker thread runs every driver task, as smol's one executor thread does above;
+    // the bench's thread only waits in `block_on`.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let resock_tokio = per_connection(count, || {
+        runtime.block_on(async {
+            let client = resock::ClientBuilder::new(&url).unwrap().start_tokio().unwrap();
+            client.connected().await.expect("the client opened");
+            client
+        })
+    });
+    println!("idle resock-tokio (Client + driver task, session): {resock_tokio:.0} B per connection");
+
+    let tokio_tung = per_connection(count, || {
+        runtime.block_on(async {
+            let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+            ws
+        })
+    });
+    println!("idle tokio-tungstenite (WebSocketStream<MaybeTlsStream<TcpStream>>): {tokio_tung:.0} B per connection");
+    drop(runtime);
     drop(server);
 }
