@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::close::CloseCode;
-use crate::connection::{CloseInfo, Connection, Event, Initiator, Input};
+use crate::connection::{CloseInfo, Connection, Event, Input};
 use crate::error::{ConnectionError, ProtocolError};
 use crate::frame::FrameError;
 use crate::rng::Rng;
@@ -272,14 +272,9 @@ impl Session {
                 Some(ConnectionError::Transport(message)) => {
                     DisconnectReason::Transport(TransportError::new(TransportErrorKind::Io, message))
                 }
-                Some(ConnectionError::ResetWithoutClose) => DisconnectReason::Reset,
-                None if info.initiator == Initiator::Remote || info.code != CloseCode::ABNORMAL => {
-                    DisconnectReason::ServerClosed {
-                        code: info.code,
-                        reason: info.reason,
-                    }
-                }
-                None => DisconnectReason::Reset,
+                // No error and no close frame (one would have decided above): the transport
+                // ended under an open connection.
+                Some(ConnectionError::ResetWithoutClose) | None => DisconnectReason::Reset,
             }
         };
         self.drop_connection();
