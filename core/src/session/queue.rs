@@ -149,13 +149,15 @@ mod tests {
     #[test]
     fn requeue_keeps_order() {
         let mut q = queue(10, 100, OverflowPolicy::Reject);
-        for t in ["a", "b", "c"] {
+        for t in ["abcd", "xy", "z"] {
             q.push(Message::text(t)).unwrap();
         }
         let taken: Vec<Queued> = (0..2).filter_map(|_| q.pop_front()).collect();
+        assert_eq!(q.bytes(), 1);
         q.requeue_front(taken.into_iter());
+        assert_eq!((q.len(), q.bytes()), (3, 7), "the requeued messages' bytes count again");
         let order: Vec<String> = q.drain().map(|i| i.message.as_text().unwrap().to_owned()).collect();
-        assert_eq!(order, ["a", "b", "c"]);
+        assert_eq!(order, ["abcd", "xy", "z"]);
         assert_eq!(q.bytes(), 0);
     }
 }
