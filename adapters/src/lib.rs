@@ -12,7 +12,7 @@
 //! | `json` | yes | typed JSON messages (`resock_core::typed`) |
 //! | `async` | with `smol` / `async-std` | `Client`, the cloneable handle, and `Driver`, the async driver on async-io (`async-net`, `futures-rustls`, `async-io` timers; `ClientBuilder::build_async` for any executor) |
 //! | `smol` | no | `ClientBuilder::start_smol`: the async driver spawned on smol |
-//! | `tokio` | no | [`tokio`](crate::tokio): `ClientBuilder::start_tokio`, the same driver and `Client` natively on tokio's TCP, timers and `tokio-rustls` |
+//! | `tokio` | no | `resock::tokio`: `ClientBuilder::start_tokio`, the same driver and `Client` natively on tokio's TCP, timers and `tokio-rustls` |
 //! | `async-driver` | with `async` / `tokio` | the runtime-independent part of both (the driver loop, `Client`, subscriptions); selects no runtime by itself |
 //! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
