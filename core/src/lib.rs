@@ -43,6 +43,8 @@ pub mod handshake;
 pub mod message;
 pub mod rng;
 pub mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
 #[cfg(feature = "json")]
 pub mod typed;
 pub mod url;
