@@ -1,6 +1,7 @@
 //! Shared helpers for resock's scenario and interop tests: the virtual-time [`pair::Pair`]
-//! harness (a session, an in-memory server built from resock-core's server role, and a link
-//! between them), after quinn's `Pair` and str0m's run loop.
+//! harness, a thin layer over resock-core's simulator (`resock_core::sim`: a session, an
+//! in-memory server built from core's server role, and a link between them) that adds an
+//! independent decoder of the client's frames, after quinn's `Pair` and str0m's run loop.
 
 pub mod alloc;
 pub mod interop;

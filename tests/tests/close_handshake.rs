@@ -42,7 +42,7 @@ fn a_user_close_while_open_completes_the_handshake() {
     let mut rig = Pair::new(Pair::config());
     assert!(rig.run_until_open(Duration::from_secs(1)));
     let transport = rig.session.transport().unwrap();
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "bye");
     assert_eq!(*rig.session.state(), SessionState::Closing { for_good: true });
     rig.run_for(Duration::from_secs(1));
@@ -68,7 +68,7 @@ fn a_user_close_while_open_completes_the_handshake() {
         }
         _ => unreachable!(),
     }
-    assert_eq!(at - asked, 2 * rig.latency);
+    assert_eq!(at - asked, 2 * rig.link.latency);
     assert!(closed_user(&rig));
     assert_eq!(closed_at(&rig), at);
     assert_eq!(rig.disconnect_ids, [(at, transport)]);
@@ -113,7 +113,7 @@ fn a_server_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
     assert!(rig.run_until_open(Duration::from_secs(1)));
     let transport = rig.session.transport().unwrap();
     rig.server.stall_all();
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "bye");
     rig.run_for(CLOSE_TIMEOUT - Duration::from_millis(1));
     assert_eq!(
@@ -146,7 +146,7 @@ fn a_close_shortly_before_a_heartbeat_ping_still_times_out_on_schedule() {
     assert!(rig.run_until_open(Duration::from_secs(1)));
     rig.run_for(Duration::from_secs(15));
     rig.server.stall_all();
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "");
     rig.run_for(Duration::from_secs(30));
     assert!(closed_user(&rig));
@@ -161,11 +161,11 @@ fn a_close_while_a_ping_is_outstanding_waits_for_the_close_reply_not_the_pong() 
     assert!(rig.run_until_open(Duration::from_secs(1)));
     rig.run_for(Duration::from_secs(30));
     assert_eq!(rig.pings().len(), 1);
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "");
     rig.run_for(Duration::from_secs(30));
     assert!(closed_user(&rig));
-    assert_eq!(closed_at(&rig) - asked, 2 * rig.latency);
+    assert_eq!(closed_at(&rig) - asked, 2 * rig.link.latency);
     assert!(
         !rig.events.iter().any(|(_, e)| matches!(
             e,
@@ -186,7 +186,7 @@ fn a_close_while_connecting_closes_at_once_and_hands_back_the_queue() {
     assert!(matches!(rig.session.state(), SessionState::Connecting { .. }));
     assert!(rig.has_transport(), "the TCP connection is up, the handshake hangs");
     let ids: Vec<MessageId> = (0..5).map(|i| rig.send(Message::text(format!("m{i}")))).collect();
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "never mind");
     assert!(closed_user(&rig), "closed at once");
     rig.run_for(Duration::from_millis(1));
@@ -218,7 +218,7 @@ fn a_close_while_waiting_to_retry_closes_at_once_and_hands_back_the_queue() {
     for i in 0..3 {
         rig.send(Message::binary(vec![i; 10]));
     }
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "");
     assert!(closed_user(&rig));
     rig.run_for(Duration::from_secs(120));
@@ -232,7 +232,7 @@ fn a_close_while_waiting_to_retry_closes_at_once_and_hands_back_the_queue() {
 fn a_close_before_connect_and_a_second_close_are_harmless() {
     let mut rig = Pair::new(Pair::config());
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "first");
     rig.session.close(asked, CloseCode::GOING_AWAY, "second");
     rig.run_for(Duration::from_secs(1));
@@ -248,7 +248,8 @@ fn a_reserved_code_becomes_1000_and_a_long_reason_is_cut_between_words() {
     assert!(rig.run_until_open(Duration::from_secs(1)));
     // 10 bytes a phrase, multibyte characters inside the words: 200 bytes in all.
     let reason = "déjà vu ".repeat(20);
-    rig.session.close(rig.now, CloseCode(1006), &reason);
+    let now = rig.now();
+    rig.session.close(now, CloseCode(1006), &reason);
     rig.run_for(Duration::from_secs(1));
     let frame = &rig.close_frames()[0].2;
     assert_eq!(frame.close_code(), Some(1000), "1006 may not be sent");
@@ -265,7 +266,8 @@ fn a_reserved_code_becomes_1000_and_a_long_reason_is_cut_between_words() {
 fn a_reason_that_is_one_word_too_long_is_left_out_rather_than_cut() {
     let mut rig = Pair::new(Pair::config());
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    rig.session.close(rig.now, CloseCode::NORMAL, &"é".repeat(100));
+    let now = rig.now();
+    rig.session.close(now, CloseCode::NORMAL, &"é".repeat(100));
     rig.run_for(Duration::from_secs(1));
     let frame = &rig.close_frames()[0].2;
     assert_eq!(frame.close_code(), Some(1000));
@@ -278,12 +280,12 @@ fn messages_sent_while_the_server_is_closing_are_not_lost() {
     // queued messages that can no longer be written are handed back, never dropped silently.
     let mut rig = Pair::new(Pair::config());
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let now = rig.now;
+    let now = rig.now();
     rig.server.close_all(CloseCode::GOING_AWAY, now);
-    rig.run_for(rig.latency + Duration::from_micros(1));
+    rig.run_for(rig.link.latency + Duration::from_micros(1));
     assert_eq!(*rig.session.state(), SessionState::Closing { for_good: false });
     let ids: Vec<MessageId> = (0..3).map(|i| rig.send(Message::text(format!("late {i}")))).collect();
-    let asked = rig.now;
+    let asked = rig.now();
     rig.session.close(asked, CloseCode::NORMAL, "");
     rig.run_for(Duration::from_secs(30));
     assert!(closed_user(&rig));

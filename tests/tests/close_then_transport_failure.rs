@@ -24,7 +24,7 @@ fn close_then_failure(bytes: &[u8]) -> Pair {
     assert!(pair.run_until_open(Duration::from_secs(1)));
     let id = pair.session.transport().expect("open transport");
     let reset = TransportError::new(TransportErrorKind::Refused, "connection reset by peer");
-    let now = pair.now;
+    let now = pair.now();
     pair.session.handle_transport(now, id, TransportInput::Data(bytes));
     pair.session.handle_transport(now, id, TransportInput::Failed(&reset));
     pair.run_for(Duration::from_secs(120));

@@ -126,7 +126,7 @@ struct Run {
 
 fn run(seed: [u8; 32], latency_ms: u64, small_queue: Option<OverflowPolicy>, ops: &[Op]) -> Run {
     let mut pair = Pair::with_seed(config(small_queue), seed);
-    pair.latency = Duration::from_millis(latency_ms);
+    pair.link.latency = Duration::from_millis(latency_ms);
     pair.server.echo = false;
     let mut accepted = Vec::new();
     for op in ops {
@@ -142,10 +142,10 @@ fn run(seed: [u8; 32], latency_ms: u64, small_queue: Option<OverflowPolicy>, ops
             }
             Op::ServerDown => pair.server.up = false,
             Op::ServerUp => pair.server.up = true,
-            Op::LinkDown => pair.link_up = false,
-            Op::LinkUp => pair.link_up = true,
+            Op::LinkDown => pair.link.up = false,
+            Op::LinkUp => pair.link.up = true,
             Op::Restart => {
-                let now = pair.now;
+                let now = pair.now();
                 pair.server.close_all(CloseCode::GOING_AWAY, now);
                 pair.run_for(Duration::ZERO);
             }
@@ -181,7 +181,8 @@ fn close(pair: &mut Pair) {
 /// Closes the session, lets the transport do `then` before anything is transmitted, and runs
 /// until the session is closed for good.
 fn end(pair: &mut Pair, then: AfterClose) {
-    pair.session.close(pair.now, CloseCode::NORMAL, "done");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "done");
     match then {
         AfterClose::Nothing => {}
         AfterClose::Eof => {
@@ -267,7 +268,7 @@ proptest! {
         let mut drained = false;
         if restore {
             pair.server.up = true;
-            pair.link_up = true;
+            pair.link.up = true;
             pair.run_for(Duration::from_secs(20));
             prop_assert_eq!(pair.session.state(), &SessionState::Open);
             drained = pair.session.queued_messages() == 0;

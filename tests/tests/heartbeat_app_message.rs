@@ -31,7 +31,7 @@ fn app_pings(rig: &Pair) -> Vec<Instant> {
 fn the_app_message_reaches_the_server_every_interval_with_the_ping() {
     let mut rig = Pair::new(app_heartbeat_config(false));
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let open = rig.now;
+    let open = rig.now();
     rig.run_for(Duration::from_secs(200) + Duration::from_millis(100));
     let expected: Vec<Instant> = (1..=10).map(|n| open + Duration::from_secs(20 * n)).collect();
     assert_eq!(
@@ -67,7 +67,7 @@ fn the_app_message_is_no_queued_message_and_gets_no_id() {
     for pair in pings.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
-            gap >= Duration::from_secs(20) && gap <= Duration::from_secs(20) + 2 * rig.latency,
+            gap >= Duration::from_secs(20) && gap <= Duration::from_secs(20) + 2 * rig.link.latency,
             "{gap:?}"
         );
     }
@@ -81,7 +81,7 @@ fn the_app_message_is_sent_again_after_a_reconnect() {
     rig.cut();
     rig.run_for(Duration::from_millis(1));
     assert!(rig.run_until_open(Duration::from_secs(5)));
-    let reopened = rig.now;
+    let reopened = rig.now();
     let second = rig.session.transport().unwrap();
     rig.run_for(Duration::from_secs(41));
     let on_second: Vec<Instant> = rig

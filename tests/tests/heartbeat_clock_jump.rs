@@ -48,13 +48,13 @@ fn open_rig() -> Pair {
 fn a_jump_of_an_hour_sends_exactly_one_ping_and_a_live_server_stays_connected() {
     let mut rig = open_rig();
     rig.jump(HOUR);
-    let woke = rig.now;
+    let woke = rig.now();
     assert_eq!(rig.pings(), [woke], "one ping at wake-up instead of 180 overdue ones");
     rig.run_for(Duration::from_millis(500));
     assert_eq!(rig.pings().len(), 1, "no burst after the first one either");
     assert_eq!(pong_events(&rig), 1, "the server answered the liveness check");
     let rtt = rig.session.rtt().unwrap();
-    assert_eq!(rtt.latest, 2 * rig.latency);
+    assert_eq!(rtt.latest, 2 * rig.link.latency);
 
     // Back to the normal rhythm, with no pong timeout and no reconnect.
     rig.run_for(Duration::from_secs(60));
@@ -70,7 +70,7 @@ fn a_jump_of_an_hour_sends_exactly_one_ping_and_a_live_server_stays_connected() 
     );
     for pair in pings.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= INTERVAL && gap <= INTERVAL + 2 * rig.latency, "{gap:?}");
+        assert!(gap >= INTERVAL && gap <= INTERVAL + 2 * rig.link.latency, "{gap:?}");
     }
 }
 
@@ -79,7 +79,7 @@ fn a_jump_with_a_dead_server_is_detected_one_timeout_after_waking() {
     let mut rig = open_rig();
     rig.server.stall_all();
     rig.jump(HOUR);
-    let woke = rig.now;
+    let woke = rig.now();
     assert!(
         pong_timeouts(&rig).is_empty(),
         "not declared dead on wake-up without a check"
@@ -103,7 +103,7 @@ fn a_jump_while_a_ping_is_outstanding_gives_a_fresh_check_not_a_timeout() {
     let first = rig.pings()[0];
     rig.run_for(Duration::from_secs(1));
     rig.jump(HOUR);
-    let woke = rig.now;
+    let woke = rig.now();
     assert!(woke - first > TIMEOUT, "the pong deadline passed while asleep");
     assert!(
         pong_timeouts(&rig).is_empty(),
@@ -122,12 +122,12 @@ fn a_jump_while_a_ping_is_outstanding_gives_a_fresh_check_not_a_timeout() {
 #[test]
 fn a_jump_while_the_pong_is_on_its_way_keeps_a_live_connection() {
     let mut rig = open_rig();
-    rig.latency = Duration::from_millis(300);
+    rig.link.latency = Duration::from_millis(300);
     // Suspend 100 ms after the ping was written: its pong is still on the link.
     rig.run_until_cond(INTERVAL, |r| !r.pings().is_empty());
     rig.run_for(Duration::from_millis(100));
     rig.jump(HOUR);
-    let woke = rig.now;
+    let woke = rig.now();
     rig.run_for(Duration::from_secs(5));
     assert_eq!(rig.pings().len(), 2, "one fresh check on wake-up");
     assert_eq!(rig.pings()[1], woke);

@@ -24,14 +24,14 @@ fn the_first_pong_reports_twice_the_link_latency() {
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
     assert_eq!(pair.session.rtt(), None, "no sample before the first pong");
-    let open = pair.now;
+    let open = pair.now();
     pair.run_for(Duration::from_secs(21));
     let got = pongs(&pair);
     assert_eq!(got.len(), 1);
     let (at, rtt, smoothed) = got[0];
     assert_eq!(
         at,
-        open + Duration::from_secs(20) + 2 * pair.latency,
+        open + Duration::from_secs(20) + 2 * pair.link.latency,
         "the pong arrives one round trip after the ping"
     );
     assert_eq!(rtt, Duration::from_millis(10));
@@ -42,7 +42,7 @@ fn the_first_pong_reports_twice_the_link_latency() {
 #[test]
 fn every_ping_gives_a_sample_and_the_getter_follows_the_events() {
     let mut pair = Pair::new(Pair::config());
-    pair.latency = Duration::from_millis(37);
+    pair.link.latency = Duration::from_millis(37);
     assert!(pair.run_until_open(Duration::from_secs(1)));
     for n in 1..=10 {
         pair.run_for(Duration::from_secs(20) + Duration::from_millis(100));
@@ -70,7 +70,7 @@ fn the_smoothed_rtt_converges_after_the_latency_changes() {
     assert_eq!(pair.session.rtt().unwrap().smoothed, Duration::from_millis(10));
 
     // The route gets slower: 10 ms round trips become 200 ms.
-    pair.latency = Duration::from_millis(100);
+    pair.link.latency = Duration::from_millis(100);
     let before = pongs(&pair).len();
     pair.run_for(Duration::from_secs(5 * 60));
     let after: Vec<_> = pongs(&pair).split_off(before);
@@ -107,7 +107,7 @@ fn the_smoothed_rtt_converges_after_the_latency_changes() {
     );
 
     // And back down again.
-    pair.latency = Duration::from_millis(1);
+    pair.link.latency = Duration::from_millis(1);
     pair.run_for(Duration::from_secs(5 * 60));
     let last = pair.session.rtt().unwrap();
     assert_eq!(last.latest, Duration::from_millis(2));
@@ -124,7 +124,7 @@ fn the_rtt_survives_a_reconnect_and_keeps_smoothing() {
     pair.run_for(Duration::from_secs(21));
     let first = pair.session.rtt().unwrap();
     pair.cut();
-    pair.latency = Duration::from_millis(50);
+    pair.link.latency = Duration::from_millis(50);
     pair.run_for(Duration::from_secs(2));
     assert!(pair.run_until_open(Duration::from_secs(5)));
     assert_eq!(

@@ -44,24 +44,24 @@ proptest! {
         config.reconnect = ReconnectPolicy::disabled();
         config.open_timeout = Duration::MAX;
         let mut rig = Pair::new(config);
-        rig.latency = latency;
+        rig.link.latency = latency;
         prop_assert!(rig.run_until_open(latency * 4 + Duration::from_secs(1)));
         let first = rig.session.transport().unwrap();
 
         // The server answers pings for a while, then stops answering (or freezes entirely).
         rig.run_for(interval * answered_for);
-        let silent_at = rig.now;
+        let silent_at = rig.now();
         if freeze { rig.server.stall_all() } else { rig.server.answer_pings = false }
         rig.run_for(horizon);
 
         let dead = rig.pong_timeout_at();
-        let last_read = rig.client_reads.iter().rev().find(|t| **t <= dead.unwrap_or(rig.now)).copied();
+        let last_read = rig.client_reads.iter().rev().find(|t| **t <= dead.unwrap_or(rig.now())).copied();
         let last_alive = last_read.expect("at least the 101 was read");
-        let dead = dead.unwrap_or_else(|| panic!("never failed: last frame at {:?}, now {:?}", last_alive - rig.start, rig.elapsed()));
-        prop_assert!(dead <= last_alive + interval + timeout, "failed at {:?}, last frame {:?}", dead - rig.start, last_alive - rig.start);
+        let dead = dead.unwrap_or_else(|| panic!("never failed: last frame at {:?}, now {:?}", last_alive - rig.start(), rig.elapsed()));
+        prop_assert!(dead <= last_alive + interval + timeout, "failed at {:?}, last frame {:?}", dead - rig.start(), last_alive - rig.start());
         // Never while pongs still come back within the timeout.
         if latency * 2 < timeout {
-            prop_assert!(dead >= silent_at + timeout.saturating_sub(latency), "failed a live server at {:?}", dead - rig.start);
+            prop_assert!(dead >= silent_at + timeout.saturating_sub(latency), "failed a live server at {:?}", dead - rig.start());
         }
         // 1011 written to the dead transport, which is dropped at the same instant.
         let closes = rig.close_frames();
@@ -87,7 +87,7 @@ fn the_issue_settings_ping_200_ms_timeout_300_ms_detect_a_pong_swallowing_server
     let mut rig = Pair::new(config);
     rig.server.answer_pings = false;
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let open = rig.now;
+    let open = rig.now();
     rig.run_for(Duration::from_secs(1));
     let dead = rig.pong_timeout_at().expect("detected");
     // First ping at 200 ms; no pong by 500 ms. (Before, each ping pushed the deadline on.)
@@ -102,7 +102,7 @@ fn round_trips_longer_than_the_interval_are_measured() {
     // Only pongs count, so pings keep going out every 100 ms while each takes 300 ms to return.
     config.heartbeat.any_frame_is_liveness = false;
     let mut rig = Pair::new(config);
-    rig.latency = Duration::from_millis(150);
+    rig.link.latency = Duration::from_millis(150);
     assert!(rig.run_until_open(Duration::from_secs(2)));
     rig.run_for(Duration::from_secs(10));
     let rtt = rig.session.rtt().expect("pongs matched their pings");

@@ -153,7 +153,7 @@ fn data_from_the_server_counts_as_liveness_when_any_frame_does() {
     // News every 30 s, longer than the interval: pings go out but pongs never come back.
     for i in 0..20 {
         rig.run_for(Duration::from_secs(30));
-        let now = rig.now;
+        let now = rig.now();
         rig.server.broadcast(&Message::text(format!("news {i}")), now);
     }
     rig.run_for(Duration::from_secs(1));
@@ -175,7 +175,7 @@ fn data_without_pongs_is_not_enough_when_only_pongs_count() {
     let open = opened_at(&rig, 0);
     for i in 0..8 {
         rig.run_for(Duration::from_secs(5));
-        let now = rig.now;
+        let now = rig.now();
         rig.server.broadcast(&Message::text(format!("news {i}")), now);
     }
     rig.run_for(Duration::from_secs(1));

@@ -50,7 +50,7 @@ fn a_hundred_thousand_reconnect_cycles_keep_the_heap_flat() {
     let mut config = Pair::config();
     config.reconnect = ReconnectPolicy::fixed(Duration::from_millis(1));
     let mut pair = Pair::new(config);
-    pair.latency = Duration::from_millis(1);
+    pair.link.latency = Duration::from_millis(1);
     let mut at_10 = 0;
     let mut last_transport = None;
     for cycle in 1..=CYCLES {
@@ -61,7 +61,7 @@ fn a_hundred_thousand_reconnect_cycles_keep_the_heap_flat() {
         // Something queued across every reconnect and something written on every connection.
         pair.send(Message::text("hello"));
         if cycle % 2 == 0 {
-            let now = pair.now;
+            let now = pair.now();
             pair.server.close_all(CloseCode::GOING_AWAY, now);
         } else {
             pair.cut();

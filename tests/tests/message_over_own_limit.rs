@@ -19,7 +19,7 @@ fn limited(limit: usize) -> SessionConfig {
 fn over_limit(config: SessionConfig, size: usize) -> Pair {
     let mut rig = Pair::new(config);
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let now = rig.now;
+    let now = rig.now();
     rig.server.broadcast(&Message::binary(vec![7u8; size]), now);
     rig.run_for(Duration::from_secs(120));
     rig
@@ -67,7 +67,7 @@ fn a_fragmented_message_crossing_the_limit_is_reported_the_same_way() {
     config.connection.max_frame_size = 600;
     let mut rig = Pair::new(config);
     assert!(rig.run_until_open(Duration::from_secs(1)));
-    let now = rig.now;
+    let now = rig.now();
     // Two fragments of 500 and 600 bytes: each frame fits, the message does not.
     rig.server.send_fragments(&[&[1u8; 500][..], &[2u8; 600][..]], now);
     rig.run_for(Duration::from_secs(120));

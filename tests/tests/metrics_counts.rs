@@ -26,7 +26,7 @@ fn messages_after_control_frames_in_one_read_are_counted() {
     read.extend(frame(0x1, b"two"));
     read.extend(frame(0x1, b"three"));
     let id = pair.session.transport().expect("open transport");
-    let now = pair.now;
+    let now = pair.now();
     pair.session.handle_transport(now, id, TransportInput::Data(&read));
     pair.run_for(Duration::from_millis(10));
     assert_eq!(texts(&pair.received), ["one", "two", "three"]);

@@ -45,7 +45,8 @@ fn open_messages_go_first_and_each_attempt_gets_its_own_headers() {
     config.reconnect = ReconnectPolicy::fixed(Duration::from_millis(100));
     config.client.headers.push(("x-static".into(), "always".into()));
     let mut pair = Pair::new(config);
-    pair.session.connect(pair.now);
+    let now = pair.now();
+    pair.session.connect(now);
 
     let mut queued_ids = Vec::new();
     let mut transports = Vec::new();
@@ -139,7 +140,8 @@ fn replaced_open_messages_apply_from_the_next_connection() {
     config.open_messages = subscriptions();
     config.reconnect = ReconnectPolicy::fixed(Duration::from_millis(100));
     let mut pair = Pair::new(config);
-    pair.session.connect(pair.now);
+    let now = pair.now();
+    pair.session.connect(now);
     assert!(pair.run_until_open(PATIENCE));
     pair.session.set_open_messages(vec![Message::text("only this")]);
     pair.run_for(Duration::from_millis(50));

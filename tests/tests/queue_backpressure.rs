@@ -88,7 +88,7 @@ fn writable_turns_false_above_high_water_and_returns_below_low_water() {
     assert_eq!(pair.session.buffered_amount(), 0);
 
     // The bytes reach the server in order.
-    let now = pair.now;
+    let now = pair.now();
     pair.server.data(id, now, &wire);
     pair.run_for(Duration::from_millis(100));
     let texts: Vec<String> = (0..91).map(|i| kib_message(i).as_text().unwrap().to_owned()).collect();

@@ -19,7 +19,8 @@ fn messages_count_until_their_bytes_are_taken() {
     assert_eq!(pair.session.buffered_amount(), 3 + 3 + 5, "payload bytes while queued");
     // `close` encodes the queue into the connection ahead of its close frame: still waiting
     // for the transport, so still counted, now as encoded frames (2-byte header, 4-byte mask).
-    pair.session.close(pair.now, CloseCode::NORMAL, "");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "");
     assert_eq!(pair.session.queued_messages(), 3, "in flight, not yet taken");
     assert!(
         pair.session.buffered_amount() >= 3 * 6 + 11,

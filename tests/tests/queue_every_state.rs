@@ -44,9 +44,9 @@ fn messages_sent_in_every_state_arrive_in_order_after_the_next_handshake() {
 
     // A graceful server restart: the close frame arrived, the handshake is finishing.
     pair.server.up = false;
-    let now = pair.now;
+    let now = pair.now();
     pair.server.close_all(CloseCode::GOING_AWAY, now);
-    pair.run_for(pair.latency + Duration::from_micros(1));
+    pair.run_for(pair.link.latency + Duration::from_micros(1));
     assert_eq!(*pair.session.state(), SessionState::Closing { for_good: false });
     send(&mut pair, "closing");
 
@@ -62,7 +62,7 @@ fn messages_sent_in_every_state_arrive_in_order_after_the_next_handshake() {
 
     pair.server.up = true;
     assert!(pair.run_until_open(Duration::from_secs(10)));
-    let reopened = pair.now;
+    let reopened = pair.now();
     pair.run_for(Duration::from_millis(50));
     assert_eq!(pair.server_texts(), expected);
     assert_eq!(pair.sent.len(), expected.len());
@@ -97,9 +97,9 @@ fn a_fatal_close_from_the_server_hands_back_the_queue() {
     assert!(pair.run_until_open(Duration::from_secs(1)));
     // The server says policy violation (1008), not retried by default; meanwhile the
     // application queued messages behind a closing connection.
-    let now = pair.now;
+    let now = pair.now();
     pair.server.close_all(CloseCode(1008), now);
-    pair.run_for(pair.latency + Duration::from_micros(1));
+    pair.run_for(pair.link.latency + Duration::from_micros(1));
     let ids: Vec<MessageId> = (0..4)
         .map(|i| pair.session.send(Message::text(format!("q{i}"))).unwrap())
         .collect();
@@ -138,10 +138,12 @@ fn exhausted_retries_hand_back_the_queue() {
 fn connect_after_closed_for_good_accepts_again() {
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    pair.session.close(pair.now, CloseCode::NORMAL, "");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "");
     pair.run_for(Duration::from_secs(1));
     assert!(pair.session.send(Message::text("refused")).is_err());
-    pair.session.connect(pair.now);
+    let now = pair.now();
+    pair.session.connect(now);
     let id = pair.session.send(Message::text("accepted again")).unwrap();
     assert!(pair.run_until_open(Duration::from_secs(1)));
     pair.run_for(Duration::from_millis(50));

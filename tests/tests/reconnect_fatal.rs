@@ -49,7 +49,8 @@ fn server_close_pair(code: u16, config: SessionConfig) -> (Pair, Vec<MessageId>,
     let mut pair = Pair::new(config);
     assert!(pair.run_until_open(Duration::from_secs(1)));
     pair.run_for(Duration::from_secs(1));
-    pair.server.close_all(CloseCode(code), pair.now);
+    let now = pair.now();
+    pair.server.close_all(CloseCode(code), now);
     assert!(pair.run_until_cond(Duration::from_secs(1), |p| *p.session.state()
         == SessionState::Closing { for_good: false }));
     let ids = queue_two(&mut pair);
@@ -161,7 +162,7 @@ fn fatal_close_codes_from_the_server_stop() {
 fn a_tls_certificate_error_stops() {
     let mut pair = Pair::new(Pair::config());
     pair.server.up = false;
-    pair.refusal = TransportErrorKind::TlsCertificate;
+    pair.link.refusal = TransportErrorKind::TlsCertificate;
     let ids = queue_two(&mut pair);
     let reason = assert_stopped(
         &mut pair,
@@ -172,7 +173,7 @@ fn a_tls_certificate_error_stops() {
     // Any other TLS failure is retried.
     let mut pair = Pair::new(Pair::config());
     pair.server.up = false;
-    pair.refusal = TransportErrorKind::Tls;
+    pair.link.refusal = TransportErrorKind::Tls;
     assert_retried(&mut pair, "tls");
 }
 
@@ -190,7 +191,8 @@ fn a_close_by_the_application_stops() {
         p.session.state(),
         SessionState::WaitingToRetry { .. }
     )));
-    pair.session.close(pair.now, CloseCode::NORMAL, "bye");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "bye");
     pair.run_for(PATIENCE);
     assert_eq!(pair.connects.len(), 1, "retried after the user closed");
     assert_eq!(*pair.session.state(), SessionState::Closed(ClosedReason::User));
@@ -202,7 +204,8 @@ fn a_close_by_the_application_stops() {
     // While open: the close handshake runs, then nothing reconnects.
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    pair.session.close(pair.now, CloseCode::NORMAL, "bye");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "bye");
     let reason = assert_stopped(&mut pair, ClosedReason::User, &[]);
     assert_eq!(reason, DisconnectReason::UserClosed);
     assert!(pair.server.conns.is_empty());

@@ -23,7 +23,7 @@ fn a_day_of_a_flapping_server_in_virtual_time() {
     let policy = ReconnectPolicy::default();
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    let start = pair.start;
+    let start = pair.start();
     let mut restores: Vec<Instant> = Vec::new();
     let mut cuts: Vec<Instant> = Vec::new();
     let mut sent = 0u32;
@@ -34,7 +34,7 @@ fn a_day_of_a_flapping_server_in_virtual_time() {
                 // The server goes down for the last minute of the cycle, then comes back.
                 pair.run_until(cycle_start + CYCLE - DOWN);
                 assert_eq!(*pair.session.state(), SessionState::Open, "cycle {cycle}");
-                cuts.push(pair.now);
+                cuts.push(pair.now());
                 pair.server.up = false;
                 pair.cut();
             }
@@ -46,7 +46,7 @@ fn a_day_of_a_flapping_server_in_virtual_time() {
         }
         pair.run_until(cycle_start + CYCLE);
         pair.server.up = true;
-        restores.push(pair.now);
+        restores.push(pair.now());
     }
     pair.run_for(policy.max_delay + Duration::from_secs(1));
     let elapsed = wall.elapsed();
@@ -64,7 +64,7 @@ fn a_day_of_a_flapping_server_in_virtual_time() {
     for (restore, open) in restores.iter().zip(&opens[1..]) {
         let back = *open - *restore;
         assert!(
-            back <= policy.max_delay + pair.latency * 4,
+            back <= policy.max_delay + pair.link.latency * 4,
             "back {back:?} after the restore"
         );
     }

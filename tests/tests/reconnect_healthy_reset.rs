@@ -81,7 +81,7 @@ fn drops_before_healthy_keep_the_count_growing() {
             assert!(
                 delay <= bound(n as u32),
                 "seed {i}, drop {n} at {:?}: {delay:?}",
-                at - pair.start
+                at - pair.start()
             );
         }
     }
@@ -135,7 +135,7 @@ fn a_healthy_connection_resets_the_schedule() {
         // From now on connections last 15 s, past `healthy_after`.
         pair.server.cut_after = Some(healthy_after + Duration::from_secs(5));
         assert!(pair.run_until_open(Duration::from_secs(60)));
-        let opened_at = pair.now;
+        let opened_at = pair.now();
         assert_eq!(pair.session.failures(), grown, "not healthy yet");
         pair.run_until(opened_at + healthy_after - Duration::from_millis(1));
         assert_eq!(pair.session.failures(), grown, "seed {i}: reset before healthy_after");
@@ -165,7 +165,7 @@ fn a_healthy_connection_resets_the_schedule() {
         let delays = delays(&pair);
         assert!(delays.len() >= before + 15);
         for (at, d) in &delays[before..] {
-            assert!(*d <= base, "seed {i}: {d:?} after the drop at {:?}", *at - pair.start);
+            assert!(*d <= base, "seed {i}: {d:?} after the drop at {:?}", *at - pair.start());
         }
         assert!(pair.session.failures() <= 1);
     }

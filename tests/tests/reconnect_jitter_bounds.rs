@@ -44,7 +44,7 @@ fn bound(policy: &ReconnectPolicy, n: usize) -> Duration {
 
 /// The backoff delays the session drew: each gap between `Connect`s minus the refusal time.
 fn delays(pair: &Pair) -> Vec<Duration> {
-    let refusal = pair.latency * 2;
+    let refusal = pair.link.latency * 2;
     gaps(&pair.connects)
         .into_iter()
         .map(|gap| gap.checked_sub(refusal).expect("a retry came before the refusal"))
@@ -83,7 +83,7 @@ fn delays_stay_within_full_jitter_bounds() {
                 assert_eq!(*reason, refused());
                 assert_eq!(
                     *at,
-                    pair.connects[k] + pair.latency * 2,
+                    pair.connects[k] + pair.link.latency * 2,
                     "the refusal arrives after 2x latency"
                 );
                 assert_eq!(*retry_at, Some(pair.connects[k + 1]));
@@ -140,7 +140,7 @@ fn first_retry_after_a_cut_is_random_within_base() {
             assert!(pair.run_until_open(Duration::from_secs(1)));
             pair.run_for(open_for);
             assert_eq!(*pair.session.state(), SessionState::Open);
-            let cut_at = pair.now;
+            let cut_at = pair.now();
             pair.cut();
             pair.run_until_cond(Duration::from_secs(5), |p| p.connects.len() == 2);
             let (at, reason, retry_at) = pair.disconnects()[0].clone();
@@ -175,7 +175,7 @@ fn fixed_policy_waits_exactly_the_delay() {
     pair.server.up = true;
     assert!(pair.run_until_open(Duration::from_secs(10)));
     pair.run_for(Duration::from_secs(30));
-    let cut_at = pair.now;
+    let cut_at = pair.now();
     let before = pair.connects.len();
     pair.cut();
     pair.run_until_cond(Duration::from_secs(10), |p| p.connects.len() > before);
@@ -232,7 +232,7 @@ fn max_attempts_stops_with_retries_exhausted() {
         let closed_at = pair.disconnects().last().unwrap().0;
         assert_eq!(
             closed_at,
-            pair.connects[4] + pair.latency * 2,
+            pair.connects[4] + pair.link.latency * 2,
             "gives up at the fifth refusal"
         );
         assert_gave_up(&mut pair, &ids);
@@ -250,7 +250,7 @@ fn max_elapsed_stops_with_retries_exhausted() {
         let closed_at = pair.disconnects().last().unwrap().0;
         // Every attempt started inside the budget; the one it would have needed next did not.
         assert!(pair.connects.iter().all(|t| *t <= first_failure + limit), "seed {i}");
-        assert!(closed_at <= first_failure + limit + pair.latency * 2, "seed {i}");
+        assert!(closed_at <= first_failure + limit + pair.link.latency * 2, "seed {i}");
         assert!(
             closed_at + ReconnectPolicy::default().max_delay > first_failure + limit,
             "gave up too early"

@@ -77,7 +77,7 @@ fn the_open_timeout_setting_is_used() {
 #[test]
 fn a_black_holed_connect_times_out_the_same_way() {
     let mut pair = Pair::new(Pair::config());
-    pair.link_up = false;
+    pair.link.up = false;
     pair.run_for(Duration::from_secs(120));
     assert_eq!(pair.server.tcp_accepts, 0, "nothing reached the server");
     assert_eq!(pair.pending(), 0, "nothing in flight on a black hole");
@@ -87,7 +87,7 @@ fn a_black_holed_connect_times_out_the_same_way() {
         SessionState::Connecting { .. } | SessionState::WaitingToRetry { .. }
     ));
 
-    pair.link_up = true;
+    pair.link.up = true;
     assert!(pair.run_until_open(Duration::from_secs(60)));
     assert_eq!(pair.server.accepted, 1);
 }
@@ -96,15 +96,15 @@ fn a_black_holed_connect_times_out_the_same_way() {
 fn a_slow_server_inside_the_timeout_opens() {
     // TCP takes 2 x latency and the handshake another 2 x latency.
     let mut pair = Pair::new(Pair::config());
-    pair.latency = Duration::from_millis(2_400);
+    pair.link.latency = Duration::from_millis(2_400);
     assert!(pair.run_until_open(Duration::from_secs(10)));
     assert_eq!(pair.elapsed(), Duration::from_millis(9_600));
     assert!(pair.disconnects().is_empty());
 
     let mut pair = Pair::new(Pair::config());
-    pair.latency = Duration::from_millis(2_600);
+    pair.link.latency = Duration::from_millis(2_600);
     pair.run_for(Duration::from_secs(11));
     assert_eq!(pair.disconnects()[0].1, DisconnectReason::OpenTimeout);
-    assert_eq!(pair.disconnects()[0].0 - pair.start, Duration::from_secs(10));
+    assert_eq!(pair.disconnects()[0].0 - pair.start(), Duration::from_secs(10));
     assert_eq!(pair.server.accepted, 1, "the server answered, too late");
 }

@@ -146,7 +146,7 @@ fn retry_after_beyond_max_elapsed_gives_up() {
     config.reconnect = ReconnectPolicy::default().max_elapsed(Duration::from_secs(60));
     let mut pair = Pair::new(config);
     pair.server.answer = reject(429, &[("Retry-After", "45")]);
-    let start: Instant = pair.now;
+    let start: Instant = pair.now();
     assert_eq!(
         wait_before_connect(&mut pair, 2, Duration::from_secs(600)),
         Duration::from_secs(45)

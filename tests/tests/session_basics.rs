@@ -20,7 +20,8 @@ fn connects_echoes_and_closes_cleanly() {
     pair.run_for(Duration::from_millis(50));
     assert_eq!(pair.sent, [a, b]);
     assert_eq!(pair.received, [Message::text("one"), Message::binary(vec![1, 2, 3])]);
-    pair.session.close(pair.now, CloseCode::NORMAL, "bye");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "bye");
     pair.run_for(Duration::from_secs(1));
     assert_eq!(*pair.session.state(), SessionState::Closed(ClosedReason::User));
     assert_eq!(
@@ -65,7 +66,8 @@ fn close_drains_the_queue_before_the_close_frame() {
     for i in 0..100 {
         pair.session.send(Message::text(format!("m{i}"))).unwrap();
     }
-    pair.session.close(pair.now, CloseCode::NORMAL, "done");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "done");
     pair.run_for(Duration::from_secs(1));
     assert_eq!(pair.server.received.len(), 100);
     assert_eq!(pair.sent.len(), 100);
@@ -79,10 +81,11 @@ fn close_drains_the_queue_before_the_close_frame() {
 fn the_states_tell_a_first_connection_from_a_reconnect_and_a_close_for_good() {
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    let now = pair.now;
+    let now = pair.now();
     pair.server.close_all(CloseCode::GOING_AWAY, now);
     assert!(pair.run_until_cond(Duration::from_secs(60), |p| p.session.metrics().connections == 2));
-    pair.session.close(pair.now, CloseCode::NORMAL, "bye");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "bye");
     pair.run_for(Duration::from_secs(1));
     let states = pair.states();
     let shown: Vec<String> = states.iter().map(ToString::to_string).collect();

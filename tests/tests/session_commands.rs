@@ -15,8 +15,10 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 fn a_second_close_while_closing_changes_nothing() {
     let mut pair = Pair::new(Pair::config());
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    pair.session.close(pair.now, CloseCode::NORMAL, "first");
-    pair.session.close(pair.now, CloseCode::GOING_AWAY, "second");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::NORMAL, "first");
+    let now = pair.now();
+    pair.session.close(now, CloseCode::GOING_AWAY, "second");
     assert_eq!(*pair.session.state(), SessionState::Closing { for_good: true });
     pair.run_for(Duration::from_secs(1));
     assert_eq!(*pair.session.state(), SessionState::Closed(ClosedReason::User));
@@ -38,13 +40,13 @@ fn no_pong_deadline_while_the_driver_does_not_read() {
     let mut pair = Pair::new(Pair::config());
     pair.server.answer_pings = false;
     assert!(pair.run_until_open(Duration::from_secs(1)));
-    let paused = pair.now;
+    let paused = pair.now();
     pair.session.set_reading(paused, false);
     // Far past interval + timeout: a driver that stopped reading cannot hear the server.
     pair.run_for(3 * (INTERVAL + TIMEOUT));
     assert_eq!(pair.pong_timeout_at(), None, "failed while not reading");
     assert_eq!(*pair.session.state(), SessionState::Open);
-    let resumed = pair.now;
+    let resumed = pair.now();
     pair.session.set_reading(resumed, true);
     pair.run_for(INTERVAL + TIMEOUT + Duration::from_secs(1));
     let dead = pair.pong_timeout_at().expect("silent after reading resumed");
@@ -66,7 +68,7 @@ fn a_failed_connections_last_frame_counts_as_buffered_until_taken() {
     pair.server.answer_pings = false;
     assert!(pair.run_until_open(Duration::from_secs(1)));
     // Drive the session by hand to the pong deadline, without a driver taking the bytes.
-    let ping_at = pair.now + INTERVAL;
+    let ping_at = pair.now() + INTERVAL;
     pair.session.handle_timeout(ping_at);
     while pair.session.poll_output().is_some() {}
     let mut out = Vec::new();

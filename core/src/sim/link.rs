@@ -151,7 +151,17 @@ impl Link {
     /// The first delivery due at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Delivery> {
         let entry = self.in_flight.first_entry()?;
-        (entry.key().0 <= now).then(|| entry.remove())
+        if entry.key().0 > now {
+            return None;
+        }
+        let delivery = entry.remove();
+        // A lane whose last delivery is due constrains nothing any more (a new one is due
+        // after now anyway): forget it, so a long run over many transports stays bounded.
+        let lane = delivery.lane();
+        if self.lanes.get(&lane).is_some_and(|last| *last <= now) {
+            self.lanes.remove(&lane);
+        }
+        Some(delivery)
     }
 
     /// Drops every delivery that `drop` selects.
