@@ -4,6 +4,8 @@
 //! masking, fragmentation, UTF-8, ping/pong and the close handshake. It never touches a socket,
 //! a clock or the OS random generator: bytes, time (`now: Instant`) and a 32-byte seed come in,
 //! bytes to write, events and the next deadline come out. Drivers live in the `resock` crate.
+//! With the `sim` feature, `sim` is a deterministic simulator (virtual clock, seeded link,
+//! scriptable server) to test code built on [`Session`] in virtual time.
 //!
 //! # Run loop
 //! ```no_run

@@ -11,7 +11,8 @@ use crate::session::{TransportErrorKind, TransportId};
 /// Something in flight on the link, due at an instant.
 #[derive(Debug)]
 pub(crate) enum Delivery {
-    /// The TCP handshake finished (or was refused) for the client.
+    /// The TCP handshake finished for the client, or its transport failed (a refused connect,
+    /// a reset).
     ClientConnect(TransportId, Result<(), TransportErrorKind>),
     /// Bytes for the client.
     ToClient(TransportId, Vec<u8>),

@@ -10,8 +10,9 @@
 //! [`Sim::advance`]), jumping from one deadline to the next, so a day of reconnects runs in
 //! milliseconds. The server can accept (with a subprotocol), reject with any status and headers
 //! (401, 429 with `Retry-After`, 503), send messages and pings, go silent, close with any code,
-//! reset, stop and come back on the same address; the simulator records every event of the
-//! session and every byte the client wrote.
+//! drop or reset its connections ([`Sim::cut`], [`Sim::reset`]), stop and come back on the same
+//! address ([`Sim::stop_server`], [`Sim::start_server`]); the simulator records every event of
+//! the session and every byte the client wrote ([`Sim::written`]).
 //!
 //! # Example
 //! ```

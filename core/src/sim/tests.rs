@@ -151,6 +151,40 @@ fn a_reset_is_seen_as_reset_and_reconnects() {
 }
 
 #[test]
+fn a_tcp_reset_is_a_transport_failure_and_reconnects() {
+    let mut sim = started(config(), [1; 32]);
+    assert!(sim.run_until_open(Duration::from_secs(1)));
+    sim.reset();
+    assert!(sim.run_until(Duration::from_secs(60), |s| s.server.accepted == 2));
+    assert!(sim.run_until_open(Duration::from_secs(1)));
+    let (_, reason, retry_at) = sim.disconnects()[0].clone();
+    assert!(
+        matches!(reason, DisconnectReason::Transport(ref e) if e.kind == TransportErrorKind::Reset),
+        "{reason:?}"
+    );
+    assert!(retry_at.is_some());
+}
+
+#[test]
+fn loss_cuts_connections() {
+    let mut sim = started(config(), [1; 32]);
+    sim.link.loss = 0.3;
+    for i in 0..200 {
+        sim.run_for(Duration::from_secs(1));
+        if sim.session.is_writable() {
+            sim.send(Message::text(format!("m{i}"))).unwrap();
+        }
+    }
+    let resets = sim
+        .disconnects()
+        .iter()
+        .filter(|(_, r, _)| *r == DisconnectReason::Reset)
+        .count();
+    assert!(resets >= 5, "{resets}");
+    assert!(!sim.server.received.is_empty());
+}
+
+#[test]
 fn a_stall_delays_without_losing() {
     let mut sim = started(config(), [1; 32]);
     assert!(sim.run_until_open(Duration::from_secs(1)));

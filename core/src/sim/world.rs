@@ -243,6 +243,7 @@ impl Sim {
             Delivery::ClientConnect(id, Err(kind)) => {
                 let message = match kind {
                     TransportErrorKind::Refused => "connection refused",
+                    TransportErrorKind::Reset => "connection reset by peer",
                     _ => "simulated transport failure",
                 };
                 let error = TransportError::new(kind, message);
@@ -368,8 +369,8 @@ impl Sim {
         self.link.schedule_now(self.clock.now(), Delivery::ClientEof(id));
     }
 
-    /// Resets every connection (a cable pulled, a server process killed): both sides see the
-    /// transport end without a close frame, the bytes in flight are lost.
+    /// Cuts every connection (the server drops its sockets): the bytes in flight are lost and
+    /// the client sees EOF without a close frame (`DisconnectReason::Reset`, close code 1006).
     pub fn cut(&mut self) {
         self.link
             .drop_where(|d| matches!(d, Delivery::ToClient(..) | Delivery::ToServer(..)));
@@ -380,7 +381,22 @@ impl Sim {
         }
     }
 
-    /// Stops the server: every connection is reset and connects are refused until
+    /// Resets every connection with a TCP reset (a killed server process, a middlebox dropping
+    /// state): the bytes in flight are lost, the server forgets its connections, and the client
+    /// sees a transport failure of kind [`TransportErrorKind::Reset`] rather than an EOF.
+    pub fn reset(&mut self) {
+        self.link
+            .drop_where(|d| matches!(d, Delivery::ToClient(..) | Delivery::ToServer(..)));
+        let ids: Vec<TransportId> = self.server.conns.keys().copied().collect();
+        for id in ids {
+            self.server.conns.remove(&id);
+            let failure = Delivery::ClientConnect(id, Err(TransportErrorKind::Reset));
+            self.link.schedule_now(self.clock.now(), failure);
+        }
+    }
+
+    /// Stops the server: every connection is cut (EOF without a close frame) and connects are
+    /// refused until
     /// [`start_server`](Self::start_server).
     pub fn stop_server(&mut self) {
         self.server.stop();
