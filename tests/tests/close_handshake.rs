@@ -72,7 +72,7 @@ fn a_user_close_while_open_completes_the_handshake() {
     assert!(closed_user(&rig));
     assert_eq!(closed_at(&rig), at);
     assert_eq!(rig.disconnect_ids, [(at, transport)]);
-    assert!(rig.server.conns.is_empty(), "the server closed its side too");
+    assert!(rig.server.connections() == 0, "the server closed its side too");
     assert_eq!(
         rig.states(),
         [

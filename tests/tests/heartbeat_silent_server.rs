@@ -73,7 +73,7 @@ fn a_server_that_swallows_pongs_is_failed_with_1011_after_40_s_and_retried() {
     rig.run_for(Duration::from_secs(2));
 
     // The server connection still read our close frame: it answered and is gone.
-    assert!(!rig.server.conns.contains_key(&first));
+    assert!(!rig.server.has_connection(first));
 
     // The default policy retries after a jittered delay of at most 1 s ...
     let (retry, second) = rig.connect_ids[1];

@@ -137,7 +137,7 @@ fn a_wrong_accept_header_stops() {
         assert_stopped(&mut pair, ClosedReason::Fatal(reason.clone()), &ids),
         reason
     );
-    assert!(pair.server.conns.is_empty(), "the transport was closed");
+    assert!(pair.server.connections() == 0, "the transport was closed");
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn a_close_by_the_application_stops() {
     pair.session.close(now, CloseCode::NORMAL, "bye");
     let reason = assert_stopped(&mut pair, ClosedReason::User, &[]);
     assert_eq!(reason, DisconnectReason::UserClosed);
-    assert!(pair.server.conns.is_empty());
+    assert!(pair.server.connections() == 0);
 }
 
 #[test]

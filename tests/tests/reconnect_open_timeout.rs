@@ -48,9 +48,9 @@ fn a_silent_server_times_out_after_open_timeout() {
     assert!(pair.server.tcp_accepts >= 5, "TCP was accepted each time");
     assert_timeouts(&pair, 5, Duration::from_secs(10));
     assert!(
-        pair.server.conns.len() <= 1,
+        pair.server.connections() <= 1,
         "timed-out transports are closed: {}",
-        pair.server.conns.len()
+        pair.server.connections()
     );
     let attempts = pair.attempts();
     assert_eq!(

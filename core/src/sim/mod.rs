@@ -63,5 +63,5 @@ mod tests;
 
 pub use clock::Clock;
 pub use link::Link;
-pub use server::{Answer, Server, ServerConn};
+pub use server::{Answer, Server};
 pub use world::Sim;

@@ -47,17 +47,17 @@ impl Answer {
 
 /// One server-side connection.
 #[derive(Debug)]
-pub struct ServerConn {
+pub(crate) struct ServerConn {
     /// The protocol state machine (server role).
-    pub conn: Connection,
+    pub(crate) conn: Connection,
     /// Set when the server stopped reading and writing on it (a stalled or silent peer).
-    pub stalled: bool,
+    pub(crate) stalled: bool,
     /// Bytes for the link, taken by the simulator.
-    pub outbox: Vec<u8>,
+    pub(crate) outbox: Vec<u8>,
     /// The transport closes once the outbox is delivered.
-    pub hang_up: bool,
+    pub(crate) hang_up: bool,
     /// When the server drops this connection without a close frame (see [`Server::cut_after`]).
-    pub cut_at: Option<Instant>,
+    pub(crate) cut_at: Option<Instant>,
 }
 
 /// The scriptable server: how it answers, what it sends, and everything it received.
@@ -81,7 +81,7 @@ pub struct Server {
     /// Every opening request, in arrival order, with its transport.
     pub requests: Vec<(TransportId, Request)>,
     /// Open connections by transport.
-    pub conns: BTreeMap<TransportId, ServerConn>,
+    pub(crate) conns: BTreeMap<TransportId, ServerConn>,
     /// How many opening requests were accepted.
     pub accepted: u32,
     /// Connection attempts that reached the server (accepted TCP), refused ones excluded.
@@ -112,8 +112,18 @@ impl Server {
         }
     }
 
+    /// How many connections the server holds open.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether the server holds connection `id` open.
+    pub fn has_connection(&self, id: TransportId) -> bool {
+        self.conns.contains_key(&id)
+    }
+
     /// A TCP connection arrived.
-    pub fn open(&mut self, id: TransportId, now: Instant) {
+    pub(crate) fn open(&mut self, id: TransportId, now: Instant) {
         self.seed = self.seed.wrapping_add(1);
         self.tcp_accepts += 1;
         self.conns.insert(
@@ -128,7 +138,8 @@ impl Server {
         );
     }
 
-    /// Bytes from the client.
+    /// Bytes from the client on connection `id`, as if they had crossed the link: the
+    /// simulator delivers the client's writes this way, and a test can inject raw bytes.
     pub fn data(&mut self, id: TransportId, now: Instant, bytes: &[u8]) {
         if let Some(c) = self.conns.get_mut(&id).filter(|c| !c.stalled) {
             c.conn.handle_input(now, Input::Data(bytes));
@@ -137,7 +148,7 @@ impl Server {
     }
 
     /// The client closed its side.
-    pub fn eof(&mut self, id: TransportId, now: Instant) {
+    pub(crate) fn eof(&mut self, id: TransportId, now: Instant) {
         if let Some(c) = self.conns.get_mut(&id) {
             c.conn.handle_input(now, Input::Eof);
         }
@@ -146,7 +157,7 @@ impl Server {
     }
 
     /// Runs a connection's events: answers requests, echoes, records messages.
-    pub fn pump(&mut self, id: TransportId, now: Instant) {
+    pub(crate) fn pump(&mut self, id: TransportId, now: Instant) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         if c.stalled {
             return;
@@ -270,7 +281,7 @@ impl Server {
     }
 
     /// The earliest deadline of any server connection (its own timers and its cut).
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()
             .flat_map(|c| [c.conn.poll_timeout(), c.cut_at.filter(|_| !c.hang_up)])
@@ -279,7 +290,7 @@ impl Server {
     }
 
     /// Runs the server connections' timers.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         let ids: Vec<TransportId> = self.conns.keys().copied().collect();
         for id in ids {
             if let Some(c) = self.conns.get_mut(&id) {
