@@ -14,6 +14,11 @@
 //! address ([`Sim::stop_server`], [`Sim::start_server`]); the simulator records every event of
 //! the session and every byte the client wrote ([`Sim::written`]).
 //!
+//! The common outages are one call each, every one running its whole script:
+//! [`Sim::restart_every`] (graceful or abrupt, see [`Restart`]), [`Sim::network_outage`],
+//! [`Sim::unavailable_for`] (503 with `Retry-After`), [`Sim::stop_answering_pings`] and
+//! [`Sim::deploy`] (1012, then 503 while down, then back).
+//!
 //! # Example
 //! ```
 //! use std::time::{Duration, Instant};
@@ -55,13 +60,17 @@
 
 mod clock;
 mod link;
+mod scenarios;
 mod server;
 mod world;
 
+#[cfg(test)]
+mod scenario_tests;
 #[cfg(test)]
 mod tests;
 
 pub use clock::Clock;
 pub use link::Link;
+pub use scenarios::Restart;
 pub use server::{Answer, Server};
 pub use world::Sim;

@@ -1,0 +1,85 @@
+//! The common outage scripts as one call each on [`Sim`]: restarts every N seconds (graceful or
+//! abrupt), a network outage, a server that answers 503 with `Retry-After` for a while, a server
+//! that stops answering pings, and a deploy that closes with 1012 and comes back. Each runs the
+//! simulation through the whole script and returns with the server (and the network) healthy
+//! again, so a test goes on from there.
+
+use std::time::Duration;
+
+use super::{Answer, Sim};
+use crate::CloseCode;
+
+/// How a scripted restart ends the server's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// A close handshake with 1001 (going away) on every connection, then the server stops.
+    Graceful,
+    /// The process dies: every connection is dropped without a close frame.
+    Abrupt,
+}
+
+impl Sim {
+    /// For `total`, the server restarts every `every` (`how`), staying down for `downtime`
+    /// each time: connects during the downtime are refused. Runs the whole script; the server
+    /// is up when it returns. `every` and `downtime` are at least 1 ms.
+    pub fn restart_every(&mut self, every: Duration, downtime: Duration, how: Restart, total: Duration) {
+        let every = every.max(Duration::from_millis(1));
+        let downtime = downtime.max(Duration::from_millis(1));
+        let end = crate::saturating_later(self.now(), total);
+        while self.now() < end {
+            let restart_at = crate::saturating_later(self.now(), every).min(end);
+            self.run_to(restart_at);
+            if self.now() >= end {
+                break;
+            }
+            if how == Restart::Graceful {
+                let now = self.now();
+                self.server.close_all(CloseCode::GOING_AWAY, now);
+                // The close frames leave before the process exits.
+                self.run_for(self.link.latency);
+            }
+            self.stop_server();
+            self.run_to(crate::saturating_later(self.now(), downtime).min(end));
+            self.start_server();
+        }
+        self.start_server();
+    }
+
+    /// The network goes dark for `duration`: bytes in both directions and new connects are
+    /// lost (nothing is refused, nothing arrives), then it comes back. The client notices
+    /// through its heartbeat or open timeout only.
+    pub fn network_outage(&mut self, duration: Duration) {
+        self.link.up = false;
+        self.run_for(duration);
+        self.link.up = true;
+    }
+
+    /// For `duration`, every opening is answered with 503 Service Unavailable and
+    /// `Retry-After: <retry_after_secs>`; open connections stay. Afterwards the server accepts
+    /// again (without a subprotocol).
+    pub fn unavailable_for(&mut self, duration: Duration, retry_after_secs: u64) {
+        self.server.answer = Answer::Reject {
+            status: 503,
+            headers: vec![("Retry-After".to_owned(), retry_after_secs.to_string())],
+        };
+        self.run_for(duration);
+        self.server.answer = Answer::Accept(None);
+    }
+
+    /// From now on the server ignores pings (it still reads and answers everything else),
+    /// as a half-dead proxy or a stuck event loop does.
+    pub fn stop_answering_pings(&mut self) {
+        self.server.answer_pings = false;
+    }
+
+    /// A deploy: every connection is closed with 1012 (service restart), openings are
+    /// answered with 503 for `downtime`, then the new version accepts.
+    pub fn deploy(&mut self, downtime: Duration) {
+        let now = self.now();
+        self.server
+            .close_all_with_reason(CloseCode::SERVICE_RESTART, "deploying", now);
+        self.server.answer = Answer::reject(503);
+        self.run_for(downtime);
+        self.server.answer = Answer::Accept(None);
+    }
+}
