@@ -71,8 +71,10 @@ fn build(blocks: &[(usize, String)], urls: &[(&str, String)]) -> Vec<PathBuf> {
     let manifest = format!(
         "[package]\nname = \"readme-examples\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\
-         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"tokio\", \"blocking\", \"json\", \"rustls\"] }}\n{}\n{}\n{}\n{}\n",
+         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"tokio\", \"blocking\", \"json\", \"rustls\"] }}\n\
+         resock-core = {{ path = {:?}, features = [\"sim\"] }}\n{}\n{}\n{}\n{}\n",
         repo().join("adapters"),
+        repo().join("core"),
         workspace_dep("smol"),
         workspace_dep("async-std"),
         tokio_dep(),
@@ -207,7 +209,7 @@ fn every_readme_program_runs_against_a_real_server() {
         return;
     }
     let blocks = rust_blocks();
-    assert_eq!(blocks.len(), 7, "the test knows what each README program should do");
+    assert_eq!(blocks.len(), 8, "the test knows what each README program should do");
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let local = format!("ws://{}", listener.local_addr().unwrap());
@@ -251,7 +253,10 @@ fn every_readme_program_runs_against_a_real_server() {
         assert!(ok, "failed: {context}");
         let seen = seen.lock().unwrap().clone();
         let new = &seen.connections[before..];
-        if code.contains("/prices") {
+        if code.contains("resock_core::sim") {
+            assert!(stdout.contains("hello arrived after"), "{context}");
+            assert!(new.is_empty(), "the simulator uses no network: {context}");
+        } else if code.contains("/prices") {
             assert_eq!(stdout.matches("plot ").count(), 3, "{context}");
             assert!(stdout.contains("status: open"), "{context}");
             let (auth, texts) = &new[0];

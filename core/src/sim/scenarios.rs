@@ -19,19 +19,22 @@ pub enum Restart {
 }
 
 impl Sim {
-    /// For `total`, the server restarts every `every` (`how`), staying down for `downtime`
-    /// each time: connects during the downtime are refused. Runs the whole script; the server
-    /// is up when it returns. `every` and `downtime` are at least 1 ms.
+    /// For `total`, the server restarts every `every` (`how`), keeping that period whatever
+    /// the downtime, and stays down for `downtime` each time: connects during the downtime are
+    /// refused. Runs the whole script; the server is up when it returns. `every` and
+    /// `downtime` are at least 1 ms.
     pub fn restart_every(&mut self, every: Duration, downtime: Duration, how: Restart, total: Duration) {
         let every = every.max(Duration::from_millis(1));
         let downtime = downtime.max(Duration::from_millis(1));
         let end = crate::saturating_later(self.now(), total);
+        // Restarts keep their period whatever the downtime: at start + every, + 2 × every, …
+        let mut restart_at = crate::saturating_later(self.now(), every);
         while self.now() < end {
-            let restart_at = crate::saturating_later(self.now(), every).min(end);
-            self.run_to(restart_at);
+            self.run_to(restart_at.min(end));
             if self.now() >= end {
                 break;
             }
+            restart_at = crate::saturating_later(restart_at, every);
             if how == Restart::Graceful {
                 let now = self.now();
                 self.server.close_all(CloseCode::GOING_AWAY, now);
