@@ -372,26 +372,25 @@ impl Sim {
     /// Cuts every connection (the server drops its sockets): the bytes in flight are lost and
     /// the client sees EOF without a close frame (`DisconnectReason::Reset`, close code 1006).
     pub fn cut(&mut self) {
-        self.link
-            .drop_where(|d| matches!(d, Delivery::ToClient(..) | Delivery::ToServer(..)));
-        let ids: Vec<TransportId> = self.server.conns.keys().copied().collect();
-        for id in ids {
-            self.server.conns.remove(&id);
-            self.link.schedule_now(self.clock.now(), Delivery::ClientEof(id));
-        }
+        self.end_every_connection(Delivery::ClientEof);
     }
 
     /// Resets every connection with a TCP reset (a killed server process, a middlebox dropping
     /// state): the bytes in flight are lost, the server forgets its connections, and the client
     /// sees a transport failure of kind [`TransportErrorKind::Reset`] rather than an EOF.
     pub fn reset(&mut self) {
+        self.end_every_connection(|id| Delivery::ClientConnect(id, Err(TransportErrorKind::Reset)));
+    }
+
+    /// Loses every byte in flight, makes the server forget its connections, and tells the
+    /// client of each at once with `ending(id)`.
+    fn end_every_connection(&mut self, ending: impl Fn(TransportId) -> Delivery) {
         self.link
             .drop_where(|d| matches!(d, Delivery::ToClient(..) | Delivery::ToServer(..)));
         let ids: Vec<TransportId> = self.server.conns.keys().copied().collect();
         for id in ids {
             self.server.conns.remove(&id);
-            let failure = Delivery::ClientConnect(id, Err(TransportErrorKind::Reset));
-            self.link.schedule_now(self.clock.now(), failure);
+            self.link.schedule_now(self.clock.now(), ending(id));
         }
     }
 
