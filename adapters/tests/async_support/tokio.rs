@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -44,100 +45,75 @@ fn run_with(runtime: tokio::runtime::Runtime, body: impl FnOnce()) {
     body();
 }
 
-fn block_on<T>(future: impl Future<Output = T>) -> T {
-    runtime().block_on(future)
+/// A tokio runtime flavour: how a test's runtime is built.
+pub trait Flavour {
+    /// A fresh runtime of this flavour.
+    fn runtime() -> tokio::runtime::Runtime;
 }
 
-fn start(builder: ClientBuilder) -> Client {
-    let runtime = runtime();
-    let _context = runtime.enter();
-    builder.start_tokio().expect("a valid configuration")
-}
-
-fn build(builder: ClientBuilder) -> (Client, DriverFuture) {
-    let (client, driver) = builder.build_tokio().expect("a valid configuration");
-    (client, Box::pin(driver))
-}
-
-fn spawn(driver: DriverFuture) -> DriverTask {
-    let task = runtime().spawn(driver);
-    Box::pin(async move { task.await.expect("the driver task ends without a panic") })
-}
-
-fn detach(driver: DriverFuture) {
-    drop(runtime().spawn(driver));
-}
+/// tokio as a test runtime, in flavour `F`.
+pub struct Tokio<F>(PhantomData<F>);
 
 /// tokio's current-thread runtime: the test body, the drivers and tokio's IO and timers all on
 /// the test's thread.
-pub struct TokioCurrentThread;
-
-impl Runtime for TokioCurrentThread {
-    fn run_test(body: impl FnOnce()) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime");
-        run_with(runtime, body);
-    }
-
-    fn block_on<T>(future: impl Future<Output = T>) -> T {
-        block_on(future)
-    }
-
-    fn start(builder: ClientBuilder) -> Client {
-        start(builder)
-    }
-
-    fn build(builder: ClientBuilder) -> (Client, DriverFuture) {
-        build(builder)
-    }
-
-    fn spawn(driver: DriverFuture) -> DriverTask {
-        spawn(driver)
-    }
-
-    fn detach(driver: DriverFuture) {
-        detach(driver);
-    }
-
-    fn sleep(duration: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(duration)
-    }
-}
+pub type TokioCurrentThread = Tokio<CurrentThread>;
 
 /// tokio's multi-thread runtime with two workers: the drivers run on the workers, the test body
 /// on the test's thread.
-pub struct TokioMultiThread;
+pub type TokioMultiThread = Tokio<MultiThread>;
 
-impl Runtime for TokioMultiThread {
-    fn run_test(body: impl FnOnce()) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+/// See [`TokioCurrentThread`].
+pub struct CurrentThread;
+
+impl Flavour for CurrentThread {
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime")
+    }
+}
+
+/// See [`TokioMultiThread`].
+pub struct MultiThread;
+
+impl Flavour for MultiThread {
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .expect("a multi-thread runtime");
-        run_with(runtime, body);
+            .expect("a multi-thread runtime")
+    }
+}
+
+impl<F: Flavour> Runtime for Tokio<F> {
+    fn run_test(body: impl FnOnce()) {
+        run_with(F::runtime(), body);
     }
 
     fn block_on<T>(future: impl Future<Output = T>) -> T {
-        block_on(future)
+        runtime().block_on(future)
     }
 
     fn start(builder: ClientBuilder) -> Client {
-        start(builder)
+        let runtime = runtime();
+        let _context = runtime.enter();
+        builder.start_tokio().expect("a valid configuration")
     }
 
     fn build(builder: ClientBuilder) -> (Client, DriverFuture) {
-        build(builder)
+        let (client, driver) = builder.build_tokio().expect("a valid configuration");
+        (client, Box::pin(driver))
     }
 
     fn spawn(driver: DriverFuture) -> DriverTask {
-        spawn(driver)
+        let task = runtime().spawn(driver);
+        Box::pin(async move { task.await.expect("the driver task ends without a panic") })
     }
 
     fn detach(driver: DriverFuture) {
-        detach(driver);
+        drop(runtime().spawn(driver));
     }
 
     fn sleep(duration: Duration) -> impl Future<Output = ()> {
