@@ -167,3 +167,44 @@ fn the_same_seed_runs_the_same_outages_byte_for_byte() {
     };
     assert_eq!(run(), run());
 }
+
+/// A duration from 1 ms to hours, or `Duration::MAX`.
+fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1u64..=10_000).prop_map(Duration::from_millis),
+        (1u64..=4 * 3600).prop_map(Duration::from_secs),
+        Just(Duration::MAX),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any period and downtime (a downtime longer than the period included; `Duration::MAX`
+    /// for either) over any total: the script ends exactly at its end, the server is up, and
+    /// the client was never given up on.
+    #[test]
+    fn restart_every_holds_for_any_period_downtime_and_total(
+        every in any_duration(),
+        downtime in any_duration(),
+        total_secs in 0u64..=6 * 3600,
+        abrupt in proptest::prelude::any::<bool>(),
+    ) {
+        // Bounded work: at most a few hundred restarts per case.
+        proptest::prop_assume!(every == Duration::MAX || total_secs * 1000 / (every.as_millis() as u64).max(1) <= 400);
+        let how = if abrupt { Restart::Abrupt } else { Restart::Graceful };
+        let mut sim = open_sim(config());
+        let start = sim.now();
+        let total = Duration::from_secs(total_secs);
+        sim.restart_every(every, downtime, how, total);
+        proptest::prop_assert_eq!(sim.now(), start + total);
+        proptest::prop_assert!(sim.server.up);
+        proptest::prop_assert!(!matches!(sim.session.state(), SessionState::Closed(_)));
+        if every >= total {
+            proptest::prop_assert!(sim.disconnects().is_empty(), "no restart within the total");
+        } else {
+            proptest::prop_assert!(!sim.disconnects().is_empty());
+        }
+    }
+}

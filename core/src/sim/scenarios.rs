@@ -2,7 +2,9 @@
 //! abrupt), a network outage, a server that answers 503 with `Retry-After` for a while, a server
 //! that stops answering pings, and a deploy that closes with 1012 and comes back. Each runs the
 //! simulation through the whole script and returns with the server (and the network) healthy
-//! again, so a test goes on from there.
+//! again, so a test goes on from there. Each runs the simulation for the virtual time it names,
+//! deadline by deadline, as [`Sim::run_for`] does: a `Duration::MAX` there never returns, while
+//! a `Duration::MAX` period or downtime only means "never again".
 
 use std::time::Duration;
 
