@@ -14,10 +14,16 @@
 //! address ([`Sim::stop_server`], [`Sim::start_server`]); the simulator records every event of
 //! the session and every byte the client wrote ([`Sim::written`]).
 //!
-//! The common outages are one call each, every one running its whole script:
-//! [`Sim::restart_every`] (graceful or abrupt, see [`Restart`]), [`Sim::network_outage`],
-//! [`Sim::unavailable_for`] (503 with `Retry-After`), [`Sim::stop_answering_pings`] and
-//! [`Sim::deploy`] (1012, then 503 while down, then back).
+//! The common outages are one call each on the [`Simulation`] trait, every one running its
+//! whole script: [`restart_every`](Simulation::restart_every) (graceful or abrupt, see
+//! [`Restart`]), [`network_outage`](Simulation::network_outage),
+//! [`unavailable_for`](Simulation::unavailable_for) (503 with `Retry-After`),
+//! [`stop_answering_pings`](Simulation::stop_answering_pings) and
+//! [`deploy`](Simulation::deploy) (1012, then 503 while down, then back).
+//!
+//! The [`Network`] (the server behind the link, driven by transport-level calls) is the part
+//! the `resock` crate's `sim` runtime shares: there the async and blocking clients, not a bare
+//! session, sit on the client side.
 //!
 //! # Example
 //! ```
@@ -60,6 +66,7 @@
 
 mod clock;
 mod link;
+mod network;
 mod scenarios;
 mod server;
 mod world;
@@ -71,6 +78,7 @@ mod tests;
 
 pub use clock::Clock;
 pub use link::Link;
-pub use scenarios::Restart;
+pub use network::{Arrival, Network};
+pub use scenarios::{Restart, Simulation};
 pub use server::{Answer, Server};
 pub use world::Sim;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Restart, Sim};
+use super::{Restart, Sim, Simulation};
 use crate::session::{HeartbeatConfig, SessionState};
 use crate::{CloseCode, DisconnectReason, HandshakeError, Message, SessionConfig, TransportErrorKind};
 

@@ -3,9 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use std::ops::{Deref, DerefMut};
+
 use super::clock::Clock;
-use super::link::{Delivery, Link};
-use super::server::Server;
+use super::network::{Arrival, Network};
+use super::scenarios::Simulation;
 use crate::rng::Rng;
 use crate::session::{Output, SessionEvent, TransportInput};
 use crate::{
@@ -30,10 +32,9 @@ const MAX_STEPS: u64 = 50_000_000;
 pub struct Sim {
     /// The client session under test.
     pub session: Session,
-    /// The scriptable server.
-    pub server: Server,
-    /// The network between them.
-    pub link: Link,
+    /// The server and the link; `Sim` dereferences to it, so `sim.server` and `sim.link` are
+    /// its fields.
+    pub network: Network,
     /// Every event the session reported, with its time.
     pub events: Vec<(Instant, SessionEvent)>,
     /// When the session asked for a transport (`Output::Connect`).
@@ -50,9 +51,6 @@ pub struct Sim {
     pub received: Vec<Message>,
     /// When bytes from the server reached the client (each delivery on the link).
     pub client_reads: Vec<Instant>,
-    /// Every chunk of bytes the client wrote, with its time and transport, whether or not the
-    /// link delivered it: the transcript of the client's side.
-    pub written: Vec<(Instant, TransportId, Vec<u8>)>,
     clock: Clock,
     live: Option<TransportId>,
     buf: Vec<u8>,
@@ -67,8 +65,7 @@ impl Sim {
         let link_seed = Rng::from_seed(seed).fork_seed();
         Sim {
             session: Session::new(config, seed, start),
-            server: Server::new(),
-            link: Link::new(link_seed),
+            network: Network::new(link_seed),
             events: Vec::new(),
             connects: Vec::new(),
             connect_ids: Vec::new(),
@@ -77,7 +74,6 @@ impl Sim {
             handed_back: Vec::new(),
             received: Vec::new(),
             client_reads: Vec::new(),
-            written: Vec::new(),
             clock: Clock::new(start),
             live: None,
             buf: Vec::new(),
@@ -115,22 +111,10 @@ impl Sim {
         self.link.pending()
     }
 
-    fn schedule(&mut self, after: Duration, delivery: Delivery) {
-        self.link.schedule(self.clock.now(), after, delivery);
-    }
-
     /// Records bytes the client wrote to `id` and puts them on the link.
     fn write(&mut self, id: TransportId, bytes: Vec<u8>) {
-        self.written.push((self.clock.now(), id, bytes.clone()));
-        if !self.link.up {
-            return;
-        }
-        if self.link.roll_loss() {
-            self.cut_one(id);
-            return;
-        }
-        let delay = self.link.delay();
-        self.schedule(delay, Delivery::ToServer(id, bytes));
+        let now = self.clock.now();
+        self.network.write(now, id, bytes);
     }
 
     /// Handles everything that needs no time to pass (session outputs, server replies) until
@@ -152,44 +136,11 @@ impl Sim {
                     self.write(id, bytes);
                 }
             }
-            moved |= self.pump_server();
+            moved |= self.network.settle(self.clock.now());
             if !moved {
                 return;
             }
         }
-    }
-
-    /// Moves the server's replies onto the link and ends the transports it hung up.
-    fn pump_server(&mut self) -> bool {
-        let now = self.clock.now();
-        let mut moved = false;
-        let ids: Vec<TransportId> = self.server.conns.keys().copied().collect();
-        for id in ids {
-            self.server.pump(id, now);
-            let Some(c) = self.server.conns.get_mut(&id) else {
-                continue;
-            };
-            if !c.outbox.is_empty() {
-                moved = true;
-                let bytes = std::mem::take(&mut c.outbox);
-                if self.link.up {
-                    if self.link.roll_loss() {
-                        self.cut_one(id);
-                        continue;
-                    }
-                    let delay = self.link.delay();
-                    self.schedule(delay, Delivery::ToClient(id, bytes));
-                }
-            }
-            let c = &self.server.conns[&id];
-            if c.hang_up || c.conn.is_finished() {
-                moved = true;
-                self.server.conns.remove(&id);
-                let delay = self.link.delay();
-                self.schedule(delay, Delivery::ClientEof(id));
-            }
-        }
-        moved
     }
 
     fn on_output(&mut self, output: Output) {
@@ -199,18 +150,7 @@ impl Sim {
                 self.connects.push(now);
                 self.connect_ids.push((now, id));
                 self.live = Some(id);
-                if self.server.up && self.link.up {
-                    let there = self.link.delay();
-                    let back = self.link.delay();
-                    self.schedule(there, Delivery::ServerOpen(id));
-                    self.schedule(there.saturating_add(back), Delivery::ClientConnect(id, Ok(())));
-                } else if self.server.up {
-                    // A black-holed SYN: nothing ever answers; the open timeout must fire.
-                } else {
-                    let refusal = self.link.refusal;
-                    let round_trip = self.link.delay().saturating_add(self.link.delay());
-                    self.schedule(round_trip, Delivery::ClientConnect(id, Err(refusal)));
-                }
+                self.network.open(now, id);
             }
             Output::Disconnect { id } => {
                 self.disconnect_ids.push((now, id));
@@ -218,8 +158,7 @@ impl Sim {
                     let bytes = std::mem::take(&mut self.buf);
                     self.write(id, bytes);
                 }
-                let delay = self.link.delay();
-                self.schedule(delay, Delivery::ServerEof(id));
+                self.network.finish(now, id);
                 if self.live == Some(id) {
                     self.live = None;
                 }
@@ -236,11 +175,11 @@ impl Sim {
         }
     }
 
-    fn deliver(&mut self, delivery: Delivery) {
+    fn arrive(&mut self, arrival: Arrival) {
         let now = self.clock.now();
-        match delivery {
-            Delivery::ClientConnect(id, Ok(())) => self.session.handle_transport(now, id, TransportInput::Connected),
-            Delivery::ClientConnect(id, Err(kind)) => {
+        match arrival {
+            Arrival::Connected(id) => self.session.handle_transport(now, id, TransportInput::Connected),
+            Arrival::Failed(id, kind) => {
                 let message = match kind {
                     TransportErrorKind::Refused => "connection refused",
                     TransportErrorKind::Reset => "connection reset by peer",
@@ -249,27 +188,20 @@ impl Sim {
                 let error = TransportError::new(kind, message);
                 self.session.handle_transport(now, id, TransportInput::Failed(&error));
             }
-            Delivery::ToClient(id, bytes) => {
+            Arrival::Data(id, bytes) => {
                 self.client_reads.push(now);
                 self.session.handle_transport(now, id, TransportInput::Data(&bytes));
             }
-            Delivery::ClientEof(id) => self.session.handle_transport(now, id, TransportInput::Eof),
-            Delivery::ServerOpen(id) => self.server.open(id, now),
-            Delivery::ToServer(id, bytes) => self.server.data(id, now, &bytes),
-            Delivery::ServerEof(id) => self.server.eof(id, now),
+            Arrival::Eof(id) => self.session.handle_transport(now, id, TransportInput::Eof),
         }
     }
 
     /// The next instant anything is due: a session timer, a server timer or a delivery.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.session.poll_timeout(),
-            self.server.poll_timeout(),
-            self.link.next_due(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.session.poll_timeout(), self.network.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// One step: settles, then, if the next deadline is not after `until`, moves the clock to it
@@ -290,16 +222,14 @@ impl Sim {
     /// Handles everything due at the current instant.
     fn handle_due(&mut self) {
         let now = self.clock.now();
-        while let Some(delivery) = self.link.pop_due(now) {
-            self.deliver(delivery);
+        while let Some(arrival) = self.network.poll_arrival(now) {
+            self.arrive(arrival);
             self.settle();
         }
         if self.session.poll_timeout().is_some_and(|d| d <= now) {
             self.session.handle_timeout(now);
         }
-        if self.server.poll_timeout().is_some_and(|d| d <= now) {
-            self.server.handle_timeout(now);
-        }
+        self.network.handle_timeout(now);
     }
 
     /// Runs everything due up to `at`, jumping from deadline to deadline, and leaves the clock
@@ -361,50 +291,31 @@ impl Sim {
         Ok(id)
     }
 
-    /// Drops one transport abruptly: its bytes in flight are lost, the server forgets it, and
-    /// the client sees EOF without a close frame.
-    fn cut_one(&mut self, id: TransportId) {
-        self.link.drop_where(|d| d.is_data_of(id));
-        self.server.conns.remove(&id);
-        self.link.schedule_now(self.clock.now(), Delivery::ClientEof(id));
-    }
-
     /// Cuts every connection (the server drops its sockets): the bytes in flight are lost and
     /// the client sees EOF without a close frame (`DisconnectReason::Reset`, close code 1006).
     pub fn cut(&mut self) {
-        self.end_every_connection(Delivery::ClientEof);
+        let now = self.clock.now();
+        self.network.cut(now);
     }
 
     /// Resets every connection with a TCP reset (a killed server process, a middlebox dropping
     /// state): the bytes in flight are lost, the server forgets its connections, and the client
     /// sees a transport failure of kind [`TransportErrorKind::Reset`] rather than an EOF.
     pub fn reset(&mut self) {
-        self.end_every_connection(|id| Delivery::ClientConnect(id, Err(TransportErrorKind::Reset)));
-    }
-
-    /// Loses every byte in flight, makes the server forget its connections, and tells the
-    /// client of each at once with `ending(id)`.
-    fn end_every_connection(&mut self, ending: impl Fn(TransportId) -> Delivery) {
-        self.link
-            .drop_where(|d| matches!(d, Delivery::ToClient(..) | Delivery::ToServer(..)));
-        let ids: Vec<TransportId> = self.server.conns.keys().copied().collect();
-        for id in ids {
-            self.server.conns.remove(&id);
-            self.link.schedule_now(self.clock.now(), ending(id));
-        }
+        let now = self.clock.now();
+        self.network.reset(now);
     }
 
     /// Stops the server: every connection is cut (EOF without a close frame) and connects are
-    /// refused until
-    /// [`start_server`](Self::start_server).
+    /// refused until [`start_server`](Self::start_server).
     pub fn stop_server(&mut self) {
-        self.server.stop();
-        self.cut();
+        let now = self.clock.now();
+        self.network.stop_server(now);
     }
 
     /// The server comes back on the same address.
     pub fn start_server(&mut self) {
-        self.server.start();
+        self.network.start_server();
     }
 
     /// Ends the live transport right now, before anything more is written: bytes on the link
@@ -412,8 +323,7 @@ impl Sim {
     /// transport failure of that kind at once. Returns whether there was a live transport.
     pub fn end_transport_now(&mut self, failure: Option<TransportErrorKind>) -> bool {
         let Some(id) = self.live else { return false };
-        self.link.drop_where(|d| d.is_data_of(id));
-        self.server.conns.remove(&id);
+        self.network.forget(id);
         let now = self.clock.now();
         match failure {
             None => self.session.handle_transport(now, id, TransportInput::Eof),
@@ -469,5 +379,45 @@ impl Sim {
             .into_iter()
             .find(|(_, reason, _)| *reason == DisconnectReason::PongTimeout)
             .map(|(t, _, _)| t)
+    }
+}
+
+impl Deref for Sim {
+    type Target = Network;
+
+    fn deref(&self) -> &Network {
+        &self.network
+    }
+}
+
+impl DerefMut for Sim {
+    fn deref_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+}
+
+impl Simulation for Sim {
+    fn now(&self) -> Instant {
+        Sim::now(self)
+    }
+
+    fn run_to(&mut self, at: Instant) {
+        Sim::run_to(self, at);
+    }
+
+    fn network(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    fn run_for(&mut self, duration: Duration) {
+        Sim::run_for(self, duration);
+    }
+
+    fn stop_server(&mut self) {
+        Sim::stop_server(self);
+    }
+
+    fn start_server(&mut self) {
+        Sim::start_server(self);
     }
 }
