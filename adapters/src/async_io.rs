@@ -16,40 +16,48 @@ use crate::async_driver::{ByteStream, DriverTimer, Run, Runtime};
 use crate::handle::Client;
 
 /// The async-io runtime.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct AsyncIo;
 
+// The futures are `'static`: written out, so that they do not borrow the runtime value.
+#[allow(clippy::manual_async_fn)]
 impl Runtime for AsyncIo {
     type Tcp = FuturesIo<async_net::TcpStream>;
     #[cfg(feature = "rustls")]
     type Tls = FuturesIo<futures_rustls::client::TlsStream<async_net::TcpStream>>;
     type Timer = async_io::Timer;
 
-    async fn resolve(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-        async_net::resolve((host.as_str(), port)).await
+    fn timer(&self) -> Self::Timer {
+        async_io::Timer::never()
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-        let stream = async_net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true).ok();
-        Ok(FuturesIo(stream))
+    fn resolve(&self, host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static {
+        async move { async_net::resolve((host.as_str(), port)).await }
+    }
+
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send + 'static {
+        async move {
+            let stream = async_net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true).ok();
+            Ok(FuturesIo(stream))
+        }
     }
 
     #[cfg(feature = "rustls")]
-    async fn tls_connect(
+    fn tls_connect(
+        &self,
         config: std::sync::Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         tcp: Self::Tcp,
-    ) -> io::Result<Self::Tls> {
-        let stream = futures_rustls::TlsConnector::from(config).connect(name, tcp.0).await?;
-        Ok(FuturesIo(stream))
+    ) -> impl Future<Output = io::Result<Self::Tls>> + Send + 'static {
+        async move {
+            let stream = futures_rustls::TlsConnector::from(config).connect(name, tcp.0).await?;
+            Ok(FuturesIo(stream))
+        }
     }
 }
 
 impl DriverTimer for async_io::Timer {
-    fn never() -> Self {
-        async_io::Timer::never()
-    }
-
     fn set_at(&mut self, at: Instant) {
         async_io::Timer::set_at(self, at);
     }
@@ -116,7 +124,7 @@ impl ClientBuilder {
     /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
     /// ([`validate`](ClientBuilder::validate)).
     pub fn build_async(self) -> Result<(Client, Driver), resock_core::ConfigError> {
-        let (client, run) = Run::build(self)?;
+        let (client, run) = Run::build(self, AsyncIo)?;
         Ok((client, Driver { run }))
     }
 }
@@ -136,13 +144,13 @@ mod tests {
         let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let good = listener.local_addr().unwrap();
-        let tcp = async_io::block_on(connect_each::<AsyncIo>("h", vec![refused, good])).unwrap();
+        let tcp = async_io::block_on(connect_each(&AsyncIo, "h", vec![refused, good])).unwrap();
         assert_eq!(tcp.0.peer_addr().unwrap(), good);
         assert!(tcp.0.nodelay().unwrap());
-        let error = async_io::block_on(connect_each::<AsyncIo>("h", vec![refused])).unwrap_err();
+        let error = async_io::block_on(connect_each(&AsyncIo, "h", vec![refused])).unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::Refused, "{error}");
         assert!(error.message.contains(&refused.to_string()), "{error}");
-        let error = async_io::block_on(connect_each::<AsyncIo>("h", Vec::new())).unwrap_err();
+        let error = async_io::block_on(connect_each(&AsyncIo, "h", Vec::new())).unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::Dns, "{error}");
     }
 }

@@ -9,6 +9,10 @@ use resock_core::session::{TransportError, TransportErrorKind};
 /// The kind of transport failure an IO error is: `Refused` only when connecting found nothing
 /// listening, `Reset` when an established connection was reset, aborted or broken.
 pub(crate) fn kind(error: &io::Error) -> TransportErrorKind {
+    // An error that carries its own transport kind (the simulator's) keeps it.
+    if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<TransportError>()) {
+        return inner.kind;
+    }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => TransportErrorKind::Refused,
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {

@@ -32,7 +32,10 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "async-driver")]
-#[cfg_attr(not(any(feature = "async", feature = "tokio")), allow(dead_code, unused_imports))] // no runtime selected
+#[cfg_attr(
+    not(any(feature = "async", feature = "tokio", feature = "sim")),
+    allow(dead_code, unused_imports)
+)] // no runtime selected
 mod async_driver;
 #[cfg(feature = "async")]
 mod async_io;
@@ -48,6 +51,8 @@ pub mod blocking_client;
 mod broadcast;
 mod builder;
 #[cfg(feature = "async-driver")]
+mod clock;
+#[cfg(feature = "async-driver")]
 mod handle;
 #[cfg_attr(not(any(feature = "blocking", feature = "async-driver")), allow(dead_code))] // run by the drivers
 mod hooks;
@@ -60,6 +65,8 @@ mod net;
 mod read_buf;
 mod seed;
 mod send_error;
+#[cfg(feature = "sim")]
+pub mod sim;
 #[cfg(feature = "smol")]
 pub mod smol;
 #[cfg(feature = "rustls")]

@@ -62,7 +62,7 @@ impl ClientBuilder {
     /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
     /// ([`validate`](ClientBuilder::validate)).
     pub fn build_tokio(self) -> Result<(Client, Driver), ConfigError> {
-        let (client, run) = Run::build(self)?;
+        let (client, run) = Run::build(self, Tokio)?;
         Ok((client, Driver { run }))
     }
 }
@@ -91,32 +91,44 @@ impl Future for Driver {
 }
 
 /// The tokio runtime.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Tokio;
 
+// The futures are `'static`: written out, so that they do not borrow the runtime value.
+#[allow(clippy::manual_async_fn)]
 impl Runtime for Tokio {
     type Tcp = TokioIo<::tokio::net::TcpStream>;
     #[cfg(feature = "rustls")]
     type Tls = TokioIo<tokio_rustls::client::TlsStream<::tokio::net::TcpStream>>;
     type Timer = TokioTimer;
 
-    async fn resolve(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-        Ok(::tokio::net::lookup_host((host.as_str(), port)).await?.collect())
+    fn timer(&self) -> Self::Timer {
+        TokioTimer(None)
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-        let stream = ::tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true).ok();
-        Ok(TokioIo(stream))
+    fn resolve(&self, host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static {
+        async move { Ok(::tokio::net::lookup_host((host.as_str(), port)).await?.collect()) }
+    }
+
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send + 'static {
+        async move {
+            let stream = ::tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true).ok();
+            Ok(TokioIo(stream))
+        }
     }
 
     #[cfg(feature = "rustls")]
-    async fn tls_connect(
+    fn tls_connect(
+        &self,
         config: std::sync::Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         tcp: Self::Tcp,
-    ) -> io::Result<Self::Tls> {
-        let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp.0).await?;
-        Ok(TokioIo(stream))
+    ) -> impl Future<Output = io::Result<Self::Tls>> + Send + 'static {
+        async move {
+            let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp.0).await?;
+            Ok(TokioIo(stream))
+        }
     }
 }
 
@@ -124,10 +136,6 @@ impl Runtime for Tokio {
 pub(crate) struct TokioTimer(Option<Pin<Box<::tokio::time::Sleep>>>);
 
 impl DriverTimer for TokioTimer {
-    fn never() -> Self {
-        TokioTimer(None)
-    }
-
     fn set_at(&mut self, at: Instant) {
         // tokio clamps a deadline beyond its wheel's range (about two years) to that range.
         let at = ::tokio::time::Instant::from_std(at);
@@ -193,13 +201,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let good = listener.local_addr().unwrap();
         let rt = runtime();
-        let tcp = rt.block_on(connect_each::<Tokio>("h", vec![refused, good])).unwrap();
+        let tcp = rt.block_on(connect_each(&Tokio, "h", vec![refused, good])).unwrap();
         assert_eq!(tcp.0.peer_addr().unwrap(), good);
         assert!(tcp.0.nodelay().unwrap());
-        let error = rt.block_on(connect_each::<Tokio>("h", vec![refused])).unwrap_err();
+        let error = rt.block_on(connect_each(&Tokio, "h", vec![refused])).unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::Refused, "{error}");
         assert!(error.message.contains(&refused.to_string()), "{error}");
-        let error = rt.block_on(connect_each::<Tokio>("h", Vec::new())).unwrap_err();
+        let error = rt.block_on(connect_each(&Tokio, "h", Vec::new())).unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::Dns, "{error}");
     }
 
@@ -207,7 +215,7 @@ mod tests {
     fn the_timer_fires_at_its_instant_never_unarmed_and_accepts_any_instant() {
         let rt = runtime();
         rt.block_on(async {
-            let mut timer = TokioTimer::never();
+            let mut timer = Tokio.timer();
             let unarmed = std::future::poll_fn(|cx| Poll::Ready(timer.poll_fired(cx))).await;
             assert!(unarmed.is_pending(), "an unarmed timer never fires");
             // A deadline centuries away (what a `Duration::MAX`-like setting saturates to).

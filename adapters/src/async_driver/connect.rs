@@ -20,19 +20,19 @@ pub(crate) type Opening<S> = Pin<Box<dyn Future<Output = Result<S, TransportErro
 pub(crate) struct Connector<R> {
     #[cfg(feature = "rustls")]
     tls: Option<Result<std::sync::Arc<rustls::ClientConfig>, String>>,
-    runtime: std::marker::PhantomData<fn() -> R>,
+    runtime: R,
 }
 
 impl<R: Runtime> Connector<R> {
     /// Builds the TLS configuration once, when the URL needs it; a configuration error is
     /// reported by every attempt as a certificate error, which stops the session.
-    pub(crate) fn new(builder: &crate::ClientBuilder) -> Self {
+    pub(crate) fn new(builder: &crate::ClientBuilder, runtime: R) -> Self {
         #[cfg(not(feature = "rustls"))]
         let _ = builder;
         Connector {
             #[cfg(feature = "rustls")]
             tls: (builder.config.url.secure).then(|| builder.tls.client_config().map_err(|e| e.to_string())),
-            runtime: std::marker::PhantomData,
+            runtime,
         }
     }
 
@@ -41,8 +41,9 @@ impl<R: Runtime> Connector<R> {
         let host = url.host.clone();
         let port = url.port;
         let authority = url.authority();
+        let runtime = self.runtime.clone();
         if !url.secure {
-            return Box::pin(async move { Ok(Stream::Plain(connect_tcp::<R>(host, port, &authority).await?)) });
+            return Box::pin(async move { Ok(Stream::Plain(connect_tcp(&runtime, host, port, &authority).await?)) });
         }
         #[cfg(feature = "rustls")]
         {
@@ -57,8 +58,9 @@ impl<R: Runtime> Connector<R> {
                     }
                 };
                 let name = crate::tls::server_name(&host)?;
-                let tcp = connect_tcp::<R>(host.clone(), port, &authority).await?;
-                let stream = R::tls_connect(config, name, tcp)
+                let tcp = connect_tcp(&runtime, host.clone(), port, &authority).await?;
+                let stream = runtime
+                    .tls_connect(config, name, tcp)
                     .await
                     .map_err(|e| crate::tls::classify_handshake_error(&host, &e))?;
                 Ok(Stream::Tls(Box::new(stream)))
@@ -77,21 +79,28 @@ impl<R: Runtime> Connector<R> {
 
 /// Resolves `host` (a fresh lookup per attempt) and connects to each address in turn;
 /// `authority` (`host:port`) names the target in errors.
-async fn connect_tcp<R: Runtime>(host: String, port: u16, authority: &str) -> Result<R::Tcp, TransportError> {
-    let addrs = R::resolve(host, port)
+async fn connect_tcp<R: Runtime>(
+    runtime: &R,
+    host: String,
+    port: u16,
+    authority: &str,
+) -> Result<R::Tcp, TransportError> {
+    let addrs = runtime
+        .resolve(host, port)
         .await
         .map_err(|e| crate::io_error::dns_error(authority, &e))?;
-    connect_each::<R>(authority, addrs).await
+    connect_each(runtime, authority, addrs).await
 }
 
 /// Connects to the first of `addrs` (what `authority` resolved to) that answers.
 pub(crate) async fn connect_each<R: Runtime>(
+    runtime: &R,
     authority: &str,
     addrs: Vec<SocketAddr>,
 ) -> Result<R::Tcp, TransportError> {
     let mut last = None;
     for addr in addrs {
-        match R::connect(addr).await {
+        match runtime.connect(addr).await {
             Ok(stream) => return Ok(stream),
             Err(e) => last = Some((addr, e)),
         }

@@ -41,7 +41,7 @@ use crate::broadcast::Ring;
 use crate::handle::Client;
 use crate::hooks::Hooks;
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "async", feature = "tokio")))]
 pub(crate) use connect::connect_each;
 use connect::{Connector, Opening, Stream};
 pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
@@ -61,6 +61,8 @@ enum Link<S> {
 /// The run loop, generic over the runtime. It is the future each runtime spawns.
 pub(crate) struct Run<R: Runtime> {
     shared: Arc<Shared>,
+    /// The runtime: its timers, and (in the connector) its streams.
+    runtime: R,
     connector: Connector<R>,
     link: Link<Stream<R>>,
     retiring: Option<Retiring<Stream<R>, R::Timer>>,
@@ -91,9 +93,10 @@ pub(crate) struct Run<R: Runtime> {
 impl<R: Runtime> Run<R> {
     /// The client's handle and the run loop that serves it; fails when a setting can never
     /// work ([`validate`](ClientBuilder::validate)).
-    pub(crate) fn build(builder: ClientBuilder) -> Result<(Client, Self), resock_core::ConfigError> {
+    pub(crate) fn build(builder: ClientBuilder, runtime: R) -> Result<(Client, Self), resock_core::ConfigError> {
         builder.validate()?;
-        let connector = Connector::new(&builder);
+        let connector = Connector::new(&builder, runtime.clone());
+        let clock = runtime.clock();
         let ClientBuilder {
             #[cfg_attr(not(feature = "json"), allow(unused_mut))]
             mut config,
@@ -107,7 +110,7 @@ impl<R: Runtime> Run<R> {
         // messages, or `recv` (and the router on top of it) would never see a text message.
         #[cfg(feature = "json")]
         let envelope = config.envelope.take().unwrap_or_default();
-        let session = Session::new(config, crate::os_seed(), Instant::now());
+        let session = Session::new(config, runtime.seed(), clock.now());
         let shared = Arc::new(Shared {
             state: std::sync::Mutex::new(State {
                 session,
@@ -121,6 +124,7 @@ impl<R: Runtime> Run<R> {
             }),
             wake_driver: Event::new(),
             changed: Event::new(),
+            clock,
             handles: AtomicUsize::new(0),
             recv_capacity: recv_capacity.max(1),
             #[cfg(feature = "json")]
@@ -132,7 +136,8 @@ impl<R: Runtime> Run<R> {
             connector,
             link: Link::None,
             retiring: None,
-            timer: R::Timer::never(),
+            timer: runtime.timer(),
+            runtime,
             timer_at: None,
             listener: None,
             hooks,
@@ -183,7 +188,7 @@ impl<R: Runtime> Run<R> {
         let deadline = {
             let shared = Arc::clone(&self.shared);
             let mut state = shared.lock();
-            let now = Instant::now();
+            let now = self.shared.clock.now();
             if !self.started {
                 self.started = true;
                 // Not after a close issued before this first poll: `connect` would undo it.
@@ -330,9 +335,9 @@ impl<R: Runtime> Run<R> {
             while state.session.poll_transmit(&mut last).is_some() {}
             if !io.broken {
                 io.out.extend_from_slice(&last);
-                let deadline = resock_core::saturating_later(Instant::now(), self.retire_within);
+                let deadline = resock_core::saturating_later(self.shared.clock.now(), self.retire_within);
                 // An older transport still closing is given up for the newer one.
-                self.retiring = Some(Retiring::new(io, deadline));
+                self.retiring = Some(Retiring::new(io, self.runtime.timer(), deadline));
             }
         }
     }
@@ -357,7 +362,7 @@ impl<R: Runtime> Run<R> {
             return false;
         };
         let mut state = self.shared.lock();
-        let now = Instant::now();
+        let now = self.shared.clock.now();
         match result {
             Ok(stream) => {
                 state.session.handle_transport(now, id, TransportInput::Connected);
@@ -387,10 +392,11 @@ impl<R: Runtime> Run<R> {
                 io.broken = true;
                 let error = connect::io_error(&e, "writing to the server");
                 let id = *id;
-                self.shared
-                    .lock()
-                    .session
-                    .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
+                self.shared.lock().session.handle_transport(
+                    self.shared.clock.now(),
+                    id,
+                    TransportInput::Failed(&error),
+                );
                 true
             }
             Poll::Pending => false,
@@ -414,7 +420,7 @@ impl<R: Runtime> Run<R> {
                 shared
                     .lock()
                     .session
-                    .handle_transport(Instant::now(), id, TransportInput::Data(&buf[..n]));
+                    .handle_transport(shared.clock.now(), id, TransportInput::Data(&buf[..n]));
                 Some(Ok(n))
             }
             Poll::Ready(result) => Some(result),
@@ -423,7 +429,7 @@ impl<R: Runtime> Run<R> {
             return false;
         };
         let mut state = self.shared.lock();
-        let now = Instant::now();
+        let now = self.shared.clock.now();
         match result {
             Ok(0) => {
                 io.read_open = false;

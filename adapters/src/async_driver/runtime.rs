@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::clock::Clock;
+
 /// Byte-stream IO as the driver uses it; each runtime adapts its own stream traits
 /// (`futures-io` or tokio's) to this.
 pub(crate) trait ByteStream: Unpin + Send + 'static {
@@ -24,18 +26,17 @@ pub(crate) trait ByteStream: Unpin + Send + 'static {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
-/// A resettable timer.
+/// A resettable timer, made unarmed by [`Runtime::timer`].
 pub(crate) trait DriverTimer: Unpin + Send + 'static {
-    /// A timer that is not armed (never fires until [`set_at`](Self::set_at)).
-    fn never() -> Self;
     /// Arms the timer for `at` (an instant in the past fires at once).
     fn set_at(&mut self, at: Instant);
     /// `Ready` once the armed instant has passed; `Pending` (forever) when not armed.
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 
-/// What the async driver needs from a runtime.
-pub(crate) trait Runtime: Send + Sync + 'static {
+/// What the async driver needs from a runtime. A value of it travels with the driver (the
+/// real runtimes are unit structs; the simulator's holds its world).
+pub(crate) trait Runtime: Clone + Unpin + Send + Sync + 'static {
     /// A connected TCP stream, with `TCP_NODELAY` set.
     type Tcp: ByteStream;
     /// TLS over [`Tcp`](Self::Tcp).
@@ -44,13 +45,27 @@ pub(crate) trait Runtime: Send + Sync + 'static {
     /// The timer of the driver and of closing transports.
     type Timer: DriverTimer;
 
+    /// Where the driver and the handles read the time (the system clock by default).
+    fn clock(&self) -> Clock {
+        Clock::System
+    }
+
+    /// The seed of the session's CSPRNG (mask keys, jitter): from the OS by default.
+    fn seed(&self) -> [u8; 32] {
+        crate::os_seed()
+    }
+
+    /// A timer that is not armed (never fires until [`DriverTimer::set_at`]).
+    fn timer(&self) -> Self::Timer;
+
     /// Resolves `host` (fresh on every call: DNS may change between attempts).
-    fn resolve(host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static;
+    fn resolve(&self, host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static;
     /// Connects to one address.
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send + 'static;
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send + 'static;
     /// Runs the TLS handshake on `tcp` as a client of `name`.
     #[cfg(feature = "rustls")]
     fn tls_connect(
+        &self,
         config: std::sync::Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         tcp: Self::Tcp,

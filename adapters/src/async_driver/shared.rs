@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     /// Driver to handles and subscriptions: events or messages arrived, the queue took
     /// messages, the state changed, or the driver ended. Waiters re-check their own condition.
     pub(crate) changed: Event,
+    /// Where the driver and the handles read the time.
+    pub(crate) clock: crate::clock::Clock,
     /// Live `Client` handles; the driver closes the session when it drops to zero.
     pub(crate) handles: AtomicUsize,
     /// Most data messages held for `recv` (see [`State::inbox`]).

@@ -84,8 +84,8 @@ pub(crate) struct Retiring<S, T> {
 }
 
 impl<S: ByteStream, T: DriverTimer> Retiring<S, T> {
-    pub(crate) fn new(io: Io<S>, deadline: Instant) -> Self {
-        let mut timer = T::never();
+    /// Retires `io`, giving it until `deadline` on `timer` (an unarmed timer of the runtime).
+    pub(crate) fn new(io: Io<S>, mut timer: T, deadline: Instant) -> Self {
         timer.set_at(deadline);
         Retiring { io, deadline: timer }
     }

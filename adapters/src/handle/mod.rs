@@ -8,7 +8,6 @@ pub use subscription::Subscription;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use event_listener::EventListener;
 use resock_core::CloseCode;
@@ -128,7 +127,7 @@ impl Client {
         {
             let mut state = self.shared.lock();
             state.closing = true;
-            state.session.close(Instant::now(), code, reason);
+            state.session.close(self.shared.clock.now(), code, reason);
         }
         self.shared.wake_driver.notify(usize::MAX);
         self.wait_for(|state| if state.finished { state.closed_reason() } else { None })
