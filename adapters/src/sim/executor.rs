@@ -19,6 +19,10 @@ impl ReadyQueue {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).push_back(id);
     }
 
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
     fn pop(&self) -> Option<usize> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
     }
@@ -70,11 +74,13 @@ impl Executor {
         self.live += 1;
     }
 
-    /// Polls every woken task, and the tasks they wake, until none is woken; returns how many
-    /// polls it made.
+    /// Polls every task woken so far once (the ones they wake wait for the next call);
+    /// returns how many polls it made.
     pub(crate) fn run_ready(&mut self) -> usize {
         let mut polls = 0;
-        while let Some(id) = self.ready.pop() {
+        let woken = self.ready.len();
+        for _ in 0..woken {
+            let Some(id) = self.ready.pop() else { break };
             let Some(slot) = self.tasks.get_mut(id).and_then(Option::as_mut) else {
                 continue;
             };

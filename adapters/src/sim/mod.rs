@@ -55,6 +55,8 @@
 mod executor;
 mod runtime;
 mod sockets;
+#[cfg(test)]
+mod tests;
 mod world;
 
 pub use executor::Task;

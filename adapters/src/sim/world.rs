@@ -19,7 +19,7 @@ use crate::{Client, ClientBuilder};
 
 /// A bound on the work of one settle, so a task that wakes itself forever fails loudly instead
 /// of hanging the test.
-const MAX_ROUNDS_PER_SETTLE: u64 = 10_000_000;
+const MAX_ROUNDS_PER_SETTLE: u64 = 200_000;
 
 /// A deterministic world for testing an application built on [`Client`]: the application's
 /// tasks and its clients run on one thread, against the simulated server of a [`Network`], on
@@ -238,6 +238,18 @@ impl World {
         let now = self.now();
         self.network.reset(now);
     }
+
+    /// Stops the server: every connection is cut (EOF without a close frame) and connects are
+    /// refused until [`start_server`](Self::start_server).
+    pub fn stop_server(&mut self) {
+        let now = self.now();
+        self.network.stop_server(now);
+    }
+
+    /// The server comes back on the same address.
+    pub fn start_server(&mut self) {
+        self.network.start_server();
+    }
 }
 
 impl Deref for World {
@@ -269,6 +281,14 @@ impl Simulation for World {
 
     fn run_for(&mut self, duration: Duration) {
         World::run_for(self, duration);
+    }
+
+    fn stop_server(&mut self) {
+        World::stop_server(self);
+    }
+
+    fn start_server(&mut self) {
+        World::start_server(self);
     }
 }
 

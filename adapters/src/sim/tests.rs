@@ -1,0 +1,154 @@
+use std::time::{Duration, Instant};
+
+use resock_core::session::TransportErrorKind;
+
+use super::{Answer, Restart, Simulation, World};
+use crate::{ClientBuilder, DisconnectReason, HeartbeatConfig, Message, SessionEvent, SessionState};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// A run of an app that sends a message every connection, through restarts and a jittery,
+/// lossy link: what the client wrote (relative time, bytes) and the events it saw.
+fn transcript(seed: [u8; 32], start: Instant) -> (Vec<(Duration, Vec<u8>)>, Vec<String>) {
+    let mut world = World::starting_at(seed, start);
+    world.link.jitter = Duration::from_millis(30);
+    world.link.loss = 0.01;
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    let mut events = client.subscribe();
+    let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    world.spawn({
+        let (client, log) = (client.clone(), log.clone());
+        async move {
+            while let Some(Ok(event)) = events.next().await {
+                if matches!(event, SessionEvent::Opened { .. }) {
+                    client.send(Message::binary(vec![1, 2, 3])).await.ok();
+                }
+                log.borrow_mut().push(format!("{event:?}"));
+            }
+        }
+    });
+    world.restart_every(60 * SECOND, 3 * SECOND, Restart::Abrupt, 3600 * SECOND);
+    let written = world
+        .written
+        .iter()
+        .map(|(at, _, b)| (*at - start, b.clone()))
+        .collect();
+    let log = log.borrow().clone();
+    (written, log)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_byte_for_byte_and_another_seed_another() {
+    #[allow(clippy::disallowed_methods)] // any origin will do, the same for every run
+    let start = Instant::now();
+    let (written, events) = transcript([9; 32], start);
+    assert!(written.len() > 100, "{} writes", written.len());
+    let (again, events_again) = transcript([9; 32], start);
+    assert_eq!(written, again, "same seed, same bytes at the same virtual times");
+    assert_eq!(events, events_again);
+    let (other, _) = transcript([10; 32], start);
+    assert_ne!(written, other, "another seed: other mask keys and jitter");
+}
+
+#[test]
+fn a_server_that_stops_answering_pings_is_detected_on_virtual_time() {
+    let mut world = World::new([4; 32]);
+    let heartbeat = HeartbeatConfig::every(10 * SECOND, 3 * SECOND);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .heartbeat(heartbeat)
+        .start_sim(&mut world)
+        .unwrap();
+    let mut events = client.subscribe();
+    let reasons = world.spawn(async move {
+        loop {
+            match events.next().await {
+                Some(Ok(SessionEvent::Disconnected { reason, .. })) => return reason,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    });
+    assert!(world.run_until(5 * SECOND, |_| client.state() == SessionState::Open));
+    world.run_for(60 * SECOND);
+    assert!(!reasons.is_finished(), "pongs come back: no disconnect");
+    let stopped = world.now();
+    world.stop_answering_pings();
+    assert!(world.run_until(60 * SECOND, |_| reasons.is_finished()));
+    assert_eq!(reasons.take_output(), Some(DisconnectReason::PongTimeout));
+    let detected = world.now() - stopped;
+    assert!(detected <= 13 * SECOND + Duration::from_millis(20), "{detected:?}");
+    assert!(detected >= 3 * SECOND, "{detected:?}");
+}
+
+#[test]
+fn a_black_holed_connect_ends_at_the_open_timeout_and_a_certificate_refusal_is_fatal() {
+    let mut world = World::new([5; 32]);
+    world.link.up = false;
+    let client = ClientBuilder::new("wss://app.test/")
+        .unwrap()
+        .open_timeout(7 * SECOND)
+        .start_sim(&mut world)
+        .unwrap();
+    let mut events = client.subscribe();
+    let first = world.spawn(async move {
+        loop {
+            if let Some(Ok(SessionEvent::Disconnected { reason, .. })) = events.next().await {
+                return reason;
+            }
+        }
+    });
+    assert!(world.run_until(60 * SECOND, |_| first.is_finished()));
+    assert_eq!(world.elapsed(), 7 * SECOND, "the open timeout, to the nanosecond");
+    assert!(matches!(first.take_output(), Some(DisconnectReason::OpenTimeout)));
+
+    // The link comes back, and the server's certificate is refused: fatal, no retry.
+    world.link.up = true;
+    world.stop_server();
+    world.link.refusal = TransportErrorKind::TlsCertificate;
+    assert!(world.run_until(600 * SECOND, |_| matches!(client.state(), SessionState::Closed(_))));
+    let closed = world.block_on(SECOND, {
+        let client = client.clone();
+        async move { client.connected().await }
+    });
+    let reason = closed.unwrap().unwrap_err();
+    assert!(format!("{reason:?}").contains("TlsCertificate"), "{reason:?}");
+}
+
+#[test]
+fn a_rejection_with_retry_after_is_honoured_and_the_subprotocol_is_agreed() {
+    let mut world = World::new([6; 32]);
+    world.server.answer = Answer::too_many_requests(90);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .subprotocol("chat.v2")
+        .start_sim(&mut world)
+        .unwrap();
+    world.run_for(SECOND);
+    world.server.answer = Answer::Accept(Some("chat.v2".to_owned()));
+    assert!(world.run_until(120 * SECOND, |_| client.state() == SessionState::Open));
+    assert!(
+        world.elapsed() >= 90 * SECOND,
+        "not before Retry-After: {:?}",
+        world.elapsed()
+    );
+    assert_eq!(world.server.requests.len(), 2);
+}
+
+#[test]
+fn a_task_that_never_idles_fails_loudly() {
+    let result = std::panic::catch_unwind(|| {
+        let mut world = World::new([0; 32]);
+        world.spawn(std::future::poll_fn(|cx| {
+            cx.waker().wake_by_ref();
+            std::task::Poll::<()>::Pending
+        }));
+        world.settle();
+    });
+    let panic = result.unwrap_err();
+    let text = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(text.contains("does not settle"), "{text}");
+}
