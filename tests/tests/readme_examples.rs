@@ -71,7 +71,7 @@ fn build(blocks: &[(usize, String)], urls: &[(&str, String)]) -> Vec<PathBuf> {
     let manifest = format!(
         "[package]\nname = \"readme-examples\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\
-         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"tokio\", \"blocking\", \"json\", \"rustls\"] }}\n\
+         resock = {{ path = {:?}, features = [\"smol\", \"async-std\", \"tokio\", \"blocking\", \"json\", \"rustls\", \"sim\"] }}\n\
          resock-core = {{ path = {:?}, features = [\"sim\"] }}\n{}\n{}\n{}\n{}\n",
         repo().join("adapters"),
         repo().join("core"),
@@ -253,8 +253,8 @@ fn every_readme_program_runs_against_a_real_server() {
         assert!(ok, "failed: {context}");
         let seen = seen.lock().unwrap().clone();
         let new = &seen.connections[before..];
-        if code.contains("resock_core::sim") {
-            assert!(stdout.contains("hello arrived after"), "{context}");
+        if code.contains("resock::sim") {
+            assert!(stdout.contains("144 joins in"), "{context}");
             assert!(new.is_empty(), "the simulator uses no network: {context}");
         } else if code.contains("/prices") {
             assert_eq!(stdout.matches("plot ").count(), 3, "{context}");
