@@ -22,4 +22,32 @@ impl Clock {
             Clock::Virtual(time) => time.now(),
         }
     }
+
+    /// Blocks on `changed` until it is notified or `deadline` passes on this clock; returns at
+    /// once when it has passed. On a virtual clock, from the thread that shared its world
+    /// (where nothing else moves time), it runs the world to `deadline` instead: time passes
+    /// as it would for a thread that waits while the owner makes no call. From another thread
+    /// it waits for a notification, at most the virtual time left in real time.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn wait_until<'a, T>(
+        &self,
+        changed: &std::sync::Condvar,
+        guard: std::sync::MutexGuard<'a, T>,
+        deadline: Instant,
+    ) -> std::sync::MutexGuard<'a, T> {
+        let left = deadline.saturating_duration_since(self.now());
+        if left.is_zero() {
+            return guard;
+        }
+        #[cfg(feature = "sim")]
+        if let Clock::Virtual(time) = self {
+            if crate::sim::run_world_to(time.world(), deadline) {
+                return guard;
+            }
+        }
+        match changed.wait_timeout(guard, left) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
 }

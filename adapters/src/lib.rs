@@ -50,7 +50,7 @@ pub mod blocking_client;
 #[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod broadcast;
 mod builder;
-#[cfg(feature = "async-driver")]
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod clock;
 #[cfg(feature = "async-driver")]
 mod handle;

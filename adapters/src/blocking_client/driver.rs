@@ -1,19 +1,14 @@
 //! The run loop of [`Client`]: drain the session's outputs and transmissions, then wait once
 //! on the poller for the socket, the session's next deadline and the senders together.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use resock_core::session::{Output, TransportError, TransportErrorKind, TransportInput};
 
-use super::socket::{self, Registered};
 use super::{Client, Transport};
 use crate::blocking::WRITE_TIMEOUT;
 use crate::net;
 use crate::read_buf::with_read_buf;
-
-/// How long to wait when the session names no deadline and there is no poller; a guard, as
-/// every state that waits has a deadline or a socket.
-const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 impl Client {
     /// Drains the session until it has nothing left: a close or messages from senders,
@@ -22,7 +17,7 @@ impl Client {
         loop {
             if let Some((code, reason)) = self.shared.take_close() {
                 self.inbox.closing = true;
-                self.session.close(Instant::now(), code, &reason);
+                self.session.close(self.clock.now(), code, &reason);
             }
             self.shared.absorb(&mut self.session);
             let mut busy = false;
@@ -60,22 +55,12 @@ impl Client {
                     };
                     self.hooks.prepare(attempt).apply(&mut self.session, id);
                 }
-                let now = Instant::now();
+                let now = self.clock.now();
                 let deadline = self
                     .session
                     .poll_timeout()
                     .unwrap_or_else(|| resock_core::saturating_later(now, self.session.config().open_timeout));
-                let opened = match (&self.tls, self.shared.poller(), &self.poller_error) {
-                    (Ok(tls), Some(poller), _) => {
-                        net::connect(&url, deadline, tls.as_ref(), WRITE_TIMEOUT).and_then(|stream| {
-                            Registered::new(stream, std::sync::Arc::clone(poller))
-                                .map_err(|e| net::transport_error("registering the socket with the poller", &e))
-                        })
-                    }
-                    (Err(error), _, _) => Err(error.clone()),
-                    (_, _, Some(error)) => Err(error.clone()),
-                    (_, None, None) => Err(TransportError::new(TransportErrorKind::Io, "no poller")),
-                };
+                let opened = self.io.open(&url, deadline, &self.shared);
                 match opened {
                     Ok(socket) => {
                         self.transport = Some(Transport {
@@ -86,11 +71,11 @@ impl Client {
                             maybe_readable: true,
                         });
                         self.session
-                            .handle_transport(Instant::now(), id, TransportInput::Connected);
+                            .handle_transport(self.clock.now(), id, TransportInput::Connected);
                     }
                     Err(error) => {
                         self.session
-                            .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
+                            .handle_transport(self.clock.now(), id, TransportInput::Failed(&error));
                     }
                 }
             }
@@ -118,7 +103,7 @@ impl Client {
                 transport.writable = false;
                 let error = net::transport_error("writing to the server", &e);
                 self.session
-                    .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
+                    .handle_transport(self.clock.now(), transport.id, TransportInput::Failed(&error));
             }
         }
         // Bytes for a transport that is gone or broken have nowhere to go; the session already
@@ -130,7 +115,7 @@ impl Client {
     /// one wait on the poller for the socket (while reading), a sender, or the earlier of the
     /// session's next deadline and `until`; a deadline due after the wait is handled too.
     pub(super) fn wait(&mut self, until: Option<Instant>) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let timer = self.session.poll_timeout();
         if timer.is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
@@ -144,21 +129,16 @@ impl Client {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        match self.shared.poller() {
-            Some(poller) => {
-                let registered = self.transport.as_ref().map(|t| (&t.socket, read));
-                match socket::wait(poller, registered, deadline) {
-                    Ok(ready) => {
-                        if let Some(transport) = self.transport.as_mut() {
-                            transport.maybe_readable |= ready.readable;
-                        }
-                    }
-                    Err(e) => self.fail_transport("waiting for the server", &e),
+        let registered = self.transport.as_ref().map(|t| (&t.socket, read));
+        match self.io.wait(&self.shared, registered, deadline, now) {
+            Ok(ready) => {
+                if let Some(transport) = self.transport.as_mut() {
+                    transport.maybe_readable |= ready.readable;
                 }
             }
-            None => self.shared.wait(deadline.unwrap_or(now + IDLE_WAIT)),
+            Err(e) => self.fail_transport("waiting for the server", &e),
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
         }
@@ -175,14 +155,14 @@ impl Client {
         let result = with_read_buf(|buf| {
             let result = socket.read(buf);
             if let Ok(n @ 1..) = result {
-                session.handle_transport(Instant::now(), id, TransportInput::Data(&buf[..n]));
+                session.handle_transport(self.clock.now(), id, TransportInput::Data(&buf[..n]));
             }
             result
         });
         match result {
             Ok(0) => {
                 transport.readable = false;
-                self.session.handle_transport(Instant::now(), id, TransportInput::Eof);
+                self.session.handle_transport(self.clock.now(), id, TransportInput::Eof);
             }
             Ok(_) => {
                 if transport.socket.wants_write() {
@@ -201,7 +181,7 @@ impl Client {
                 transport.readable = false;
                 let error = net::transport_error("reading from the server", &e);
                 self.session
-                    .handle_transport(Instant::now(), id, TransportInput::Failed(&error));
+                    .handle_transport(self.clock.now(), id, TransportInput::Failed(&error));
             }
         }
         true
@@ -214,7 +194,7 @@ impl Client {
             transport.writable = false;
             let error = net::transport_error(doing, e);
             self.session
-                .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
+                .handle_transport(self.clock.now(), transport.id, TransportInput::Failed(&error));
         }
     }
 
@@ -225,7 +205,7 @@ impl Client {
             transport.socket.shutdown();
             let error = TransportError::new(TransportErrorKind::TimedOut, why);
             self.session
-                .handle_transport(Instant::now(), transport.id, TransportInput::Failed(&error));
+                .handle_transport(self.clock.now(), transport.id, TransportInput::Failed(&error));
         }
     }
 }

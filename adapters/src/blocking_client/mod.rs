@@ -44,6 +44,7 @@
 //!   [`Metrics::events_skipped`]. `recv` and the listeners never take events from each other.
 
 mod driver;
+mod io;
 mod receive;
 mod sender;
 mod socket;
@@ -52,8 +53,10 @@ mod subscription;
 pub use sender::Sender;
 pub use subscription::Subscription;
 
+pub(crate) use io::Io;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use resock_core::session::{
     MessageId, Metrics, Rtt, Session, SessionSendError, SessionState, TransportError, TransportErrorKind, TransportId,
@@ -66,11 +69,12 @@ use resock_core::typed::JsonEnvelope;
 #[cfg(feature = "json")]
 use crate::TypedSendError;
 use crate::broadcast::Cursor;
+use crate::clock::Clock;
 use crate::net::TlsConfig;
 use crate::{ClientBuilder, SendError};
+use io::Socket;
 use receive::Inbox;
 use sender::Shared;
-use socket::Registered;
 use subscription::Hub;
 
 /// How long [`Client::send`] waits for room in a full queue by default.
@@ -80,7 +84,7 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 struct Transport {
     id: TransportId,
-    socket: Registered,
+    socket: Socket,
     /// False after EOF or a read error.
     readable: bool,
     /// False after a write error.
@@ -98,10 +102,10 @@ struct Transport {
 pub struct Client {
     session: Session,
     transport: Option<Transport>,
-    /// The TLS configuration for `wss://`, or why there is none.
-    tls: Result<Option<TlsConfig>, TransportError>,
-    /// Why no transport can open when the OS refused a poller.
-    poller_error: Option<TransportError>,
+    /// Where transports and time come from: the OS, or a simulated world.
+    io: Io,
+    /// The clock of `io`, read for every `now` and deadline.
+    clock: Clock,
     /// Received data messages for `recv`.
     inbox: Inbox,
     /// Events for `next_event` and every subscription.
@@ -130,6 +134,21 @@ impl ClientBuilder {
         } else {
             Ok(None)
         };
+        let (poller, poller_error) = match polling::Poller::new() {
+            Ok(poller) => (Some(Arc::new(poller)), None),
+            Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
+        };
+        self.build_blocking(Io::Os { tls, poller_error }, poller, crate::os_seed())
+    }
+
+    /// A blocking client on `io`, its session seeded with `seed`; `poller` wakes the owner
+    /// when a sender hands something in (none in a simulated world). The builder was validated.
+    pub(crate) fn build_blocking(
+        self,
+        io: Io,
+        poller: Option<Arc<polling::Poller>>,
+        seed: [u8; 32],
+    ) -> Result<Client, resock_core::ConfigError> {
         let ClientBuilder {
             config,
             event_capacity,
@@ -144,20 +163,17 @@ impl ClientBuilder {
             (config.envelope.take().unwrap_or_default(), config)
         };
         let sender_capacity = config.queue.max_messages.clamp(1, 1024);
-        let (poller, poller_error) = match polling::Poller::new() {
-            Ok(poller) => (Some(Arc::new(poller)), None),
-            Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
-        };
-        let hub = Hub::new(event_capacity);
+        let clock = io.clock();
+        let hub = Hub::new(event_capacity, clock.clone());
         let cursor = hub.subscribe();
-        let now = Instant::now();
-        let mut session = Session::new(config, crate::os_seed(), now);
+        let now = clock.now();
+        let mut session = Session::new(config, seed, now);
         session.connect(now);
         Ok(Client {
             session,
             transport: None,
-            tls,
-            poller_error,
+            io,
+            clock: clock.clone(),
             inbox: Inbox::new(recv_capacity),
             hub,
             cursor,
@@ -166,6 +182,7 @@ impl ClientBuilder {
             shared: Shared::new(
                 sender_capacity,
                 poller,
+                clock,
                 #[cfg(feature = "json")]
                 envelope,
             ),
@@ -247,7 +264,7 @@ impl Client {
     /// there is room, for at most [`send_timeout`](Self::send_timeout); then the message
     /// comes back in [`SendError::TimedOut`].
     pub fn send(&mut self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = resock_core::saturating_later(Instant::now(), self.send_timeout);
+        let deadline = resock_core::saturating_later(self.clock.now(), self.send_timeout);
         let mut message = message;
         loop {
             match self.session.send(message) {
@@ -256,7 +273,7 @@ impl Client {
                     return Ok(id);
                 }
                 Err(SessionSendError::QueueFull(refused)) => {
-                    if Instant::now() >= deadline {
+                    if self.clock.now() >= deadline {
                         return Err(SendError::TimedOut(refused));
                     }
                     message = refused;
@@ -307,8 +324,9 @@ impl Client {
     /// stay available from [`next_event`](Self::next_event) and subscriptions, and `recv`
     /// returns what it still holds, then the reason.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> bool {
-        let start = Instant::now();
-        let deadline = start + self.session.config().close_timeout + CLOSE_SLACK;
+        let start = self.clock.now();
+        let deadline =
+            resock_core::saturating_later(start, self.session.config().close_timeout.saturating_add(CLOSE_SLACK));
         self.inbox.closing = true;
         self.session.close(start, code, reason);
         loop {
@@ -316,7 +334,7 @@ impl Client {
             if self.is_closed() {
                 break;
             }
-            if Instant::now() >= deadline {
+            if self.clock.now() >= deadline {
                 self.abandon_transport("the close handshake did not finish in time");
                 self.pump();
                 break;

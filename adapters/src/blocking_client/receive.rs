@@ -122,7 +122,7 @@ impl Client {
     /// Like [`next_event`](Self::next_event), but also `None` when `timeout` passes first
     /// ([`is_closed`](Self::is_closed) tells the two apart).
     pub fn next_event_timeout(&mut self, timeout: Duration) -> Option<SessionEvent> {
-        self.next_event_until(Some(resock_core::saturating_later(Instant::now(), timeout)))
+        self.next_event_until(Some(resock_core::saturating_later(self.clock.now(), timeout)))
     }
 
     /// Takes data messages with [`recv`](Self::recv) until the session is closed for good,
@@ -162,7 +162,7 @@ impl Client {
             if let Some(event) = self.hub.next_skipping_lag(&self.cursor) {
                 return Some(event);
             }
-            if self.is_closed() || until.is_some_and(|u| Instant::now() >= u) {
+            if self.is_closed() || until.is_some_and(|u| self.clock.now() >= u) {
                 return None;
             }
             self.wait(until);
@@ -186,7 +186,7 @@ impl Client {
         let reading = self.inbox.wants_input(open);
         if reading != self.reading {
             self.reading = reading;
-            self.session.set_reading(Instant::now(), reading);
+            self.session.set_reading(self.clock.now(), reading);
         }
     }
 }

@@ -16,6 +16,7 @@ use resock_core::{CloseCode, Message};
 use crate::SendError;
 #[cfg(feature = "json")]
 use crate::TypedSendError;
+use crate::clock::Clock;
 
 /// A cloneable, thread-safe handle that queues messages on a [`Client`](super::Client), and
 /// can close it.
@@ -39,6 +40,8 @@ pub(super) struct Shared {
     /// Wakes the owner from its wait on the socket; `None` when the OS refused to make one
     /// (then the owner waits on `changed` and no transport can open).
     poller: Option<Arc<Poller>>,
+    /// The owner's clock: every timeout of a sender is measured on it.
+    pub(super) clock: Clock,
     /// The envelope of `send_typed`.
     #[cfg(feature = "json")]
     envelope: resock_core::typed::JsonEnvelope,
@@ -69,6 +72,7 @@ impl Shared {
     pub(super) fn new(
         capacity: usize,
         poller: Option<Arc<Poller>>,
+        clock: Clock,
         #[cfg(feature = "json")] envelope: resock_core::typed::JsonEnvelope,
     ) -> Arc<Shared> {
         Arc::new(Shared {
@@ -82,6 +86,7 @@ impl Shared {
             }),
             changed: Condvar::new(),
             poller,
+            clock,
             #[cfg(feature = "json")]
             envelope,
         })
@@ -162,23 +167,26 @@ impl Shared {
     pub(super) fn wait(&self, deadline: Instant) {
         let mut inbox = self.lock();
         while inbox.pending.is_empty() && !matches!(inbox.close, CloseRequest::Asked(..)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if deadline <= self.clock.now() {
                 return;
             }
-            inbox = match self.changed.wait_timeout(inbox, left) {
-                Ok((inbox, _)) => inbox,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            inbox = self.wait_changed(inbox, deadline);
+        }
+    }
+
+    /// Blocks the owner until a sender hands in a message or a close, at most `timeout` of
+    /// real time: a simulated world with nothing due, where only another thread can change
+    /// anything.
+    #[cfg(feature = "sim")]
+    pub(super) fn wait_for_senders(&self, timeout: std::time::Duration) {
+        let inbox = self.lock();
+        if inbox.pending.is_empty() && !matches!(inbox.close, CloseRequest::Asked(..)) {
+            drop(self.changed.wait_timeout(inbox, timeout));
         }
     }
 
     fn wait_changed<'a>(&self, inbox: MutexGuard<'a, Inbox>, deadline: Instant) -> MutexGuard<'a, Inbox> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.changed.wait_timeout(inbox, left) {
-            Ok((inbox, _)) => inbox,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
+        self.clock.wait_until(&self.changed, inbox, deadline)
     }
 }
 
@@ -190,10 +198,10 @@ impl Sender {
     /// Queues `message` on the client and waits until the owning thread accepted it (its id)
     /// or refused it, for at most the client's send timeout at the time this sender was made.
     pub fn send(&self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = resock_core::saturating_later(Instant::now(), self.timeout);
+        let deadline = resock_core::saturating_later(self.shared.clock.now(), self.timeout);
         let mut inbox = self.shared.lock();
         while !inbox.closed && inbox.pending.len() >= inbox.capacity {
-            if Instant::now() >= deadline {
+            if self.shared.clock.now() >= deadline {
                 return Err(SendError::TimedOut(message));
             }
             inbox = self.shared.wait_changed(inbox, deadline);
@@ -210,7 +218,7 @@ impl Sender {
                 let (_, outcome) = inbox.done.swap_remove(at);
                 return outcome.map_err(SendError::from);
             }
-            if Instant::now() >= deadline {
+            if self.shared.clock.now() >= deadline {
                 // Not done, so still pending: the owner never saw it.
                 if let Some(at) = inbox.pending.iter().position(|(t, _)| *t == ticket) {
                     if let Some((_, message)) = inbox.pending.remove(at) {
@@ -250,7 +258,7 @@ impl Sender {
     /// stays and the owner closes when it next drives IO. A later close (from any sender or the
     /// owner) finds the first one under way and changes nothing.
     pub fn close(&self, code: CloseCode, reason: &str) -> bool {
-        let deadline = resock_core::saturating_later(Instant::now(), self.timeout);
+        let deadline = resock_core::saturating_later(self.shared.clock.now(), self.timeout);
         let mut inbox = self.shared.lock();
         if matches!(inbox.close, CloseRequest::None) && !inbox.closed {
             inbox.close = CloseRequest::Asked(code, reason.to_owned());
@@ -260,7 +268,7 @@ impl Sender {
             if inbox.closed || matches!(inbox.close, CloseRequest::Taken) {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if self.shared.clock.now() >= deadline {
                 return false;
             }
             inbox = self.shared.wait_changed(inbox, deadline);

@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use resock_core::session::SessionEvent;
 
 use crate::broadcast::{Cursor, Lagged, Ring};
+use crate::clock::Clock;
 
 /// The ring and whether the client is closed for good, behind one lock.
 #[derive(Debug)]
 pub(super) struct Hub {
     state: Mutex<HubState>,
     changed: Condvar,
+    /// The owner's clock: the timeouts of subscriptions are measured on it.
+    clock: Clock,
 }
 
 #[derive(Debug)]
@@ -25,13 +28,14 @@ struct HubState {
 
 impl Hub {
     /// A hub holding at most `capacity` events.
-    pub(super) fn new(capacity: usize) -> Arc<Hub> {
+    pub(super) fn new(capacity: usize, clock: Clock) -> Arc<Hub> {
         Arc::new(Hub {
             state: Mutex::new(HubState {
                 ring: Ring::new(capacity),
                 ended: false,
             }),
             changed: Condvar::new(),
+            clock,
         })
     }
 
@@ -92,14 +96,10 @@ impl Hub {
             state = match deadline {
                 None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
                 Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
+                    if deadline <= self.clock.now() {
                         return None;
                     }
-                    match self.changed.wait_timeout(state, left) {
-                        Ok((state, _)) => state,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    }
+                    self.clock.wait_until(&self.changed, state, deadline)
                 }
             };
         }
@@ -144,7 +144,7 @@ impl Subscription {
     /// subscription ended ([`is_ended`](Self::is_ended) tells the two apart). A zero timeout
     /// only takes what is already there.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<SessionEvent, Lagged>> {
-        let deadline = resock_core::saturating_later(Instant::now(), timeout);
+        let deadline = resock_core::saturating_later(self.hub.clock.now(), timeout);
         self.hub.next_until(self.cursor.as_ref()?, Some(deadline))
     }
 

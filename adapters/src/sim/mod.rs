@@ -52,8 +52,12 @@
 //! assert_eq!(app.take_output(), Some(12));
 //! ```
 
+#[cfg(feature = "blocking")]
+mod blocking;
 mod executor;
 mod runtime;
+#[cfg(feature = "blocking")]
+mod shared;
 mod sockets;
 #[cfg(test)]
 mod tests;
@@ -61,6 +65,10 @@ mod world;
 
 pub use executor::Task;
 pub use resock_core::sim::{Answer, Link, Network, Restart, Server, Simulation};
+#[cfg(feature = "blocking")]
+pub use shared::SharedWorld;
 pub use world::World;
 
+#[cfg(feature = "blocking")]
+pub(crate) use blocking::{SimConnection, Waited, WorldLink, run_world_to};
 pub(crate) use sockets::VirtualTime;

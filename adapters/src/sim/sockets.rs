@@ -12,23 +12,35 @@ use std::time::Instant;
 
 use resock_core::session::{TransportError, TransportErrorKind, TransportId};
 
-/// The virtual time of a world, read by the clients' drivers and handles.
+/// The virtual time of a world, read by the clients' drivers and handles, with the number of
+/// the world it belongs to (how a blocking client's helpers find the world to run).
 #[derive(Debug)]
-pub(crate) struct VirtualTime(Mutex<Instant>);
+pub(crate) struct VirtualTime {
+    now: Mutex<Instant>,
+    world: u64,
+}
 
 impl VirtualTime {
-    pub(crate) fn new(start: Instant) -> Self {
-        VirtualTime(Mutex::new(start))
+    pub(crate) fn new(start: Instant, world: u64) -> Self {
+        VirtualTime {
+            now: Mutex::new(start),
+            world,
+        }
     }
 
     /// The virtual now.
     pub(crate) fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn set(&self, at: Instant) {
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
         *now = (*now).max(at);
+    }
+
+    /// The number of the world this clock belongs to.
+    pub(crate) fn world(&self) -> u64 {
+        self.world
     }
 }
 

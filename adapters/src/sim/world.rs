@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use resock_core::ConfigError;
@@ -20,6 +21,9 @@ use crate::{Client, ClientBuilder};
 /// A bound on the work of one settle, so a task that wakes itself forever fails loudly instead
 /// of hanging the test.
 const MAX_ROUNDS_PER_SETTLE: u64 = 200_000;
+
+/// The number of the next world made in this process.
+static NEXT_WORLD: AtomicU64 = AtomicU64::new(1);
 
 /// A deterministic world for testing an application built on [`Client`]: the application's
 /// tasks and its clients run on one thread, against the simulated server of a [`Network`], on
@@ -37,7 +41,7 @@ const MAX_ROUNDS_PER_SETTLE: u64 = 200_000;
 /// and backoff jitter, and the link's jitter and loss, all derive from the seed.
 pub struct World {
     network: Network,
-    sockets: Arc<Sockets>,
+    pub(super) sockets: Arc<Sockets>,
     executor: Executor,
     seed: [u8; 32],
     clients: u64,
@@ -68,7 +72,10 @@ impl World {
         link_seed[0] ^= 0x5a;
         World {
             network: Network::new(link_seed),
-            sockets: Arc::new(Sockets::new(Arc::new(VirtualTime::new(start)))),
+            sockets: Arc::new(Sockets::new(Arc::new(VirtualTime::new(
+                start,
+                NEXT_WORLD.fetch_add(1, Ordering::Relaxed),
+            )))),
             executor: Executor::default(),
             seed,
             clients: 0,
@@ -115,15 +122,20 @@ impl World {
 
     /// The runtime of the next client: the world's sockets and clock, and a seed of its own.
     fn next_runtime(&mut self) -> SimRuntime {
+        SimRuntime {
+            sockets: Arc::clone(&self.sockets),
+            seed: self.next_client_seed(),
+        }
+    }
+
+    /// The seed of the next client (async or blocking), derived from the world's.
+    pub(super) fn next_client_seed(&mut self) -> [u8; 32] {
         self.clients += 1;
         let mut seed = self.seed;
         for (byte, n) in seed[24..].iter_mut().zip(self.clients.to_le_bytes()) {
             *byte ^= n;
         }
-        SimRuntime {
-            sockets: Arc::clone(&self.sockets),
-            seed,
-        }
+        seed
     }
 
     /// Runs every task until all are idle, carrying what the clients wrote to the network and
@@ -181,7 +193,7 @@ impl World {
     }
 
     /// Sets the clock to `at` (never backwards) and wakes what is due there.
-    fn move_clock(&mut self, at: Instant) {
+    pub(super) fn move_clock(&mut self, at: Instant) {
         self.sockets.time.set(at);
         let now = self.now();
         self.sockets.lock().fire_timers(now);

@@ -1,0 +1,190 @@
+//! A blocking app tested on the simulator: the `app` module is ordinary code on
+//! `resock::blocking_client::Client`; only the test knows the client runs in a [`SharedWorld`],
+//! where every call that would wait runs the world on virtual time instead.
+
+use std::time::Duration;
+
+use resock::blocking_client::Client;
+use resock::sim::{SharedWorld, World};
+use resock::{ClientBuilder, DisconnectReason, HeartbeatConfig, SessionEvent};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// The application under test: nothing in it knows it runs on a simulator. Its configuration
+/// (the builder) joins the room on every connection; its code reads with `recv`.
+mod app {
+    use resock::ClientBuilder;
+    use resock::blocking_client::Client;
+    use resock::core::session::ClosedReason;
+
+    /// The app's client configuration: the room is joined again on every connection.
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url).unwrap().send_on_open("join lobby")
+    }
+
+    /// Reads the next `count` lines.
+    pub fn read_lines(client: &mut Client, count: usize) -> Result<Vec<String>, ClosedReason> {
+        (0..count)
+            .map(|_| client.recv().map(|m| m.as_text().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    /// Asks the server (an echo) a question and reads the answer.
+    pub fn ask(client: &mut Client, question: &str) -> Result<String, ClosedReason> {
+        client.send_text(question).ok();
+        Ok(read_lines(client, 1)?.remove(0))
+    }
+}
+
+fn start(world: &SharedWorld, builder: ClientBuilder) -> Client {
+    builder.connect_blocking_sim(world).unwrap()
+}
+
+#[test]
+fn the_recv_loop_sees_the_reconnect_after_a_server_restart_and_gets_the_next_message() {
+    let world = World::new([3; 32]).shared();
+    let mut client = start(&world, app::builder("wss://chat.example/ws"));
+
+    // The server echoes: the first connection's join comes back.
+    assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+    assert_eq!(app::ask(&mut client, "who is here?").unwrap(), "who is here?");
+    let connected_at = world.now();
+
+    // The server restarts while the app is between calls: down 10 s, then back.
+    world.borrow_mut().stop_server();
+    world.borrow_mut().run_for(10 * SECOND);
+    world.borrow_mut().start_server();
+
+    // The app's next call sees the drop, reconnects, joins again, and gets the next message.
+    assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+    assert_eq!(app::ask(&mut client, "still there?").unwrap(), "still there?");
+    let mut phases = Vec::new();
+    while let Some(event) = client.next_event_timeout(Duration::ZERO) {
+        match event {
+            SessionEvent::Opened { .. } => phases.push("opened"),
+            SessionEvent::Disconnected { .. } => phases.push("disconnected"),
+            _ => {}
+        }
+    }
+    assert_eq!(phases, ["opened", "disconnected", "opened"]);
+    let world_ref = world.borrow();
+    assert_eq!(world_ref.server.requests.len(), 2, "one handshake per connection");
+    assert_eq!(world_ref.server.accepted, 2);
+    let texts: Vec<String> = world_ref
+        .server
+        .received
+        .iter()
+        .filter_map(|m| m.as_text().map(str::to_owned))
+        .collect();
+    assert_eq!(texts, ["join lobby", "who is here?", "join lobby", "still there?"]);
+    assert!(
+        world_ref.now() - connected_at < 30 * SECOND,
+        "virtual time, no real waiting"
+    );
+}
+
+#[test]
+fn the_heartbeat_detects_a_silent_server_on_virtual_time() {
+    let world = World::new([4; 32]).shared();
+    let heartbeat = HeartbeatConfig::every(10 * SECOND, 3 * SECOND);
+    let mut client = start(
+        &world,
+        ClientBuilder::new("ws://app.test/").unwrap().heartbeat(heartbeat),
+    );
+    client.connected().unwrap();
+
+    // A minute of answered pings: no disconnect.
+    let minute_later = world.now() + 60 * SECOND;
+    while world.now() < minute_later {
+        if let Some(event) = client.next_event_timeout(minute_later - world.now()) {
+            assert!(!matches!(event, SessionEvent::Disconnected { .. }), "{event:?}");
+        }
+    }
+    assert!(client.rtt().is_some(), "pongs came back");
+
+    let silent_from = world.now();
+    world.borrow_mut().server.answer_pings = false;
+    let reason = loop {
+        match client.next_event_timeout(60 * SECOND) {
+            Some(SessionEvent::Disconnected { reason, .. }) => break reason,
+            Some(_) => {}
+            None => panic!("no disconnect within a minute of silence"),
+        }
+    };
+    assert_eq!(reason, DisconnectReason::PongTimeout);
+    let detected = world.now() - silent_from;
+    assert!(
+        detected >= 3 * SECOND && detected <= 13 * SECOND + SECOND,
+        "{detected:?}"
+    );
+}
+
+/// What a blocking app wrote (relative time, bytes) through two restarts on a jittery link.
+fn transcript(seed: [u8; 32]) -> Vec<(Duration, Vec<u8>)> {
+    let world = World::new(seed);
+    let origin = world.now();
+    let world = world.shared();
+    world.borrow_mut().link.jitter = Duration::from_millis(30);
+    let mut client = start(&world, app::builder("ws://app.test/"));
+    for round in 0..3 {
+        assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+        assert_eq!(
+            app::ask(&mut client, &format!("round {round}")).unwrap(),
+            format!("round {round}")
+        );
+        world.borrow_mut().stop_server();
+        world.borrow_mut().run_for(5 * SECOND);
+        world.borrow_mut().start_server();
+    }
+    client.close(resock::CloseCode::NORMAL, "bye");
+    let written = world
+        .borrow()
+        .written
+        .iter()
+        .map(|(at, _, b)| (*at - origin, b.clone()))
+        .collect();
+    written
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes_and_another_seed_other_bytes() {
+    let written = transcript([9; 32]);
+    assert!(written.len() >= 9, "{} writes", written.len());
+    assert_eq!(
+        written,
+        transcript([9; 32]),
+        "same seed, same bytes at the same virtual times"
+    );
+    assert_ne!(
+        written,
+        transcript([10; 32]),
+        "another seed: other mask keys and jitter"
+    );
+}
+
+#[test]
+fn a_call_that_would_wait_forever_fails_loudly_instead_of_hanging() {
+    let world = World::new([5; 32]).shared();
+    world.borrow_mut().server.echo = false;
+    let mut client = start(
+        &world,
+        ClientBuilder::new("ws://app.test/")
+            .unwrap()
+            .heartbeat(HeartbeatConfig::disabled()),
+    );
+    client.connected().unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.recv()));
+    let panic = result.unwrap_err();
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(text.contains("block forever"), "{text}");
+}
+
+#[test]
+fn the_blocking_client_stays_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Client>();
+}
