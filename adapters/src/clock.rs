@@ -23,11 +23,23 @@ impl Clock {
         }
     }
 
+    /// The clock a thread other than the owner measures its own timeouts on (a sender's, a
+    /// subscription's): this one, except for a virtual clock read from a thread that does not
+    /// hold its world. Such a thread cannot run the world, and the owner may run it hours ahead
+    /// in a millisecond, so it waits in real time for the owner instead.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn for_waiting(&self) -> Clock {
+        match self {
+            #[cfg(feature = "sim")]
+            Clock::Virtual(time) if !crate::sim::holds_world(time.world()) => Clock::System,
+            other => other.clone(),
+        }
+    }
+
     /// Blocks on `changed` until it is notified or `deadline` passes on this clock; returns at
     /// once when it has passed. On a virtual clock, from the thread that shared its world
     /// (where nothing else moves time), it runs the world to `deadline` instead: time passes
-    /// as it would for a thread that waits while the owner makes no call. From another thread
-    /// it waits for a notification, at most the virtual time left in real time.
+    /// as it would for a thread that waits while the owner makes no call.
     #[cfg(feature = "blocking")]
     pub(crate) fn wait_until<'a, T>(
         &self,

@@ -81,6 +81,43 @@ fn the_recv_loop_sees_the_reconnect_after_a_server_restart_and_gets_the_next_mes
         world_ref.now() - connected_at < 30 * SECOND,
         "virtual time, no real waiting"
     );
+    drop(world_ref);
+
+    // The app closes: the handshake runs in the world, and `recv` then says why it ended.
+    assert!(client.close(resock::CloseCode::NORMAL, "bye"));
+    assert!(matches!(client.recv(), Err(resock::core::session::ClosedReason::User)));
+}
+
+#[test]
+fn a_sender_on_another_thread_reaches_the_owner_in_its_recv_loop() {
+    let world = World::new([6; 32]).shared();
+    let mut client = start(&world, app::builder("ws://app.test/"));
+    assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+    let sender = client.sender();
+    std::thread::scope(|scope| {
+        let other = scope.spawn(move || sender.send_text("from another thread").map(|_| ()));
+        // The owner runs the world (hours of heartbeats per millisecond, if it must) until the
+        // sender's message is taken, sent and echoed.
+        assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["from another thread"]);
+        other.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn a_sender_on_the_owners_thread_times_out_in_virtual_time_while_the_owner_makes_no_call() {
+    let world = World::new([7; 32]).shared();
+    let mut client = start(&world, app::builder("ws://app.test/"));
+    client.connected().unwrap();
+    client.set_send_timeout(5 * SECOND);
+    let sender = client.sender();
+    let before = world.now();
+    let refused = sender.send_text("nobody takes this");
+    assert!(matches!(refused, Err(resock::SendError::TimedOut(_))), "{refused:?}");
+    assert_eq!(
+        world.now() - before,
+        5 * SECOND,
+        "the send timeout, on the world's clock"
+    );
 }
 
 #[test]

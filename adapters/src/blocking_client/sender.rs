@@ -40,8 +40,9 @@ pub(super) struct Shared {
     /// Wakes the owner from its wait on the socket; `None` when the OS refused to make one
     /// (then the owner waits on `changed` and no transport can open).
     poller: Option<Arc<Poller>>,
-    /// The owner's clock: every timeout of a sender is measured on it.
-    pub(super) clock: Clock,
+    /// The owner's clock: the timeouts of senders are measured on it (see
+    /// [`Clock::for_waiting`]).
+    clock: Clock,
     /// The envelope of `send_typed`.
     #[cfg(feature = "json")]
     envelope: resock_core::typed::JsonEnvelope,
@@ -170,7 +171,7 @@ impl Shared {
             if deadline <= self.clock.now() {
                 return;
             }
-            inbox = self.wait_changed(inbox, deadline);
+            inbox = self.clock.wait_until(&self.changed, inbox, deadline);
         }
     }
 
@@ -185,8 +186,18 @@ impl Shared {
         }
     }
 
-    fn wait_changed<'a>(&self, inbox: MutexGuard<'a, Inbox>, deadline: Instant) -> MutexGuard<'a, Inbox> {
-        self.clock.wait_until(&self.changed, inbox, deadline)
+    /// The clock a sender on this thread measures its timeout on (see [`Clock::for_waiting`]).
+    fn sender_clock(&self) -> Clock {
+        self.clock.for_waiting()
+    }
+
+    fn wait_changed<'a>(
+        &self,
+        clock: &Clock,
+        inbox: MutexGuard<'a, Inbox>,
+        deadline: Instant,
+    ) -> MutexGuard<'a, Inbox> {
+        clock.wait_until(&self.changed, inbox, deadline)
     }
 }
 
@@ -198,13 +209,14 @@ impl Sender {
     /// Queues `message` on the client and waits until the owning thread accepted it (its id)
     /// or refused it, for at most the client's send timeout at the time this sender was made.
     pub fn send(&self, message: Message) -> Result<MessageId, SendError> {
-        let deadline = resock_core::saturating_later(self.shared.clock.now(), self.timeout);
+        let clock = self.shared.sender_clock();
+        let deadline = resock_core::saturating_later(clock.now(), self.timeout);
         let mut inbox = self.shared.lock();
         while !inbox.closed && inbox.pending.len() >= inbox.capacity {
-            if self.shared.clock.now() >= deadline {
+            if clock.now() >= deadline {
                 return Err(SendError::TimedOut(message));
             }
-            inbox = self.shared.wait_changed(inbox, deadline);
+            inbox = self.shared.wait_changed(&clock, inbox, deadline);
         }
         if inbox.closed {
             return Err(SendError::Closed(message));
@@ -218,7 +230,7 @@ impl Sender {
                 let (_, outcome) = inbox.done.swap_remove(at);
                 return outcome.map_err(SendError::from);
             }
-            if self.shared.clock.now() >= deadline {
+            if clock.now() >= deadline {
                 // Not done, so still pending: the owner never saw it.
                 if let Some(at) = inbox.pending.iter().position(|(t, _)| *t == ticket) {
                     if let Some((_, message)) = inbox.pending.remove(at) {
@@ -227,7 +239,7 @@ impl Sender {
                     }
                 }
             }
-            inbox = self.shared.wait_changed(inbox, deadline);
+            inbox = self.shared.wait_changed(&clock, inbox, deadline);
         }
     }
 
@@ -258,7 +270,8 @@ impl Sender {
     /// stays and the owner closes when it next drives IO. A later close (from any sender or the
     /// owner) finds the first one under way and changes nothing.
     pub fn close(&self, code: CloseCode, reason: &str) -> bool {
-        let deadline = resock_core::saturating_later(self.shared.clock.now(), self.timeout);
+        let clock = self.shared.sender_clock();
+        let deadline = resock_core::saturating_later(clock.now(), self.timeout);
         let mut inbox = self.shared.lock();
         if matches!(inbox.close, CloseRequest::None) && !inbox.closed {
             inbox.close = CloseRequest::Asked(code, reason.to_owned());
@@ -268,10 +281,10 @@ impl Sender {
             if inbox.closed || matches!(inbox.close, CloseRequest::Taken) {
                 return true;
             }
-            if self.shared.clock.now() >= deadline {
+            if clock.now() >= deadline {
                 return false;
             }
-            inbox = self.shared.wait_changed(inbox, deadline);
+            inbox = self.shared.wait_changed(&clock, inbox, deadline);
         }
     }
 

@@ -15,7 +15,8 @@ use crate::clock::Clock;
 pub(super) struct Hub {
     state: Mutex<HubState>,
     changed: Condvar,
-    /// The owner's clock: the timeouts of subscriptions are measured on it.
+    /// The owner's clock: the timeouts of subscriptions are measured on it (see
+    /// [`Clock::for_waiting`]).
     clock: Clock,
 }
 
@@ -85,6 +86,7 @@ impl Hub {
     /// Blocks until `cursor` has an event or a lag report, or the hub ended with nothing left
     /// for it (`None`), or `deadline` passed (`None` too).
     fn next_until(&self, cursor: &Cursor, deadline: Option<Instant>) -> Option<Result<SessionEvent, Lagged>> {
+        let clock = self.clock.for_waiting();
         let mut state = self.lock();
         loop {
             if let Some(next) = state.ring.next(cursor) {
@@ -96,10 +98,10 @@ impl Hub {
             state = match deadline {
                 None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
                 Some(deadline) => {
-                    if deadline <= self.clock.now() {
+                    if deadline <= clock.now() {
                         return None;
                     }
-                    self.clock.wait_until(&self.changed, state, deadline)
+                    clock.wait_until(&self.changed, state, deadline)
                 }
             };
         }
@@ -144,7 +146,7 @@ impl Subscription {
     /// subscription ended ([`is_ended`](Self::is_ended) tells the two apart). A zero timeout
     /// only takes what is already there.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<SessionEvent, Lagged>> {
-        let deadline = resock_core::saturating_later(self.hub.clock.now(), timeout);
+        let deadline = resock_core::saturating_later(self.hub.clock.for_waiting().now(), timeout);
         self.hub.next_until(self.cursor.as_ref()?, Some(deadline))
     }
 

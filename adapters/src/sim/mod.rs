@@ -71,4 +71,6 @@ pub use world::World;
 
 #[cfg(feature = "blocking")]
 pub(crate) use blocking::{SimConnection, Waited, WorldLink, run_world_to};
+#[cfg(feature = "blocking")]
+pub(crate) use shared::holds_world;
 pub(crate) use sockets::VirtualTime;

@@ -90,6 +90,11 @@ impl Unreachable {
     }
 }
 
+/// Whether this thread shared the world numbered `number` (and it still exists).
+pub(crate) fn holds_world(number: u64) -> bool {
+    WORLDS.with_borrow(|worlds| worlds.iter().any(|(n, weak)| *n == number && weak.strong_count() > 0))
+}
+
 /// Runs `f` on the shared world numbered `number`, if this thread holds it and nothing has
 /// it borrowed.
 pub(crate) fn with_world<R>(number: u64, f: impl FnOnce(&mut World) -> R) -> Result<R, Unreachable> {
