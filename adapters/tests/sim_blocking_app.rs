@@ -174,13 +174,12 @@ fn transcript(seed: [u8; 32]) -> Vec<(Duration, Vec<u8>)> {
         world.borrow_mut().start_server();
     }
     client.close(resock::CloseCode::NORMAL, "bye");
-    let written = world
+    world
         .borrow()
         .written
         .iter()
         .map(|(at, _, b)| (*at - origin, b.clone()))
-        .collect();
-    written
+        .collect()
 }
 
 #[test]

@@ -51,6 +51,42 @@
 //! world.run_for(Duration::from_secs(1));
 //! assert_eq!(app.take_output(), Some(12));
 //! ```
+//!
+//! # The blocking client
+//! The blocking [`Client`](crate::blocking_client::Client) runs in a world too, the same type
+//! with the same calls. Share the world ([`World::shared`] gives a [`SharedWorld`]) and start the
+//! client with [`ClientBuilder::connect_blocking_sim`](crate::ClientBuilder::connect_blocking_sim):
+//! each call that would wait (`recv`, `next_event`, `connected`, `close`, a `send` to a full
+//! queue) runs the world instead, its tasks until idle and then its clock to the next deadline,
+//! never past the call's own, until it can answer. Between calls, the test borrows the world to
+//! script it. Everything runs on the test's thread; a call that could only wait forever (nothing
+//! due, ever) panics instead of hanging.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use resock::ClientBuilder;
+//! use resock::sim::World;
+//!
+//! let world = World::new([7; 32]).shared();
+//! let mut client = ClientBuilder::new("wss://feed.example/ws")
+//!     .unwrap()
+//!     .send_on_open("subscribe prices")
+//!     .connect_blocking_sim(&world)
+//!     .unwrap();
+//!
+//! // The server echoes: the subscription comes back.
+//! assert_eq!(client.recv().unwrap().as_text(), Some("subscribe prices"));
+//!
+//! // The server restarts while the application is between calls.
+//! world.borrow_mut().stop_server();
+//! world.borrow_mut().run_for(Duration::from_secs(10));
+//! world.borrow_mut().start_server();
+//!
+//! // The next `recv` sees the drop, reconnects on virtual time and subscribes again.
+//! assert_eq!(client.recv().unwrap().as_text(), Some("subscribe prices"));
+//! assert_eq!(world.borrow().server.accepted, 2);
+//! ```
 
 #[cfg(feature = "blocking")]
 mod blocking;
