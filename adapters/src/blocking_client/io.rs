@@ -86,11 +86,7 @@ impl Io {
         match self {
             Io::Os { .. } => match shared.poller() {
                 Some(poller) => {
-                    let registered = transport.and_then(|(socket, read)| match socket {
-                        Socket::Os(registered) => Some((registered, read)),
-                        #[cfg(feature = "sim")]
-                        Socket::Sim(_) => None,
-                    });
+                    let registered = transport.and_then(|(socket, read)| Some((socket.registered()?, read)));
                     socket::wait(poller, registered, deadline)
                 }
                 None => {
@@ -121,6 +117,15 @@ impl Io {
 }
 
 impl Socket {
+    /// The socket as the poller knows it, if it is a real one.
+    fn registered(&self) -> Option<&Registered> {
+        match self {
+            Socket::Os(registered) => Some(registered),
+            #[cfg(feature = "sim")]
+            Socket::Sim(_) => None,
+        }
+    }
+
     /// One non-blocking read: `WouldBlock` when nothing is there yet, `Ok(0)` at EOF.
     pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

@@ -17,6 +17,7 @@ use resock_core::session::{TransportError, TransportErrorKind, TransportId};
 #[derive(Debug)]
 pub(crate) struct VirtualTime {
     now: Mutex<Instant>,
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))] // read by the blocking client only
     world: u64,
 }
 
@@ -39,6 +40,7 @@ impl VirtualTime {
     }
 
     /// The number of the world this clock belongs to.
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
     pub(crate) fn world(&self) -> u64 {
         self.world
     }
