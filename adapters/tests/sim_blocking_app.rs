@@ -209,14 +209,32 @@ fn a_call_that_would_wait_forever_fails_loudly_instead_of_hanging() {
             .heartbeat(HeartbeatConfig::disabled()),
     );
     client.connected().unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.recv()));
-    let panic = result.unwrap_err();
-    let text = panic
+    let text = panic_text(|| client.recv());
+    assert!(text.contains("block forever"), "{text}");
+}
+
+#[test]
+fn a_client_that_outlives_its_world_panics_with_a_sentence_and_still_drops() {
+    let world = World::new([8; 32]).shared();
+    let mut client = start(&world, ClientBuilder::new("ws://app.test/").unwrap());
+    client.connected().unwrap();
+    drop(world);
+    let text = panic_text(|| client.recv());
+    assert!(text.contains("world of this blocking client is gone"), "{text}");
+    // Dropping closes: nothing answers any more, so the close ends at its deadline.
+    drop(client);
+}
+
+/// The message of the panic `f` must raise.
+fn panic_text<R>(f: impl FnOnce() -> R) -> String {
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map(|_| ())
+        .unwrap_err();
+    panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    assert!(text.contains("block forever"), "{text}");
+        .unwrap_or_default()
 }
 
 #[test]

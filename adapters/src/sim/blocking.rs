@@ -9,7 +9,7 @@ use std::time::Instant;
 use resock_core::ConfigError;
 use resock_core::session::{TransportError, TransportErrorKind, TransportId};
 
-use super::shared::{SharedWorld, with_world};
+use super::shared::{SharedWorld, Unreachable, with_world};
 use super::sockets::{Op, Phase, Sockets, failure};
 use crate::ClientBuilder;
 use crate::blocking_client::{Client, Io};
@@ -45,7 +45,7 @@ impl WorldLink {
             sockets: Arc::clone(&self.sockets),
             id: self.sockets.lock().open(),
         };
-        let outcome = self.run(|world| {
+        let outcome = with_world(self.world, |world| {
             loop {
                 world.settle();
                 let phase = connection.phase();
@@ -66,6 +66,12 @@ impl WorldLink {
                     None => return Err(TransportError::new(TransportErrorKind::Io, "connecting: gone")),
                 }
             }
+        })
+        .unwrap_or_else(|why| {
+            if !std::thread::panicking() {
+                panic!("{}", why.explain());
+            }
+            Err(TransportError::new(TransportErrorKind::Io, why.explain()))
         });
         outcome.map(|()| connection)
     }
@@ -73,8 +79,12 @@ impl WorldLink {
     /// Runs the world once on behalf of a waiting client: every task until idle; then, unless
     /// `connection` (when `read`) has something to read, the clock to the world's next
     /// deadline or `deadline`, whichever is first.
+    ///
+    /// When the world is gone (dropped before the client), nothing answers any more: time
+    /// moves to `deadline`, so a close still ends; without a deadline the call panics, as it
+    /// could never return.
     pub(crate) fn wait(&self, connection: Option<(&SimConnection, bool)>, deadline: Option<Instant>) -> Waited {
-        self.run(|world| {
+        let waited = with_world(self.world, |world| {
             world.settle();
             if connection.is_some_and(|(c, read)| read && c.has_news()) {
                 return Waited::Moved;
@@ -87,13 +97,20 @@ impl WorldLink {
             world.move_clock(next);
             world.settle();
             Waited::Moved
-        })
-    }
-
-    /// Runs `f` on the world; panics when the world is out of reach, as the client could
-    /// never make progress then.
-    fn run<R>(&self, f: impl FnOnce(&mut super::World) -> R) -> R {
-        with_world(self.world, f).unwrap_or_else(|why| panic!("{}", why.explain()))
+        });
+        match (waited, deadline) {
+            (Ok(waited), _) => waited,
+            (Err(Unreachable::Gone), Some(deadline)) => {
+                self.sockets.time.set(deadline);
+                Waited::Moved
+            }
+            // Unwinding already (a test failed mid-call): a second panic would abort.
+            (Err(_), Some(deadline)) if std::thread::panicking() => {
+                self.sockets.time.set(deadline);
+                Waited::Moved
+            }
+            (Err(why), _) => panic!("{}", why.explain()),
+        }
     }
 }
 
