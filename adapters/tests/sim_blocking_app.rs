@@ -47,8 +47,14 @@ fn the_recv_loop_sees_the_reconnect_after_a_server_restart_and_gets_the_next_mes
 
     // The server echoes: the first connection's join comes back.
     assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+    let asked_at = world.now();
     assert_eq!(app::ask(&mut client, "who is here?").unwrap(), "who is here?");
     let connected_at = world.now();
+    assert_eq!(
+        connected_at - asked_at,
+        Duration::from_millis(10),
+        "the answer is read when it arrives: one round trip of the 5 ms link"
+    );
 
     // The server restarts while the app is between calls: down 10 s, then back.
     world.borrow_mut().stop_server();
@@ -118,6 +124,17 @@ fn a_sender_on_the_owners_thread_times_out_in_virtual_time_while_the_owner_makes
         5 * SECOND,
         "the send timeout, on the world's clock"
     );
+}
+
+#[test]
+fn on_a_link_without_latency_an_answer_takes_no_virtual_time() {
+    let world = World::new([2; 32]).shared();
+    world.borrow_mut().link.latency = Duration::ZERO;
+    let mut client = start(&world, app::builder("ws://app.test/"));
+    assert_eq!(app::read_lines(&mut client, 1).unwrap(), ["join lobby"]);
+    let asked_at = world.now();
+    assert_eq!(app::ask(&mut client, "now?").unwrap(), "now?");
+    assert_eq!(world.now(), asked_at, "what is there is read before time moves");
 }
 
 #[test]
