@@ -28,6 +28,10 @@
 //! the pong timeout will find the connection failed and reconnected (nothing queued is lost).
 //! Keep a thread in `recv`/`next_event`, or use the async client, whose driver runs on its own.
 //!
+//! In a simulated world (feature `sim`: `ClientBuilder::connect_blocking_sim`) the same client
+//! opens the world's in-memory connections, reads its virtual clock, and runs the world where
+//! it would otherwise wait (see `resock::sim`).
+//!
 //! # Who sees what
 //! * [`recv`](Client::recv) takes data messages, as received, from the recv buffer (bounded by
 //!   [`ClientBuilder::recv_capacity`]). They must not be lost: once `recv` was called, a full
