@@ -1,5 +1,6 @@
 //! The run loop of [`Client`]: drain the session's outputs and transmissions, then wait once
-//! on the poller for the socket, the session's next deadline and the senders together.
+//! for the socket, the session's next deadline and the senders together (on the poller, or by
+//! running a simulated world: the seam is `io.rs`).
 
 use std::time::Instant;
 
