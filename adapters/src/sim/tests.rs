@@ -152,3 +152,59 @@ fn a_task_that_never_idles_fails_loudly() {
     let text = panic.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(text.contains("does not settle"), "{text}");
 }
+
+/// A duration from the whole range: zero, tiny, seconds, hours, and `Duration::MAX`.
+fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Duration::ZERO),
+        (1u64..1_000_000).prop_map(Duration::from_nanos),
+        (1u64..120_000).prop_map(Duration::from_millis),
+        (1u64..100_000).prop_map(Duration::from_secs),
+        Just(Duration::MAX),
+    ]
+}
+
+use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the link's latency and jitter and the client's open timeout and heartbeat,
+    /// a world runs an hour of virtual time to its end (no hang, no panic), and the client is
+    /// open exactly when a round trip fits in the open timeout.
+    #[test]
+    fn any_latency_and_timer_settings_run_to_the_end(
+        latency in any_duration(),
+        jitter in any_duration(),
+        open_timeout in any_duration(),
+        // From 1 ms: below that, a heartbeat on a zero-latency link pings a million times a
+        // virtual second (allowed, and covered for the session by the settings-space tests).
+        ping_interval in any_duration().prop_map(|d| d.max(Duration::from_millis(1))),
+        pong_timeout in any_duration(),
+    ) {
+        let mut world = World::new([8; 32]);
+        world.link.latency = latency;
+        world.link.jitter = jitter;
+        let builder = ClientBuilder::new("ws://app.test/")
+            .unwrap()
+            .open_timeout(open_timeout)
+            .ping_interval(ping_interval)
+            .pong_timeout(pong_timeout);
+        let Ok(client) = builder.start_sim(&mut world) else {
+            // A setting that can never work is refused up front (a typed error), not run.
+            return Ok(());
+        };
+        let span = 600 * SECOND;
+        world.run_for(span);
+        proptest::prop_assert_eq!(world.elapsed(), span);
+        // Four one-way trips open a connection (TCP there and back, request, response).
+        let opening = latency.saturating_add(jitter).saturating_mul(4);
+        if opening <= Duration::from_secs(1) && open_timeout >= Duration::from_secs(2) {
+            proptest::prop_assert!(client.metrics().connections >= 1, "a short link opens");
+        }
+        if latency.saturating_mul(2) >= span {
+            proptest::prop_assert_eq!(client.metrics().connections, 0, "nothing arrives in time");
+        }
+    }
+}
