@@ -208,3 +208,70 @@ proptest::proptest! {
         }
     }
 }
+
+/// The per-attempt hooks and the typed router run on the world as on any runtime: a token per
+/// attempt in the request headers, a subscription first on every connection, and typed
+/// messages routed to their handler.
+#[cfg(feature = "json")]
+#[test]
+fn hooks_and_the_typed_router_run_in_the_world() {
+    use crate::{AsyncRouter, Client, Incoming, JsonEnvelope};
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Price {
+        symbol: String,
+        cents: u64,
+    }
+
+    let mut world = World::new([11; 32]);
+    world.server.echo = false;
+    let client = ClientBuilder::new("wss://prices.example/ws")
+        .unwrap()
+        .envelope(JsonEnvelope::default())
+        .headers_with(|attempt| vec![("Authorization".to_owned(), format!("Bearer token-{attempt}"))])
+        .send_on_open_with(|| vec![Message::text("subscribe ACME")])
+        .start_sim(&mut world)
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut router = AsyncRouter::new(client.envelope().clone());
+    router.on("price", {
+        let seen = std::sync::Arc::clone(&seen);
+        move |_: Client, price: Incoming<Price>| {
+            let seen = std::sync::Arc::clone(&seen);
+            async move { seen.lock().unwrap().push((price.symbol.clone(), price.cents)) }
+        }
+    });
+    world.spawn({
+        let client = client.clone();
+        async move {
+            client.run_router(&mut router, client.clone()).await;
+        }
+    });
+    assert!(world.run_until(5 * SECOND, |_| client.state() == SessionState::Open));
+    world.broadcast(&Message::text(
+        r#"{"type":"price","data":{"symbol":"ACME","cents":1234}}"#,
+    ));
+    world.run_for(SECOND);
+    assert_eq!(*seen.lock().unwrap(), [("ACME".to_owned(), 1234)]);
+
+    // After a restart: the subscription again, on a new connection, with the attempt's token.
+    world.stop_server();
+    world.run_for(2 * SECOND);
+    world.start_server();
+    assert!(world.run_until(60 * SECOND, |w| w.server.received.len() == 2));
+    assert!(
+        world
+            .server
+            .received
+            .iter()
+            .all(|m| m.as_text() == Some("subscribe ACME"))
+    );
+    let tokens: Vec<String> = world
+        .server
+        .requests
+        .iter()
+        .map(|(_, request)| request.header("Authorization").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(tokens.first().map(String::as_str), Some("Bearer token-1"));
+    assert!(tokens.len() >= 2 && tokens[1..].iter().all(|t| t.starts_with("Bearer token-")));
+}
