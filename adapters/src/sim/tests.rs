@@ -275,3 +275,57 @@ fn hooks_and_the_typed_router_run_in_the_world() {
     assert_eq!(tokens.first().map(String::as_str), Some("Bearer token-1"));
     assert!(tokens.len() >= 2 && tokens[1..].iter().all(|t| t.starts_with("Bearer token-")));
 }
+
+/// The details a test relies on: an opening takes exactly four one-way trips, a refused
+/// connect writes nothing, each client's mask keys come from its own seed, and the world counts
+/// its tasks.
+#[test]
+fn openings_take_four_trips_refusals_write_nothing_seeds_differ_and_tasks_are_counted() {
+    let mut world = World::new([12; 32]);
+    world.link.latency = Duration::from_millis(25);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    let other = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    assert_eq!(world.tasks(), 2, "two drivers");
+    let mut events = client.subscribe();
+    let opened = world.spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Ok(SessionEvent::Opened { .. }) = event {
+                return;
+            }
+        }
+    });
+    assert_eq!(world.tasks(), 3);
+    assert!(world.run_until(SECOND, |_| opened.is_finished()));
+    assert_eq!(
+        world.elapsed(),
+        Duration::from_millis(100),
+        "TCP there and back, request, response"
+    );
+    assert_eq!(world.tasks(), 2, "the finished task is gone");
+
+    // Both clients send the same message: the frames differ by their mask keys alone.
+    world.spawn({
+        let (client, other) = (client.clone(), other.clone());
+        async move {
+            client.send(Message::binary(vec![0; 8])).await.unwrap();
+            other.send(Message::binary(vec![0; 8])).await.unwrap();
+        }
+    });
+    world.run_for(SECOND);
+    let frames: Vec<&Vec<u8>> = world.written.iter().rev().take(2).map(|(_, _, bytes)| bytes).collect();
+    assert_eq!(frames[0].len(), frames[1].len());
+    assert_ne!(frames[0], frames[1], "each client masks with keys from its own seed");
+
+    // A server that is down refuses: the clients write nothing while it is down.
+    world.stop_server();
+    let written = world.written.len();
+    world.run_for(30 * SECOND);
+    assert_eq!(world.written.len(), written, "a refused connect carries no request");
+    assert!(client.state() != SessionState::Open);
+}
