@@ -329,3 +329,28 @@ fn openings_take_four_trips_refusals_write_nothing_seeds_differ_and_tasks_are_co
     assert_eq!(world.written.len(), written, "a refused connect carries no request");
     assert!(client.state() != SessionState::Open);
 }
+
+/// A connect the client gives up on (its open timeout before the TCP handshake ends) is
+/// closed: the server does not keep a connection per abandoned attempt.
+#[test]
+fn an_abandoned_connect_is_closed_at_the_server() {
+    let mut world = World::new([13; 32]);
+    world.link.latency = 10 * SECOND;
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .open_timeout(5 * SECOND)
+        .start_sim(&mut world)
+        .unwrap();
+    world.run_for(600 * SECOND);
+    assert!(
+        world.server.tcp_accepts >= 5,
+        "{} attempts reached the server",
+        world.server.tcp_accepts
+    );
+    assert!(
+        world.server.connections() <= 1,
+        "{} left open",
+        world.server.connections()
+    );
+    assert_eq!(client.metrics().connections, 0);
+}
