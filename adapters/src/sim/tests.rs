@@ -328,6 +328,15 @@ fn openings_take_four_trips_refusals_write_nothing_seeds_differ_and_tasks_are_co
     world.run_for(30 * SECOND);
     assert_eq!(world.written.len(), written, "a refused connect carries no request");
     assert!(client.state() != SessionState::Open);
+    assert!(world.client_connections() <= 2, "refused connects are let go of");
+    world.start_server();
+    assert!(world.run_until(60 * SECOND, |_| client.state() == SessionState::Open));
+    assert!(world.run_until(60 * SECOND, |_| other.state() == SessionState::Open));
+    assert_eq!(
+        world.client_connections(),
+        2,
+        "one connection per client, the old ones let go of"
+    );
 }
 
 /// A connect the client gives up on (its open timeout before the TCP handshake ends) is
@@ -351,6 +360,11 @@ fn an_abandoned_connect_is_closed_at_the_server() {
         world.server.connections() <= 1,
         "{} left open",
         world.server.connections()
+    );
+    assert!(
+        world.client_connections() <= 1,
+        "{} held by the client",
+        world.client_connections()
     );
     assert_eq!(client.metrics().connections, 0);
 }
