@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use resock::sim::World;
+use resock::sim::{Simulation, World};
 use resock::{ClientBuilder, Message};
 
 /// The application under test: nothing in it knows it runs on a simulator.
@@ -76,8 +76,7 @@ fn the_chat_rejoins_its_room_after_each_of_100_restarts_and_shows_each_phase() {
     for restart in 1..=100 {
         // Online: a chat line from the server reaches the screen.
         world.run_for(Duration::from_secs(30));
-        let now = world.now();
-        world.server.broadcast(&Message::text(format!("line {restart}")), now);
+        world.broadcast(&Message::text(format!("line {restart}")));
         world.run_for(Duration::from_secs(1));
         assert_eq!(screen.borrow().status, "online");
         assert_eq!(screen.borrow().lines.last().unwrap(), &format!("line {restart}"));

@@ -12,13 +12,18 @@
 //! default run is bimodal, a round trip costing about 8 us while client and server threads
 //! share a busy vCPU and about 70 us when each waits for an idle vCPU to wake, and the
 //! scheduler does not pick the same for every client; on one CPU every client meets the same.
+//! `-- --server batched` uses an echo server that writes the echoes of one read together
+//! instead of one `send` per echo (see [`Echo`]): the default server costs more CPU per message
+//! than either client and so sets the pace for both; this one leaves the pace to the client.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+#[path = "e2e/echo.rs"]
+mod echo;
+
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use echo::{Echo, EchoServer};
 use resock::Message;
 
 /// Payload size of every message.
@@ -35,16 +40,18 @@ struct Round {
 }
 
 /// The pipelined run: messages per second, and CPU microseconds per message spent by the
-/// client (this thread) and by everything else in the process (the echo server's thread).
+/// client (this thread; of that, in the kernel) and by everything else in the process (the
+/// echo server's thread).
 #[derive(Debug, Clone, Copy)]
 struct Pipelined {
     rate: f64,
     client_us: f64,
+    client_kernel_us: f64,
     server_us: f64,
 }
 
-/// CPU seconds (user + system) of this thread (`RUSAGE_THREAD`) or this process.
-fn cpu_seconds(who: libc::c_int) -> f64 {
+/// CPU seconds of this thread (`RUSAGE_THREAD`) or this process: (user, system).
+fn cpu_seconds(who: libc::c_int) -> (f64, f64) {
     // SAFETY: `rusage` is plain data, and getrusage only writes it.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -52,14 +59,14 @@ fn cpu_seconds(who: libc::c_int) -> f64 {
         usage
     };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
 
 /// Started before a pipelined run; `finish` turns it into [`Pipelined`].
 struct PipelinedClock {
     start: Instant,
-    thread: f64,
-    process: f64,
+    thread: (f64, f64),
+    process: (f64, f64),
 }
 
 impl PipelinedClock {
@@ -73,79 +80,17 @@ impl PipelinedClock {
 
     fn finish(self, messages: usize) -> Pipelined {
         let elapsed = self.start.elapsed().as_secs_f64();
-        let thread = cpu_seconds(libc::RUSAGE_THREAD) - self.thread;
-        let process = cpu_seconds(libc::RUSAGE_SELF) - self.process;
+        let (thread_user, thread_system) = cpu_seconds(libc::RUSAGE_THREAD);
+        let (process_user, process_system) = cpu_seconds(libc::RUSAGE_SELF);
+        let thread_system = thread_system - self.thread.1;
+        let thread = thread_user - self.thread.0 + thread_system;
+        let process = process_user - self.process.0 + process_system - self.process.1;
         let per_message = |seconds: f64| seconds * 1e6 / messages as f64;
         Pipelined {
             rate: messages as f64 / elapsed,
             client_us: per_message(thread),
+            client_kernel_us: per_message(thread_system),
             server_us: per_message(process - thread),
-        }
-    }
-}
-
-/// A tungstenite echo server; stopped and joined on drop.
-struct EchoServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-impl EchoServer {
-    fn start() -> EchoServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let accept = std::thread::spawn(move || {
-            let mut workers = Vec::new();
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                stream.set_nodelay(true).unwrap();
-                workers.push(std::thread::spawn(move || echo(stream)));
-            }
-            for worker in workers {
-                worker.join().ok();
-            }
-        });
-        EchoServer {
-            addr,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
-    }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        TcpStream::connect(self.addr).ok(); // wakes the accept loop
-        if let Some(accept) = self.accept.take() {
-            accept.join().ok();
-        }
-    }
-}
-
-fn echo(stream: TcpStream) {
-    let Ok(mut ws) = tungstenite::accept(stream) else {
-        return;
-    };
-    loop {
-        match ws.read() {
-            Ok(message) if message.is_text() || message.is_binary() => {
-                if ws.send(message).is_err() {
-                    return;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => return,
         }
     }
 }
@@ -435,7 +380,14 @@ fn main() {
         (5, 20_000, 200_000)
     };
     let one_cpu = args.iter().any(|a| a == "--one-cpu").then(pin_to_one_cpu);
-    let server = EchoServer::start();
+    // `--server batched`: the batching echo server instead of the per-message one.
+    let echo = match args.iter().position(|a| a == "--server").and_then(|i| args.get(i + 1)) {
+        None => Echo::PerMessage,
+        Some(kind) if kind == "batched" => Echo::Batched,
+        Some(kind) if kind == "per-message" => Echo::PerMessage,
+        Some(other) => panic!("--server {other}: expected per-message or batched"),
+    };
+    let server = EchoServer::start(echo);
     let url = server.url();
     let names: Vec<&str> = CLIENTS
         .into_iter()
@@ -475,6 +427,7 @@ fn main() {
                 pipelined: Pipelined {
                     rate: pick(&|r| r.pipelined.rate),
                     client_us: pick(&|r| r.pipelined.client_us),
+                    client_kernel_us: pick(&|r| r.pipelined.client_kernel_us),
                     server_us: pick(&|r| r.pipelined.server_us),
                 },
             };
@@ -485,7 +438,8 @@ fn main() {
         format!("every thread on CPU {cpu}")
     });
     println!(
-        "e2e loopback, {SIZE} B binary messages, tungstenite echo server, medians of {rounds} rounds, {placement}"
+        "e2e loopback, {SIZE} B binary messages, {}, medians of {rounds} rounds, {placement}",
+        echo.describe()
     );
     let by_name = |name: &str| results.iter().find(|r| r.0 == name).map(|r| r.1);
     let baseline = by_name("tungstenite-blocking");
@@ -499,11 +453,13 @@ fn main() {
         });
         println!(
             "e2e {name}: latency p50 {:.1} us, p99 {:.1} us ({round_trips} round trips); \
-             pipelined {pipelined}: {:.0} msg/s, CPU per message {:.2} us client, {:.2} us server{versus}",
+             pipelined {pipelined}: {:.0} msg/s, CPU per message {:.2} us client ({:.2} in the kernel), \
+             {:.2} us server{versus}",
             round.p50.as_secs_f64() * 1e6,
             round.p99.as_secs_f64() * 1e6,
             round.pipelined.rate,
             round.pipelined.client_us,
+            round.pipelined.client_kernel_us,
             round.pipelined.server_us,
         );
     }

@@ -11,9 +11,11 @@
 //!    whether reads pause for a full inbox, handle due timeouts, and take bytes from
 //!    `poll_transmit` when the previous ones are written;
 //! 3. without the lock: write those bytes (the position is kept here, so a frame is never
-//!    torn), read the socket into the session (unless `recv`'s inbox is full), finish retired
-//!    transports, and arm the timer at `poll_timeout()` (always: timers never pause);
-//! 4. otherwise wait for a handle's wake-up.
+//!    torn), read the socket into the session (unless `recv`'s inbox is full) and, under the
+//!    same lock, move out what the read produced (so `recv` is woken with the messages in
+//!    this round, not the next), finish retired transports, and arm the timer at
+//!    `poll_timeout()` (always: timers never pause);
+//! 4. otherwise wait for a handle's wake-up ([`DriverWake`]).
 //!
 //! All state lives in the driver and the shared session, never in a suspended `.await`, so
 //! dropping the future at any point loses nothing that was accepted (queued messages stay in
@@ -23,16 +25,17 @@ mod connect;
 mod runtime;
 mod shared;
 mod transport;
+mod wake;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::read_buf::with_read_buf;
-use event_listener::{Event, EventListener};
+use event_listener::Event;
 use resock_core::session::{Output, Session, SessionEvent, SessionState, TransportId, TransportInput};
 use resock_core::{CloseCode, WsUrl};
 
@@ -47,6 +50,7 @@ use connect::{Connector, Opening, Stream};
 pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
 pub(crate) use shared::{Shared, State};
 use transport::{Io, Retiring};
+pub(crate) use wake::DriverWake;
 
 /// Rounds of work in one poll before the driver yields to other tasks.
 const ROUNDS_PER_POLL: usize = 32;
@@ -68,7 +72,6 @@ pub(crate) struct Run<R: Runtime> {
     retiring: Option<Retiring<Stream<R>, R::Timer>>,
     timer: R::Timer,
     timer_at: Option<Instant>,
-    listener: Option<EventListener>,
     /// The builder's per-connection hooks.
     hooks: Hooks,
     /// Logs outputs with the `tracing` feature.
@@ -87,6 +90,9 @@ pub(crate) struct Run<R: Runtime> {
     orphaned: bool,
     /// The last `drain_outputs` emptied the session's outputs.
     drained: bool,
+    /// Since the last wake-up of the handles, a message went into `recv`'s inbox or the
+    /// session ended: `recv` must be woken too.
+    received: bool,
     done: bool,
 }
 
@@ -122,9 +128,10 @@ impl<R: Runtime> Run<R> {
                 ended: false,
                 finished: false,
             }),
-            wake_driver: Event::new(),
+            wake_driver: DriverWake::default(),
             changed: Event::new(),
             clock,
+            received: Event::new(),
             handles: AtomicUsize::new(0),
             recv_capacity: recv_capacity.max(1),
             #[cfg(feature = "json")]
@@ -139,7 +146,6 @@ impl<R: Runtime> Run<R> {
             timer: runtime.timer(),
             runtime,
             timer_at: None,
-            listener: None,
             hooks,
             tracer: Default::default(),
             pending_connect: None,
@@ -148,6 +154,7 @@ impl<R: Runtime> Run<R> {
             started: false,
             orphaned: false,
             drained: false,
+            received: false,
             done: false,
         };
         Ok((client, run))
@@ -158,23 +165,19 @@ impl<R: Runtime> Run<R> {
             return Poll::Ready(());
         }
         for _ in 0..ROUNDS_PER_POLL {
-            // Listen before looking, so a wake-up during this round is not lost.
-            if self.listener.is_none() {
-                self.listener = Some(self.shared.wake_driver.listen());
-            }
+            // Clear the flag before looking, so a wake-up during this round is not lost.
+            self.shared.wake_driver.take();
             let progress = self.round(cx);
             if self.done {
-                self.listener = None;
                 return Poll::Ready(());
             }
             if progress {
-                self.shared.changed.notify(usize::MAX);
+                let received = std::mem::take(&mut self.received);
+                self.shared.notify_changed(received);
                 continue;
             }
-            let listener = self.listener.as_mut().expect("armed at the top of the round");
-            match Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => self.listener = None,
-                Poll::Pending => return Poll::Pending,
+            if self.shared.wake_driver.poll_notified(cx).is_pending() {
+                return Poll::Pending;
             }
         }
         // Plenty done in one go; let other tasks run and come back.
@@ -185,8 +188,8 @@ impl<R: Runtime> Run<R> {
     /// One round of work; true when anything moved.
     fn round(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = self.poll_opening(cx) | self.open_pending_connect();
+        let shared = Arc::clone(&self.shared);
         let deadline = {
-            let shared = Arc::clone(&self.shared);
             let mut state = shared.lock();
             let now = self.shared.clock.now();
             if !self.started {
@@ -221,20 +224,27 @@ impl<R: Runtime> Run<R> {
             progress |= self.take_transmit(&mut state);
             if !state.ended && self.drained && matches!(state.session.state(), SessionState::Closed(_)) {
                 state.ended = true;
+                self.received = true;
                 progress = true;
             }
             if self.is_finished(&state) {
                 state.finished = true;
                 self.done = true;
                 drop(state);
-                self.shared.changed.notify(usize::MAX);
+                self.shared.notify_changed(true);
                 return true;
             }
             state.session.poll_timeout()
         };
         progress |= self.poll_write(cx);
         if !self.reads_paused {
-            progress |= self.poll_read(cx);
+            if let Some(mut state) = self.poll_read(cx, &shared) {
+                // What the read produced leaves the session now, so the wake-up at the end of
+                // this round finds the messages in `recv`'s inbox (the next round acts on the
+                // rest: a `Connect`'s hooks, a paused read, the end).
+                self.drain_outputs(&mut state);
+                progress = true;
+            }
         }
         if let Some(retiring) = self.retiring.as_mut() {
             if retiring.poll_done(cx).is_ready() {
@@ -295,6 +305,7 @@ impl<R: Runtime> Run<R> {
                     }
                     if !self.orphaned {
                         state.keep_for_recv(message, self.shared.recv_capacity);
+                        self.received = true;
                     }
                 }
                 Output::Event(event) => state.events.push(event),
@@ -403,47 +414,40 @@ impl<R: Runtime> Run<R> {
         }
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Reads the socket once. When the read brought something for the session (bytes, the end
+    /// of the stream or an error), it is handed over and the lock it was handed over under is
+    /// returned, so the caller moves the outputs out without taking the lock again.
+    fn poll_read<'s>(&mut self, cx: &mut Context<'_>, shared: &'s Shared) -> Option<MutexGuard<'s, State>> {
         let Link::Up { id, io } = &mut self.link else {
-            return false;
+            return None;
         };
         if io.broken || !io.read_open {
-            return false;
+            return None;
         }
         let id = *id;
-        let shared = &self.shared;
         // The read buffer is the thread's (see `read_buf`): the bytes are handed to the session
         // before this poll returns, so an idle connection holds no read buffer.
-        let result = with_read_buf(|buf| match io.poll_read(cx, buf) {
-            Poll::Pending => None,
-            Poll::Ready(Ok(n)) if n > 0 => {
-                shared
-                    .lock()
-                    .session
-                    .handle_transport(shared.clock.now(), id, TransportInput::Data(&buf[..n]));
-                Some(Ok(n))
+        with_read_buf(|buf| {
+            let Poll::Ready(result) = io.poll_read(cx, buf) else {
+                return None;
+            };
+            let mut state = shared.lock();
+            let now = shared.clock.now();
+            match result {
+                Ok(0) => {
+                    io.read_open = false;
+                    state.session.handle_transport(now, id, TransportInput::Eof);
+                }
+                Ok(n) => state.session.handle_transport(now, id, TransportInput::Data(&buf[..n])),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    io.broken = true;
+                    let error = connect::io_error(&e, "reading from the server");
+                    state.session.handle_transport(now, id, TransportInput::Failed(&error));
+                }
             }
-            Poll::Ready(result) => Some(result),
-        });
-        let Some(result) = result else {
-            return false;
-        };
-        let mut state = self.shared.lock();
-        let now = self.shared.clock.now();
-        match result {
-            Ok(0) => {
-                io.read_open = false;
-                state.session.handle_transport(now, id, TransportInput::Eof);
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                io.broken = true;
-                let error = connect::io_error(&e, "reading from the server");
-                state.session.handle_transport(now, id, TransportInput::Failed(&error));
-            }
-        }
-        true
+            Some(state)
+        })
     }
 
     /// Arms the timer at the session's next deadline; true when it fired.
@@ -485,7 +489,7 @@ impl<R: Runtime> Drop for Run<R> {
     fn drop(&mut self) {
         if !self.done {
             self.shared.lock().finished = true;
-            self.shared.changed.notify(usize::MAX);
+            self.shared.notify_changed(true);
         }
     }
 }

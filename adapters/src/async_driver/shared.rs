@@ -12,18 +12,23 @@ use resock_core::session::{
     ClosedReason, DisconnectReason, Session, SessionEvent, SessionState, TransportError, TransportErrorKind,
 };
 
+use super::DriverWake;
 use crate::broadcast::Ring;
 
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// Handles to the driver: a command was given, `recv` made room in a full inbox, or the
     /// last handle went away.
-    pub(crate) wake_driver: Event,
+    pub(crate) wake_driver: DriverWake,
     /// Driver to handles and subscriptions: events or messages arrived, the queue took
     /// messages, the state changed, or the driver ended. Waiters re-check their own condition.
     pub(crate) changed: Event,
     /// Where the driver and the handles read the time.
     pub(crate) clock: crate::clock::Clock,
+    /// Driver to `recv`: data messages went into the inbox, the session ended, or the driver
+    /// did. `recv` waits on this alone, so a round that only wrote or took messages from the
+    /// queue does not wake a reader for nothing.
+    pub(crate) received: Event,
     /// Live `Client` handles; the driver closes the session when it drops to zero.
     pub(crate) handles: AtomicUsize,
     /// Most data messages held for `recv` (see [`State::inbox`]).
@@ -56,6 +61,15 @@ pub(crate) struct State {
 }
 
 impl Shared {
+    /// Wakes everyone waiting on [`changed`](Self::changed), and the readers too when
+    /// `received` (see [`received`](Self::received)).
+    pub(crate) fn notify_changed(&self, received: bool) {
+        self.changed.notify(usize::MAX);
+        if received {
+            self.received.notify(usize::MAX);
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic under this lock cannot leave the session half-updated in a way that matters
         // more than stopping every handle would.

@@ -9,7 +9,7 @@ pub use subscription::Subscription;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use event_listener::EventListener;
+use event_listener::{Event, EventListener};
 use resock_core::CloseCode;
 use resock_core::session::{ClosedReason, Metrics, Rtt, SessionState};
 
@@ -102,7 +102,12 @@ impl Client {
 
     /// Waits until `ready` answers, checking it under the lock each time the driver reports a
     /// change.
-    async fn wait_for<T>(&self, mut ready: impl FnMut(&mut State) -> Option<T>) -> T {
+    async fn wait_for<T>(&self, ready: impl FnMut(&mut State) -> Option<T>) -> T {
+        self.wait_on(&self.shared.changed, ready).await
+    }
+
+    /// Waits until `ready` answers, checking it under the lock each time `event` fires.
+    async fn wait_on<T>(&self, event: &Event, mut ready: impl FnMut(&mut State) -> Option<T>) -> T {
         loop {
             let listener: EventListener = {
                 let mut state = self.shared.lock();
@@ -110,7 +115,7 @@ impl Client {
                     return answer;
                 }
                 // Listening under the lock: a change the driver makes next cannot be missed.
-                self.shared.changed.listen()
+                event.listen()
             };
             listener.await;
         }
@@ -129,7 +134,7 @@ impl Client {
             state.closing = true;
             state.session.close(self.shared.clock.now(), code, reason);
         }
-        self.shared.wake_driver.notify(usize::MAX);
+        self.shared.wake_driver.notify();
         self.wait_for(|state| if state.finished { state.closed_reason() } else { None })
             .await
     }
@@ -144,7 +149,7 @@ impl Clone for Client {
 impl Drop for Client {
     fn drop(&mut self) {
         if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.shared.wake_driver.notify(usize::MAX);
+            self.shared.wake_driver.notify();
         }
     }
 }

@@ -26,12 +26,12 @@ impl Client {
     /// Cancel-safe: a message is taken from the inbox only in the poll that returns it.
     pub async fn recv(&self) -> Result<Message, ClosedReason> {
         let capacity = self.shared.recv_capacity;
-        self.wait_for(|state| {
+        self.wait_on(&self.shared.received, |state| {
             state.receiving = true;
             if let Some(message) = state.inbox.pop_front() {
                 if state.inbox.len() + 1 >= capacity {
                     // The driver may have stopped reading for this full inbox.
-                    self.shared.wake_driver.notify(usize::MAX);
+                    self.shared.wake_driver.notify();
                 }
                 crate::release_if_drained(&mut state.inbox);
                 return Some(Ok(message));

@@ -23,7 +23,7 @@ impl Client {
                 match state.session.send(message) {
                     Ok(id) => {
                         drop(state);
-                        self.shared.wake_driver.notify(usize::MAX);
+                        self.shared.wake_driver.notify();
                         return Ok(id);
                     }
                     Err(SessionSendError::QueueFull(m)) => message = m,
@@ -45,7 +45,7 @@ impl Client {
         match state.session.send(message) {
             Ok(id) => {
                 drop(state);
-                self.shared.wake_driver.notify(usize::MAX);
+                self.shared.wake_driver.notify();
                 Ok(id)
             }
             Err(SessionSendError::QueueFull(m)) => Err(SendError::Full(m)),

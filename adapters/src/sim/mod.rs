@@ -11,7 +11,9 @@
 //!
 //! The outage scripts are the [`Simulation`] trait's: [`restart_every`](Simulation::restart_every),
 //! [`network_outage`](Simulation::network_outage), [`unavailable_for`](Simulation::unavailable_for),
-//! [`stop_answering_pings`](Simulation::stop_answering_pings) and [`deploy`](Simulation::deploy).
+//! [`stop_answering_pings`](Simulation::stop_answering_pings) and [`deploy`](Simulation::deploy);
+//! [`broadcast`](Simulation::broadcast) and [`close_all`](Simulation::close_all) make the server
+//! speak now. Import the trait with the world: `use resock::sim::{Simulation, World};`.
 //!
 //! # Example
 //! ```

@@ -152,3 +152,219 @@ fn a_task_that_never_idles_fails_loudly() {
     let text = panic.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(text.contains("does not settle"), "{text}");
 }
+
+/// A duration from the whole range: zero, tiny, seconds, hours, and `Duration::MAX`.
+fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Duration::ZERO),
+        (1u64..1_000_000).prop_map(Duration::from_nanos),
+        (1u64..120_000).prop_map(Duration::from_millis),
+        (1u64..100_000).prop_map(Duration::from_secs),
+        Just(Duration::MAX),
+    ]
+}
+
+use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the link's latency and jitter and the client's open timeout and heartbeat,
+    /// a world runs an hour of virtual time to its end (no hang, no panic), and the client is
+    /// open exactly when a round trip fits in the open timeout.
+    #[test]
+    fn any_latency_and_timer_settings_run_to_the_end(
+        latency in any_duration(),
+        jitter in any_duration(),
+        open_timeout in any_duration(),
+        // From 1 ms: below that, a heartbeat on a zero-latency link pings a million times a
+        // virtual second (allowed, and covered for the session by the settings-space tests).
+        ping_interval in any_duration().prop_map(|d| d.max(Duration::from_millis(1))),
+        pong_timeout in any_duration(),
+    ) {
+        let mut world = World::new([8; 32]);
+        world.link.latency = latency;
+        world.link.jitter = jitter;
+        let builder = ClientBuilder::new("ws://app.test/")
+            .unwrap()
+            .open_timeout(open_timeout)
+            .ping_interval(ping_interval)
+            .pong_timeout(pong_timeout);
+        let Ok(client) = builder.start_sim(&mut world) else {
+            // A setting that can never work is refused up front (a typed error), not run.
+            return Ok(());
+        };
+        let span = 600 * SECOND;
+        world.run_for(span);
+        proptest::prop_assert_eq!(world.elapsed(), span);
+        // Four one-way trips open a connection (TCP there and back, request, response).
+        let opening = latency.saturating_add(jitter).saturating_mul(4);
+        if opening <= Duration::from_secs(1) && open_timeout >= Duration::from_secs(2) {
+            proptest::prop_assert!(client.metrics().connections >= 1, "a short link opens");
+        }
+        if latency.saturating_mul(2) >= span {
+            proptest::prop_assert_eq!(client.metrics().connections, 0, "nothing arrives in time");
+        }
+    }
+}
+
+/// The per-attempt hooks and the typed router run on the world as on any runtime: a token per
+/// attempt in the request headers, a subscription first on every connection, and typed
+/// messages routed to their handler.
+#[cfg(feature = "json")]
+#[test]
+fn hooks_and_the_typed_router_run_in_the_world() {
+    use crate::{AsyncRouter, Client, Incoming, JsonEnvelope};
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Price {
+        symbol: String,
+        cents: u64,
+    }
+
+    let mut world = World::new([11; 32]);
+    world.server.echo = false;
+    let client = ClientBuilder::new("wss://prices.example/ws")
+        .unwrap()
+        .envelope(JsonEnvelope::default())
+        .headers_with(|attempt| vec![("Authorization".to_owned(), format!("Bearer token-{attempt}"))])
+        .send_on_open_with(|| vec![Message::text("subscribe ACME")])
+        .start_sim(&mut world)
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut router = AsyncRouter::new(client.envelope().clone());
+    router.on("price", {
+        let seen = std::sync::Arc::clone(&seen);
+        move |_: Client, price: Incoming<Price>| {
+            let seen = std::sync::Arc::clone(&seen);
+            async move { seen.lock().unwrap().push((price.symbol.clone(), price.cents)) }
+        }
+    });
+    world.spawn({
+        let client = client.clone();
+        async move {
+            client.run_router(&mut router, client.clone()).await;
+        }
+    });
+    assert!(world.run_until(5 * SECOND, |_| client.state() == SessionState::Open));
+    world.broadcast(&Message::text(
+        r#"{"type":"price","data":{"symbol":"ACME","cents":1234}}"#,
+    ));
+    world.run_for(SECOND);
+    assert_eq!(*seen.lock().unwrap(), [("ACME".to_owned(), 1234)]);
+
+    // After a restart: the subscription again, on a new connection, with the attempt's token.
+    world.stop_server();
+    world.run_for(2 * SECOND);
+    world.start_server();
+    assert!(world.run_until(60 * SECOND, |w| w.server.received.len() == 2));
+    assert!(
+        world
+            .server
+            .received
+            .iter()
+            .all(|m| m.as_text() == Some("subscribe ACME"))
+    );
+    let tokens: Vec<String> = world
+        .server
+        .requests
+        .iter()
+        .map(|(_, request)| request.header("Authorization").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(tokens.first().map(String::as_str), Some("Bearer token-1"));
+    assert!(tokens.len() >= 2 && tokens[1..].iter().all(|t| t.starts_with("Bearer token-")));
+}
+
+/// The details a test relies on: an opening takes exactly four one-way trips, a refused
+/// connect writes nothing, each client's mask keys come from its own seed, and the world counts
+/// its tasks.
+#[test]
+fn openings_take_four_trips_refusals_write_nothing_seeds_differ_and_tasks_are_counted() {
+    let mut world = World::new([12; 32]);
+    world.link.latency = Duration::from_millis(25);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    let other = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    assert_eq!(world.tasks(), 2, "two drivers");
+    let mut events = client.subscribe();
+    let opened = world.spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Ok(SessionEvent::Opened { .. }) = event {
+                return;
+            }
+        }
+    });
+    assert_eq!(world.tasks(), 3);
+    assert!(world.run_until(SECOND, |_| opened.is_finished()));
+    assert_eq!(
+        world.elapsed(),
+        Duration::from_millis(100),
+        "TCP there and back, request, response"
+    );
+    assert_eq!(world.tasks(), 2, "the finished task is gone");
+
+    // Both clients send the same message: the frames differ by their mask keys alone.
+    world.spawn({
+        let (client, other) = (client.clone(), other.clone());
+        async move {
+            client.send(Message::binary(vec![0; 8])).await.unwrap();
+            other.send(Message::binary(vec![0; 8])).await.unwrap();
+        }
+    });
+    world.run_for(SECOND);
+    let frames: Vec<&Vec<u8>> = world.written.iter().rev().take(2).map(|(_, _, bytes)| bytes).collect();
+    assert_eq!(frames[0].len(), frames[1].len());
+    assert_ne!(frames[0], frames[1], "each client masks with keys from its own seed");
+
+    // A server that is down refuses: the clients write nothing while it is down.
+    world.stop_server();
+    let written = world.written.len();
+    world.run_for(30 * SECOND);
+    assert_eq!(world.written.len(), written, "a refused connect carries no request");
+    assert!(client.state() != SessionState::Open);
+    assert!(world.client_connections() <= 2, "refused connects are let go of");
+    world.start_server();
+    assert!(world.run_until(60 * SECOND, |_| client.state() == SessionState::Open));
+    assert!(world.run_until(60 * SECOND, |_| other.state() == SessionState::Open));
+    assert_eq!(
+        world.client_connections(),
+        2,
+        "one connection per client, the old ones let go of"
+    );
+}
+
+/// A connect the client gives up on (its open timeout before the TCP handshake ends) is
+/// closed: the server does not keep a connection per abandoned attempt.
+#[test]
+fn an_abandoned_connect_is_closed_at_the_server() {
+    let mut world = World::new([13; 32]);
+    world.link.latency = 10 * SECOND;
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .open_timeout(5 * SECOND)
+        .start_sim(&mut world)
+        .unwrap();
+    world.run_for(600 * SECOND);
+    assert!(
+        world.server.tcp_accepts >= 5,
+        "{} attempts reached the server",
+        world.server.tcp_accepts
+    );
+    assert!(
+        world.server.connections() <= 1,
+        "{} left open",
+        world.server.connections()
+    );
+    assert!(
+        world.client_connections() <= 1,
+        "{} held by the client",
+        world.client_connections()
+    );
+    assert_eq!(client.metrics().connections, 0);
+}

@@ -115,6 +115,12 @@ impl World {
         task.take_output()
     }
 
+    /// How many connections the clients hold (connecting, open, or closed by the server and
+    /// not yet let go): a leak check for an app that makes clients of its own.
+    pub fn client_connections(&self) -> usize {
+        self.sockets.lock().endpoints.len()
+    }
+
     /// How many tasks (the application's and the clients' drivers) have not finished.
     pub fn tasks(&self) -> usize {
         self.executor.live()

@@ -485,6 +485,12 @@ impl Connection {
         Some(n)
     }
 
+    /// Makes room for `additional` more bytes of frames, so a batch of messages is encoded
+    /// into one allocation instead of a growing one.
+    pub(crate) fn reserve_transmit(&mut self, additional: usize) {
+        self.tx.reserve(additional);
+    }
+
     /// The next event for the application, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -322,6 +322,7 @@ impl Session {
         let n = self.conn.as_mut()?.poll_transmit(buf)?;
         self.counters.bytes_out = self.counters.bytes_out.saturating_add(n as u64);
         self.counters.messages_out += self.in_flight.len() as u64;
+        self.outputs.reserve(self.in_flight.len());
         for item in std::mem::take(&mut self.in_flight) {
             self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
         }
@@ -355,6 +356,11 @@ impl Session {
         if !conn.is_open() {
             return;
         }
+        // One allocation each for the batch's frames and its in-flight list, rather than a
+        // series of doublings (the buffers go to the transport and are let go after it).
+        let (count, bytes) = self.queue.batch(budget);
+        self.in_flight.reserve(count);
+        conn.reserve_transmit(bytes.saturating_add(count.saturating_mul(crate::frame::MAX_HEADER_LEN)));
         let mut written = 0usize;
         while written < budget {
             let Some(item) = self.queue.pop_front() else { break };

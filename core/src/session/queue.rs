@@ -94,6 +94,22 @@ impl OutboundQueue {
         self.items.len()
     }
 
+    /// How many of the oldest messages a batch of `budget` bytes takes, counting at least one
+    /// byte per message and stopping once the budget is reached (as `Session::pump_queue`
+    /// does), and their payload bytes.
+    pub(crate) fn batch(&self, budget: usize) -> (usize, usize) {
+        let (mut count, mut counted, mut bytes) = (0usize, 0usize, 0usize);
+        for item in &self.items {
+            if counted >= budget {
+                break;
+            }
+            count += 1;
+            counted += item.message.len().max(1);
+            bytes += item.message.len();
+        }
+        (count, bytes)
+    }
+
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -135,6 +151,19 @@ mod tests {
         assert_eq!(evicted.len(), 1);
         assert_eq!(evicted[0].id, a);
         assert_eq!(q.pop_front().unwrap().message, Message::text("b"));
+    }
+
+    #[test]
+    fn a_batch_stops_once_its_budget_is_reached_and_counts_empty_messages_as_one_byte() {
+        let mut q = queue(10, 100, OverflowPolicy::Reject);
+        assert_eq!(q.batch(8), (0, 0));
+        for size in [3, 0, 5, 7] {
+            q.push(Message::binary(vec![0u8; size])).unwrap();
+        }
+        assert_eq!(q.batch(1), (1, 3));
+        assert_eq!(q.batch(4), (2, 3), "3 + 1 for the empty message");
+        assert_eq!(q.batch(5), (3, 8), "the message that crosses the budget is in");
+        assert_eq!(q.batch(usize::MAX), (4, 15));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! (401, 429 with `Retry-After`, 503), send messages and pings, go silent, close with any code,
 //! drop or reset its connections ([`Sim::cut`], [`Sim::reset`]), stop and come back on the same
 //! address ([`Sim::stop_server`], [`Sim::start_server`]); the simulator records every event of
-//! the session and every byte the client wrote ([`Sim::written`]).
+//! the session and every byte the client wrote ([`Network::written`], through `sim.written`).
 //!
 //! The common outages are one call each on the [`Simulation`] trait, every one running its
 //! whole script: [`restart_every`](Simulation::restart_every) (graceful or abrupt, see

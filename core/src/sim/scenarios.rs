@@ -12,7 +12,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use super::{Answer, Network};
-use crate::CloseCode;
+use crate::{CloseCode, Message};
 
 #[cfg(doc)]
 use super::Sim;
@@ -55,6 +55,20 @@ pub trait Simulation {
     /// The server comes back on the same address.
     fn start_server(&mut self) {
         self.network().start_server();
+    }
+
+    /// The server sends `message` on every open connection, now.
+    fn broadcast(&mut self, message: &Message) {
+        let now = self.now();
+        self.network().server.broadcast(message, now);
+        self.network().settle(now);
+    }
+
+    /// The server starts a close handshake with `code` and `reason` on every connection, now.
+    fn close_all(&mut self, code: CloseCode, reason: &str) {
+        let now = self.now();
+        self.network().server.close_all_with_reason(code, reason, now);
+        self.network().settle(now);
     }
 
     /// For `total`, the server restarts every `every` (`how`), keeping that period whatever

@@ -26,8 +26,8 @@ const MAX_STEPS: u64 = 50_000_000;
 /// delivery and timer in order, jumping the clock from one deadline to the next, so hours of
 /// virtual time take milliseconds; [`advance`](Self::advance) jumps the clock without running
 /// anything in between (a suspended laptop). Everything the client did is recorded in the
-/// public fields; script the server through [`server`](Self::server) and the network through
-/// [`link`](Self::link). Every run with the same seed and the same script is the same run.
+/// public fields; script the server through [`sim.server`](Network::server) and the network through
+/// [`sim.link`](Network::link) (`Sim` dereferences to its [`Network`]). Every run with the same seed and the same script is the same run.
 #[derive(Debug)]
 pub struct Sim {
     /// The client session under test.
@@ -59,7 +59,7 @@ pub struct Sim {
 
 impl Sim {
     /// A simulator starting at `start`: a session with `config` seeded with `seed`, a server
-    /// that accepts and echoes, and a [`Link`] whose random draws derive from the same seed.
+    /// that accepts and echoes, and a [`Link`](super::Link) whose random draws derive from the same seed.
     /// The session is idle: call `sim.session.connect(sim.now())` to start it.
     pub fn new(config: SessionConfig, seed: [u8; 32], start: Instant) -> Self {
         let link_seed = Rng::from_seed(seed).fork_seed();
