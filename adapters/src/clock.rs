@@ -23,6 +23,17 @@ impl Clock {
         }
     }
 
+    /// The wall-clock time on this clock (typed messages' timestamps): the system's, or a
+    /// world's virtual wall clock.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
+    pub(crate) fn wall(&self) -> std::time::SystemTime {
+        match self {
+            Clock::System => std::time::SystemTime::now(),
+            #[cfg(feature = "sim")]
+            Clock::Virtual(time) => time.wall(),
+        }
+    }
+
     /// The clock a thread other than the owner measures its own timeouts on (a sender's, a
     /// subscription's): this one, except for a virtual clock read from a thread that does not
     /// hold its world. Such a thread cannot run the world, and the owner may run it hours ahead

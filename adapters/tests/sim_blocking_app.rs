@@ -231,6 +231,22 @@ fn a_call_that_would_wait_forever_fails_loudly_instead_of_hanging() {
 }
 
 #[test]
+fn a_call_whose_answer_never_comes_while_time_runs_fails_after_30_virtual_days() {
+    let world = World::new([6; 32]).shared();
+    world.borrow_mut().server.echo = false;
+    // The heartbeat keeps deadlines coming, so virtual time runs; no message ever arrives.
+    let mut client = start(&world, ClientBuilder::new("ws://app.test/").unwrap());
+    client.connected().unwrap();
+    let text = panic_text(|| client.recv());
+    assert!(text.contains("30 days of virtual time"), "{text}");
+    let ran = world.borrow().elapsed();
+    assert!(
+        ran > 30 * 24 * 3600 * SECOND && ran < 31 * 24 * 3600 * SECOND,
+        "{ran:?}"
+    );
+}
+
+#[test]
 fn a_client_that_outlives_its_world_panics_with_a_sentence_and_still_drops() {
     let world = World::new([8; 32]).shared();
     let mut client = start(&world, ClientBuilder::new("ws://app.test/").unwrap());

@@ -318,7 +318,7 @@ impl Client {
         ty: &str,
         data: &T,
     ) -> Result<MessageId, TypedSendError> {
-        let message = encode_typed(self.shared.envelope(), ty, data)?;
+        let message = encode_typed(self.shared.envelope(), ty, data, &self.clock)?;
         Ok(self.send(message)?)
     }
 
@@ -349,14 +349,15 @@ impl Client {
     }
 }
 
-/// Encodes `data` in `envelope` with the current time.
+/// Encodes `data` in `envelope` with the current time on `clock`.
 #[cfg(feature = "json")]
 pub(super) fn encode_typed<T: serde::Serialize + ?Sized>(
     envelope: &JsonEnvelope,
     ty: &str,
     data: &T,
+    clock: &Clock,
 ) -> Result<Message, resock_core::typed::EncodeError> {
-    envelope.encode(ty, data, Some(std::time::SystemTime::now()))
+    envelope.encode(ty, data, Some(clock.wall()))
 }
 
 /// Extra time `close` allows beyond the session's close timeout before dropping the transport.

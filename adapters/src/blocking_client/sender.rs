@@ -258,7 +258,7 @@ impl Sender {
     /// does; see [`send`](Self::send).
     #[cfg(feature = "json")]
     pub fn send_typed<T: serde::Serialize + ?Sized>(&self, ty: &str, data: &T) -> Result<MessageId, TypedSendError> {
-        let message = super::encode_typed(self.shared.envelope(), ty, data)?;
+        let message = super::encode_typed(self.shared.envelope(), ty, data, &self.shared.clock)?;
         Ok(self.send(message)?)
     }
 

@@ -74,10 +74,7 @@ impl Client {
         ty: &str,
         data: &T,
     ) -> impl std::future::Future<Output = Result<MessageId, crate::TypedSendError>> + Send + use<'a, T> {
-        let encoded = self
-            .shared
-            .envelope
-            .encode(ty, data, Some(std::time::SystemTime::now()));
+        let encoded = self.shared.envelope.encode(ty, data, Some(self.shared.clock.wall()));
         async move { Ok(self.send(encoded?).await?) }
     }
 }

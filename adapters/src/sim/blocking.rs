@@ -85,6 +85,14 @@ impl WorldLink {
     /// could never return.
     pub(crate) fn wait(&self, connection: Option<(&SimConnection, bool)>, deadline: Option<Instant>) -> Waited {
         let waited = with_world(self.world, |world| {
+            let running = world.now().saturating_duration_since(world.scripted_at.get());
+            if running > super::shared::BLOCKING_CALL_LIMIT && !std::thread::panicking() {
+                panic!(
+                    "a blocking call ran {} days of virtual time without what it waits for: the \
+                     simulated server never gives it (script it, or use a call with a timeout)",
+                    running.as_secs() / 86_400
+                );
+            }
             world.settle();
             if connection.is_some_and(|(c, read)| read && c.has_news()) {
                 return Waited::Moved;

@@ -112,3 +112,9 @@ pub(crate) use blocking::{SimConnection, Waited, WorldLink, run_world_to};
 #[cfg(feature = "blocking")]
 pub(crate) use shared::holds_world;
 pub(crate) use sockets::VirtualTime;
+
+/// The wall-clock time a world starts at, 2026-01-01T00:00:00Z: a client in a world stamps its
+/// typed messages with this plus the virtual time elapsed, so they are the same on every run.
+pub(crate) fn wall_start() -> std::time::SystemTime {
+    std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+}

@@ -7,9 +7,15 @@
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::{Rc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::World;
+
+/// The most virtual time one blocking call may run the world without the test touching it:
+/// 30 days. A call whose condition never comes (a `recv` against a server that always
+/// rejects, or that never sends) would otherwise run virtual time forever; past this it
+/// panics with a sentence that says so.
+pub(crate) const BLOCKING_CALL_LIMIT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 thread_local! {
     /// The shared worlds of this thread, by number.
@@ -23,7 +29,9 @@ thread_local! {
 /// runs the world (every task until idle, then the clock to the next deadline) in each call
 /// that would wait, on the thread that shared the world. Between those calls the test borrows
 /// the world to script it: `world.borrow_mut().stop_server()`. A blocking call made while the
-/// test holds such a borrow panics, as does one from another thread.
+/// test holds such a borrow panics, as does one from another thread, and one that runs 30 days
+/// of virtual time since the test last borrowed the world without its condition coming true
+/// (a `recv` against a server that always rejects): a test fails rather than spins.
 #[derive(Clone, Debug)]
 pub struct SharedWorld {
     world: Rc<RefCell<World>>,
@@ -45,13 +53,17 @@ impl World {
 impl SharedWorld {
     /// The world, to read (`world.borrow().server.received`).
     pub fn borrow(&self) -> Ref<'_, World> {
-        self.world.borrow()
+        let world = self.world.borrow();
+        world.scripted_at.set(world.now());
+        world
     }
 
     /// The world, to script or run (`world.borrow_mut().stop_server()`); let the borrow go
     /// before the next blocking call.
     pub fn borrow_mut(&self) -> RefMut<'_, World> {
-        self.world.borrow_mut()
+        let world = self.world.borrow_mut();
+        world.scripted_at.set(world.now());
+        world
     }
 
     /// The virtual now.

@@ -16,6 +16,7 @@ use resock_core::session::{TransportError, TransportErrorKind, TransportId};
 /// the world it belongs to (how a blocking client's helpers find the world to run).
 #[derive(Debug)]
 pub(crate) struct VirtualTime {
+    start: Instant,
     now: Mutex<Instant>,
     #[cfg_attr(not(feature = "blocking"), allow(dead_code))] // read by the blocking client only
     world: u64,
@@ -24,6 +25,7 @@ pub(crate) struct VirtualTime {
 impl VirtualTime {
     pub(crate) fn new(start: Instant, world: u64) -> Self {
         VirtualTime {
+            start,
             now: Mutex::new(start),
             world,
         }
@@ -32,6 +34,12 @@ impl VirtualTime {
     /// The virtual now.
     pub(crate) fn now(&self) -> Instant {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The virtual wall clock: 2026-01-01T00:00:00Z plus the virtual time since the world
+    /// started (what typed messages are stamped with).
+    pub(crate) fn wall(&self) -> std::time::SystemTime {
+        super::wall_start() + (self.now() - self.start)
     }
 
     pub(crate) fn set(&self, at: Instant) {

@@ -368,3 +368,23 @@ fn an_abandoned_connect_is_closed_at_the_server() {
     );
     assert_eq!(client.metrics().connections, 0);
 }
+
+/// Typed messages carry the world's virtual wall clock, so their bytes are the same on every
+/// run: 2026-01-01T00:00:00Z at the start, plus the virtual time elapsed.
+#[cfg(feature = "json")]
+#[test]
+fn typed_messages_are_stamped_with_the_virtual_wall_clock() {
+    let mut world = World::new([14; 32]);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .start_sim(&mut world)
+        .unwrap();
+    world.run_for(90 * SECOND);
+    world.block_on(SECOND, {
+        let client = client.clone();
+        async move { client.send_typed("note", "hi").await.unwrap() }
+    });
+    world.run_for(SECOND);
+    let text = world.server.received[0].as_text().unwrap().to_owned();
+    assert!(text.contains("2026-01-01T00:01:30"), "{text}");
+}

@@ -38,7 +38,9 @@ static NEXT_WORLD: AtomicU64 = AtomicU64::new(1);
 /// [`Simulation`] (restarts, outages, 503s, deploys) run on it as on the core simulator.
 ///
 /// The same seed and the same script give the same run, byte for byte: the clients' mask keys
-/// and backoff jitter, and the link's jitter and loss, all derive from the seed.
+/// and backoff jitter, and the link's jitter and loss, all derive from the seed, and typed
+/// messages are stamped with a virtual wall clock (2026-01-01T00:00:00Z when the world starts,
+/// plus the virtual time elapsed).
 pub struct World {
     network: Network,
     pub(super) sockets: Arc<Sockets>,
@@ -46,6 +48,10 @@ pub struct World {
     seed: [u8; 32],
     clients: u64,
     start: Instant,
+    /// When the test last borrowed the shared world (see
+    /// [`BLOCKING_CALL_LIMIT`](super::shared::BLOCKING_CALL_LIMIT)).
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))] // read by blocking calls only
+    pub(crate) scripted_at: std::cell::Cell<Instant>,
 }
 
 impl std::fmt::Debug for World {
@@ -80,6 +86,7 @@ impl World {
             seed,
             clients: 0,
             start,
+            scripted_at: std::cell::Cell::new(start),
         }
     }
 
