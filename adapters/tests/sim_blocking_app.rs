@@ -275,3 +275,18 @@ fn the_blocking_client_stays_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Client>();
 }
+
+#[test]
+fn each_blocking_client_runs_its_own_world() {
+    let quiet = World::new([9; 32]).shared();
+    quiet.borrow_mut().server.echo = false;
+    let echo = World::new([10; 32]).shared();
+    let mut silent_one = start(&quiet, ClientBuilder::new("ws://quiet.test/").unwrap());
+    let mut client = start(&echo, ClientBuilder::new("ws://echo.test/").unwrap());
+    silent_one.connected().unwrap();
+    let quiet_at = quiet.now();
+    assert_eq!(app::ask(&mut client, "ping?").unwrap(), "ping?");
+    assert_eq!(quiet.now(), quiet_at, "the other world did not move");
+    assert_eq!(echo.borrow().server.received.len(), 1);
+    assert!(quiet.borrow().server.received.is_empty());
+}

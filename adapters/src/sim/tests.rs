@@ -388,3 +388,68 @@ fn typed_messages_are_stamped_with_the_virtual_wall_clock() {
     let text = world.server.received[0].as_text().unwrap().to_owned();
     assert!(text.contains("2026-01-01T00:01:30"), "{text}");
 }
+
+/// Two clients whose timers fall on the same instants each get their own wake-ups: both detect
+/// a server that stops answering pings, at the same virtual instant; and the errors the
+/// simulated network gives say what happened (refused, reset).
+#[test]
+fn clients_with_the_same_deadlines_each_wake_and_failures_say_what_happened() {
+    let mut world = World::new([15; 32]);
+    let heartbeat = HeartbeatConfig::every(10 * SECOND, 3 * SECOND);
+    let start = |world: &mut World| {
+        ClientBuilder::new("ws://app.test/")
+            .unwrap()
+            .heartbeat(heartbeat.clone())
+            .start_sim(world)
+            .unwrap()
+    };
+    let clients = [start(&mut world), start(&mut world)];
+    let detected: Vec<_> = clients
+        .iter()
+        .map(|client| {
+            let mut events = client.subscribe();
+            world.spawn(async move {
+                loop {
+                    match events.next().await {
+                        Some(Ok(SessionEvent::Disconnected { reason, .. })) => return reason.to_string(),
+                        Some(_) => {}
+                        None => return String::new(),
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(world.run_until(5 * SECOND, |_| clients.iter().all(|c| c.state() == SessionState::Open)));
+    world.stop_answering_pings();
+    assert!(world.run_until(60 * SECOND, |_| detected.iter().all(|t| t.is_finished())));
+    let at = world.elapsed();
+    let texts: Vec<String> = detected.iter().map(|t| t.take_output().unwrap()).collect();
+    assert!(texts.iter().all(|t| t.contains("pong")), "{texts:?}");
+    assert!(at < 20 * SECOND, "both in time: {at:?}");
+
+    // The errors the network gives: a refused connect, then a reset connection.
+    let reasons = |world: &mut World, client: &crate::Client| {
+        let mut events = client.subscribe();
+        world.spawn(async move {
+            loop {
+                if let Some(Ok(SessionEvent::Disconnected { reason, .. })) = events.next().await {
+                    return reason.to_string();
+                }
+            }
+        })
+    };
+    world.server.answer_pings = true;
+    assert!(world.run_until(120 * SECOND, |_| clients[0].state() == SessionState::Open));
+    let reset = reasons(&mut world, &clients[0]);
+    world.reset();
+    assert!(world.run_until(SECOND, |_| reset.is_finished()));
+    let reset = reset.take_output().unwrap();
+    assert!(reset.contains("reset"), "{reset}");
+    assert!(world.run_until(120 * SECOND, |_| clients[0].state() == SessionState::Open));
+    world.stop_server();
+    world.run_for(Duration::from_millis(1));
+    let refused = reasons(&mut world, &clients[0]);
+    assert!(world.run_until(120 * SECOND, |_| refused.is_finished()));
+    let refused = refused.take_output().unwrap();
+    assert!(refused.contains("refused"), "{refused}");
+}
