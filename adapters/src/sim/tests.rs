@@ -453,3 +453,35 @@ fn clients_with_the_same_deadlines_each_wake_and_failures_say_what_happened() {
     let refused = refused.take_output().unwrap();
     assert!(refused.contains("refused"), "{refused}");
 }
+
+/// The outage scripts run on the world through the `Simulation` trait, and `advance` jumps the
+/// clock as a suspended laptop does: the session sees the jump, pings at once, and keeps a
+/// connection whose server still answers.
+#[test]
+fn the_outage_scripts_and_advance_run_on_the_world() {
+    let mut world = World::new([16; 32]);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .heartbeat(HeartbeatConfig::every(10 * SECOND, 3 * SECOND))
+        .start_sim(&mut world)
+        .unwrap();
+    assert!(world.run_until(5 * SECOND, |_| client.state() == SessionState::Open));
+    Simulation::restart_every(&mut world, 60 * SECOND, 2 * SECOND, Restart::Abrupt, 600 * SECOND);
+    assert_eq!(world.elapsed(), 600 * SECOND + Duration::from_millis(20));
+    assert!(world.run_until(60 * SECOND, |_| client.state() == SessionState::Open));
+    assert_eq!(world.server.requests.len(), 10, "the first opening and one per restart");
+
+    world.network_outage(60 * SECOND);
+    assert!(world.run_until(60 * SECOND, |_| client.state() == SessionState::Open));
+    assert_eq!(client.metrics().reconnects, 10, "the outage outlived the heartbeat");
+
+    // The machine sleeps for an hour: nothing runs meanwhile; on waking, the session pings at
+    // once, the server answers, and the connection stays.
+    let (before, written) = (world.now(), world.written.len());
+    world.advance(3600 * SECOND);
+    assert_eq!(world.now() - before, 3600 * SECOND);
+    assert!(world.written.len() > written, "a ping on waking");
+    world.run_for(30 * SECOND);
+    assert_eq!(client.state(), SessionState::Open);
+    assert_eq!(client.metrics().reconnects, 10);
+}
