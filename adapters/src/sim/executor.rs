@@ -1,7 +1,7 @@
 //! The simulated world's executor: one thread, tasks polled only when woken, and a way to tell
 //! when every task is idle (so the world may move time on).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -105,7 +105,7 @@ impl Executor {
 #[derive(Debug)]
 pub struct Task<T> {
     output: Rc<RefCell<Option<T>>>,
-    finished: Rc<RefCell<bool>>,
+    finished: Rc<Cell<bool>>,
 }
 
 impl<T> Task<T> {
@@ -114,19 +114,19 @@ impl<T> Task<T> {
         T: 'static,
     {
         let output = Rc::new(RefCell::new(None));
-        let finished = Rc::new(RefCell::new(false));
+        let finished = Rc::new(Cell::new(false));
         let (out, done) = (Rc::clone(&output), Rc::clone(&finished));
         let wrapped = Box::pin(async move {
             let value = future.await;
             *out.borrow_mut() = Some(value);
-            *done.borrow_mut() = true;
+            done.set(true);
         });
         (Task { output, finished }, wrapped)
     }
 
     /// Whether the task has run to its end.
     pub fn is_finished(&self) -> bool {
-        *self.finished.borrow()
+        self.finished.get()
     }
 
     /// The task's output, once it finished (taken: a second call gives `None`).

@@ -222,8 +222,7 @@ impl World {
 
     /// Runs for `duration` of virtual time.
     pub fn run_for(&mut self, duration: Duration) {
-        let at = saturating_later(self.now(), duration);
-        self.run_to(at);
+        Simulation::run_for(self, duration);
     }
 
     /// Runs until `condition` holds (checked whenever every task is idle), at most `limit` of
@@ -267,13 +266,12 @@ impl World {
     /// Stops the server: every connection is cut (EOF without a close frame) and connects are
     /// refused until [`start_server`](Self::start_server).
     pub fn stop_server(&mut self) {
-        let now = self.now();
-        self.network.stop_server(now);
+        Simulation::stop_server(self);
     }
 
     /// The server comes back on the same address.
     pub fn start_server(&mut self) {
-        self.network.start_server();
+        Simulation::start_server(self);
     }
 }
 
@@ -302,18 +300,6 @@ impl Simulation for World {
 
     fn network(&mut self) -> &mut Network {
         &mut self.network
-    }
-
-    fn run_for(&mut self, duration: Duration) {
-        World::run_for(self, duration);
-    }
-
-    fn stop_server(&mut self) {
-        World::stop_server(self);
-    }
-
-    fn start_server(&mut self) {
-        World::start_server(self);
     }
 }
 

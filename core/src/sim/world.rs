@@ -241,8 +241,7 @@ impl Sim {
 
     /// Runs for `duration` of virtual time.
     pub fn run_for(&mut self, duration: Duration) {
-        let at = saturating_later(self.clock.now(), duration);
-        self.run_to(at);
+        Simulation::run_for(self, duration);
     }
 
     /// Runs until `condition` holds (checked whenever nothing more is due at an instant), at most
@@ -309,13 +308,12 @@ impl Sim {
     /// Stops the server: every connection is cut (EOF without a close frame) and connects are
     /// refused until [`start_server`](Self::start_server).
     pub fn stop_server(&mut self) {
-        let now = self.clock.now();
-        self.network.stop_server(now);
+        Simulation::stop_server(self);
     }
 
     /// The server comes back on the same address.
     pub fn start_server(&mut self) {
-        self.network.start_server();
+        Simulation::start_server(self);
     }
 
     /// Ends the live transport right now, before anything more is written: bytes on the link
@@ -407,17 +405,5 @@ impl Simulation for Sim {
 
     fn network(&mut self) -> &mut Network {
         &mut self.network
-    }
-
-    fn run_for(&mut self, duration: Duration) {
-        Sim::run_for(self, duration);
-    }
-
-    fn stop_server(&mut self) {
-        Sim::stop_server(self);
-    }
-
-    fn start_server(&mut self) {
-        Sim::start_server(self);
     }
 }
