@@ -1,5 +1,6 @@
 //! Limits and timeouts of one connection. Every limit is finite by default.
 
+use crate::extension::DeflateConfig;
 use crate::handshake::HandshakeLimits;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 /// | `handshake` | 64 KiB, 128 headers | CVE-2023-43669, CVE-2024-37890 |
 /// | `handshake_timeout` | 10 s | slowloris servers (Python websockets' `open_timeout`) |
 /// | `close_timeout` | 10 s | a peer that never answers our close |
+/// | `deflate` | offered/accepted (feature `deflate`) | see [`DeflateConfig`]; `None` turns it off |
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -28,6 +30,10 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// How long to wait for the peer's close frame (and, as a client, its TCP close).
     pub close_timeout: Duration,
+    /// permessage-deflate: what a client offers and a server accepts; `None` for no
+    /// compression. The default is [`DeflateConfig::default`] with the `deflate` feature
+    /// (on by default) and `None` without it, where a setting here is ignored.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -39,6 +45,7 @@ impl Default for Config {
             handshake: HandshakeLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(10),
+            deflate: cfg!(feature = "deflate").then(DeflateConfig::default),
         }
     }
 }
@@ -77,6 +84,12 @@ impl Config {
     /// Sets the close handshake timeout.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets the permessage-deflate settings (`None`: no compression).
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
         self
     }
 }

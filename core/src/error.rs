@@ -37,6 +37,10 @@ pub enum ProtocolError {
     /// A malformed close frame body.
     #[error(transparent)]
     Close(#[from] CloseFrameError),
+    /// A compressed message (permessage-deflate) whose bytes are not valid DEFLATE data;
+    /// the text is the inflater's.
+    #[error("a compressed message is not valid DEFLATE data: {0}")]
+    InvalidCompressedData(String),
 }
 
 impl ProtocolError {
@@ -44,7 +48,7 @@ impl ProtocolError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::Frame(e) => e.close_code(),
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData(_) => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             ProtocolError::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
             ProtocolError::Close(CloseFrameError::InvalidReason) => CloseCode::INVALID_PAYLOAD,

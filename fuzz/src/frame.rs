@@ -5,7 +5,7 @@
 
 use resock_core::frame::{
     FrameError, FrameHeader, FrameLimits, OpCode, Role, apply_mask, apply_mask_at, decode_header, encode_frame,
-    encoded_len, write_header,
+    encoded_len, write_compressed_header, write_header,
 };
 
 /// Frame limits the selector byte chooses from: control size, 16-bit edge, 64-bit edge, default.
@@ -19,9 +19,7 @@ pub fn frame_decode(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let limits = FrameLimits {
-        max_frame_size: LIMITS[usize::from(sel & 3)],
-    };
+    let limits = FrameLimits::new(LIMITS[usize::from(sel & 3)]).with_rsv1(sel & 4 != 0);
     for role in [Role::Client, Role::Server] {
         walk(rest, role, &limits);
     }
@@ -77,9 +75,14 @@ pub fn check_header(buf: &[u8], role: Role, limits: &FrameLimits) -> Option<(Fra
                 Role::Client => assert!(h.mask.is_none(), "masked frame accepted by a client"),
                 Role::Server => assert!(h.mask.is_some(), "unmasked frame accepted by a server"),
             }
+            if h.rsv1 {
+                assert!(limits.rsv1_allowed, "RSV1 accepted with no extension");
+                assert!(matches!(h.opcode, OpCode::Text | OpCode::Binary), "RSV1 on {h:?}");
+            }
             // Only the minimal encoding is accepted, so re-encoding gives the same bytes.
             let mut again = Vec::new();
-            write_header(&mut again, h.fin, h.opcode, h.payload_len as usize, h.mask);
+            let write = if h.rsv1 { write_compressed_header } else { write_header };
+            write(&mut again, h.fin, h.opcode, h.payload_len as usize, h.mask);
             assert_eq!(again, &buf[..n], "re-encoded header differs");
             assert_eq!(
                 encoded_len(h.payload_len as usize, h.mask.is_some()),

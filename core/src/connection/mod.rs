@@ -2,6 +2,8 @@
 //!
 //! See [`Connection`] for the contract and the polling order.
 
+#[cfg(all(test, feature = "deflate"))]
+mod deflate_tests;
 mod receive;
 #[cfg(test)]
 mod receive_bound_tests;
@@ -14,10 +16,14 @@ use bytes::Bytes;
 use crate::close::{CloseCode, MAX_CLOSE_REASON, fit_close_reason, write_close_body};
 use crate::config::Config;
 use crate::error::{CloseError, ConnectionError, ProtocolError, SendError};
+#[cfg(feature = "deflate")]
+use crate::extension::DeflateParams;
+#[cfg(feature = "deflate")]
+use crate::extension::compress::Compressor;
 use crate::frame::{MAX_HEADER_LEN, OpCode, Role, encode_frame, write_header};
 use crate::handshake::{
-    Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake, accept_response,
-    reject_response,
+    Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake,
+    accept_response_with_extensions, reject_response,
 };
 use crate::message::Message;
 use crate::rng::Rng;
@@ -147,6 +153,9 @@ pub struct Connection {
     now: Instant,
     /// A message we are sending in fragments, if one is open.
     outgoing: Option<OutgoingFragments>,
+    /// Our compressor, once permessage-deflate is agreed.
+    #[cfg(feature = "deflate")]
+    compressor: Option<Compressor>,
 }
 
 /// The state of a message sent with `send_fragment` and not finished yet.
@@ -169,7 +178,12 @@ impl Connection {
         let mut rng = Rng::from_seed(seed);
         let mut key = [0u8; 16];
         rng.fill(&mut key);
-        let handshake = ClientHandshake::new(url, options, key)?;
+        #[allow(unused_mut)]
+        let mut handshake = ClientHandshake::new(url, options, key)?;
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &config.deflate {
+            handshake.offer_deflate(deflate)?;
+        }
         let mut conn = Self::new(
             Role::Client,
             config,
@@ -213,6 +227,8 @@ impl Connection {
             initiator: None,
             now,
             outgoing: None,
+            #[cfg(feature = "deflate")]
+            compressor: None,
         }
     }
 
@@ -279,6 +295,10 @@ impl Connection {
                 Ok(crate::handshake::Progress::Complete { value, consumed }) => {
                     self.state = State::Open;
                     self.deadline = None;
+                    #[cfg(feature = "deflate")]
+                    if let Some(params) = &value.deflate {
+                        self.start_deflate(params);
+                    }
                     self.events.push_back(Event::Opened(value));
                     self.receive(now, &data[consumed..]);
                 }
@@ -341,7 +361,9 @@ impl Connection {
     // ----- commands -----
 
     /// Server role: answers the pending [`Event::Request`] with 101, choosing `subprotocol`
-    /// (it should be one the client offered) and adding `extra_headers`.
+    /// (it should be one the client offered) and adding `extra_headers`. permessage-deflate
+    /// is accepted when [`Config::deflate`] is set and the client offered it in a form we
+    /// can honour; [`Event::Opened`] says what was agreed.
     pub fn accept(
         &mut self,
         now: Instant,
@@ -352,12 +374,29 @@ impl Connection {
         if !matches!(self.state, State::AwaitingAccept) {
             return;
         }
-        accept_response(request, subprotocol, extra_headers, &mut self.tx);
+        #[cfg(feature = "deflate")]
+        let deflate = self.config.deflate.as_ref().and_then(|ours| {
+            let offers = request
+                .headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                .map(|(_, value)| value.as_str());
+            crate::extension::choose_offer(ours, offers)
+        });
+        #[cfg(not(feature = "deflate"))]
+        let deflate: Option<crate::extension::DeflateParams> = None;
+        let extensions = deflate.map(|d| d.to_string());
+        accept_response_with_extensions(request, subprotocol, extensions.as_deref(), extra_headers, &mut self.tx);
         self.state = State::Open;
         self.deadline = None;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = &deflate {
+            self.start_deflate(params);
+        }
         self.events.push_back(Event::Opened(Accepted {
             subprotocol: subprotocol.map(str::to_owned),
             headers: request.headers.clone(),
+            deflate,
         }));
         self.receive(now, &[]);
     }
@@ -554,8 +593,66 @@ impl Connection {
         if self.outgoing.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        #[cfg(feature = "deflate")]
+        if self.write_compressed(opcode, payload) {
+            return Ok(());
+        }
         self.write_frame(true, opcode, payload);
         Ok(())
+    }
+
+    /// permessage-deflate was agreed: our compressor uses our side's window and context
+    /// setting, the receiver inflates with the peer's.
+    #[cfg(feature = "deflate")]
+    fn start_deflate(&mut self, params: &DeflateParams) {
+        let Some(ours) = self.config.deflate.as_ref() else {
+            return;
+        };
+        let (bits, we_reset, peer_resets) = match self.role {
+            Role::Client => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+                params.server_no_context_takeover,
+            ),
+            Role::Server => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+                params.client_no_context_takeover,
+            ),
+        };
+        self.compressor = Some(Compressor::new(ours.level, bits, we_reset));
+        self.receiver.enable_deflate(peer_resets);
+    }
+
+    /// Sends a whole message compressed, as one frame with RSV1, when deflate is agreed and
+    /// the message reaches the threshold; `false` means send it as it is. A message that
+    /// would grow goes out uncompressed when our context is reset anyway.
+    #[cfg(feature = "deflate")]
+    fn write_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
+        let threshold = self.config.deflate.as_ref().map_or(usize::MAX, |d| d.threshold);
+        let Some(compressor) = self.compressor.as_mut() else {
+            return false;
+        };
+        if payload.len() < threshold || !compressor.can_compress() {
+            return false;
+        }
+        let mut body = Vec::new();
+        compressor.compress(payload, &mut body);
+        if compressor.may_skip() && body.len() >= payload.len() {
+            return false;
+        }
+        let mask = match self.role {
+            Role::Client => Some(self.rng.mask_key()),
+            Role::Server => None,
+        };
+        self.tx.reserve(crate::frame::encoded_len(body.len(), mask.is_some()));
+        crate::frame::write_compressed_header(&mut self.tx, true, opcode, body.len(), mask);
+        let start = self.tx.len();
+        self.tx.extend_from_slice(&body);
+        if let Some(key) = mask {
+            crate::frame::apply_mask(&mut self.tx[start..], key);
+        }
+        true
     }
 
     #[inline]

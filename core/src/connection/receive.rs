@@ -8,6 +8,8 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::config::Config;
 use crate::error::ProtocolError;
+#[cfg(feature = "deflate")]
+use crate::extension::inflate::{InflateError, Inflater};
 use crate::frame::{FrameHeader, FrameLimits, OpCode, Role, apply_mask_at, decode_header};
 use crate::message::{Message, Text};
 use crate::utf8::Utf8Validator;
@@ -43,6 +45,11 @@ struct Assembly {
     size: u64,
     buf: BytesMut,
     utf8: Utf8Validator,
+    /// RSV1 was set on the first frame: the payload is inflated into `inflated`.
+    compressed: bool,
+    /// The inflated bytes of a compressed message, bounded by `max_message_size` + 1.
+    #[cfg(feature = "deflate")]
+    inflated: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -57,15 +64,16 @@ pub(super) struct Receiver {
     rbuf: BytesMut,
     frame: Option<InFrame>,
     message: Assembly,
+    /// Present once permessage-deflate is agreed.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Inflater>,
 }
 
 impl Receiver {
     pub(super) fn new(role: Role, config: &Config) -> Self {
         Receiver {
             role,
-            limits: FrameLimits {
-                max_frame_size: config.max_frame_size as u64,
-            },
+            limits: FrameLimits::new(config.max_frame_size as u64),
             max_message_size: config.max_message_size,
             max_fragments: config.max_fragments,
             whole_frame_bound: if config.max_fragments == 0 {
@@ -76,7 +84,17 @@ impl Receiver {
             rbuf: BytesMut::new(),
             frame: None,
             message: Assembly::default(),
+            #[cfg(feature = "deflate")]
+            inflater: None,
         }
+    }
+
+    /// permessage-deflate was agreed: RSV1 now marks compressed messages, inflated as they
+    /// arrive. `peer_resets` is the peer's `*_no_context_takeover`.
+    #[cfg(feature = "deflate")]
+    pub(super) fn enable_deflate(&mut self, peer_resets: bool) {
+        self.limits = self.limits.with_rsv1(true);
+        self.inflater = Some(Inflater::new(peer_resets));
     }
 
     /// Appends received bytes; they are decoded by [`poll`](Self::poll).
@@ -233,6 +251,8 @@ impl Receiver {
             }
             OpCode::Text | OpCode::Binary => {
                 self.message.text = Some(header.opcode == OpCode::Text);
+                // The decoder allows RSV1 only here, and only once deflate is agreed.
+                self.message.compressed = header.rsv1;
             }
             _ => {}
         }
@@ -261,14 +281,25 @@ impl Receiver {
         Ok(Some(frame))
     }
 
-    /// Unmasks and, for text, validates payload bytes `frame.processed..available`.
+    /// Unmasks payload bytes `frame.processed..available`; then, for a compressed message,
+    /// inflates them, or, for text, validates them.
     #[inline]
     fn process_payload(&mut self, frame: InFrame, available: usize) -> Result<(), ProtocolError> {
         let fresh = &mut self.rbuf[frame.header_len + frame.processed..frame.header_len + available];
         if let Some(key) = frame.header.mask {
             apply_mask_at(fresh, key, frame.processed);
         }
-        if !frame.header.opcode.is_control() && self.message.text == Some(true) {
+        if frame.header.opcode.is_control() {
+            return Ok(());
+        }
+        #[cfg(feature = "deflate")]
+        if self.message.compressed {
+            let Some(inflater) = self.inflater.as_mut() else {
+                return Err(crate::frame::FrameError::ReservedBits(4).into());
+            };
+            return inflate(inflater, Some(fresh), &mut self.message, self.max_message_size);
+        }
+        if self.message.text == Some(true) {
             self.message.utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
@@ -281,14 +312,23 @@ impl Receiver {
             OpCode::Ping => Ok(Some(Received::Ping(payload))),
             OpCode::Pong => Ok(Some(Received::Pong(payload))),
             OpCode::Close => Ok(Some(Received::Close(payload))),
+            #[cfg(feature = "deflate")]
+            OpCode::Text | OpCode::Binary | OpCode::Continuation if self.message.compressed => {
+                // The payload went to the inflater as it arrived.
+                if !header.fin {
+                    return Ok(None);
+                }
+                let Some(inflater) = self.inflater.as_mut() else {
+                    return Err(crate::frame::FrameError::ReservedBits(4).into());
+                };
+                inflate(inflater, None, &mut self.message, self.max_message_size)?;
+                let body = Bytes::from(std::mem::take(&mut self.message.inflated));
+                Ok(Some(self.finish_message(body)?))
+            }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if !header.fin {
                     self.message.buf.extend_from_slice(&payload);
                     return Ok(None);
-                }
-                let text = self.message.text == Some(true);
-                if text {
-                    self.message.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 let body = if self.message.buf.is_empty() {
                     payload
@@ -296,15 +336,55 @@ impl Receiver {
                     self.message.buf.extend_from_slice(&payload);
                     std::mem::take(&mut self.message.buf).freeze()
                 };
-                self.message.text = None;
-                self.message.fragments = 0;
-                self.message.size = 0;
-                Ok(Some(Received::Message(if text {
-                    Message::Text(Text::from_validated(body))
-                } else {
-                    Message::Binary(body)
-                })))
+                Ok(Some(self.finish_message(body)?))
             }
         }
     }
+
+    /// Ends the message in progress with its whole `body`: the last UTF-8 check for text,
+    /// then the assembly state is cleared for the next message.
+    #[inline]
+    fn finish_message(&mut self, body: Bytes) -> Result<Received, ProtocolError> {
+        let text = self.message.text == Some(true);
+        if text {
+            self.message.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        self.message.text = None;
+        self.message.fragments = 0;
+        self.message.size = 0;
+        self.message.compressed = false;
+        Ok(Received::Message(if text {
+            Message::Text(Text::from_validated(body))
+        } else {
+            Message::Binary(body)
+        }))
+    }
+}
+
+/// Inflates payload bytes of a compressed message (`None`: the message ended, inflate the
+/// implicit tail) into its buffer, checking the inflated size against `limit` as it grows
+/// and, for text, validating the new bytes as UTF-8.
+#[cfg(feature = "deflate")]
+fn inflate(
+    inflater: &mut Inflater,
+    input: Option<&[u8]>,
+    message: &mut Assembly,
+    limit: usize,
+) -> Result<(), ProtocolError> {
+    let before = message.inflated.len();
+    let result = match input {
+        Some(bytes) => inflater.feed(bytes, &mut message.inflated, limit),
+        None => inflater.finish_message(&mut message.inflated, limit),
+    };
+    result.map_err(|e| match e {
+        InflateError::TooLarge { size } => ProtocolError::MessageTooLarge { size, limit },
+        InflateError::Corrupt(why) => ProtocolError::InvalidCompressedData(why),
+    })?;
+    if message.text == Some(true) {
+        message
+            .utf8
+            .feed(&message.inflated[before..])
+            .map_err(|_| ProtocolError::InvalidUtf8)?;
+    }
+    Ok(())
 }

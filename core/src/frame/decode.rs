@@ -2,11 +2,30 @@
 
 use super::{FrameError, FrameHeader, OpCode, Role};
 
-/// Limits the decoder checks from the header alone, before any payload byte is buffered.
+/// What the decoder checks from the header alone, before any payload byte is buffered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FrameLimits {
     /// Largest accepted payload of a single frame.
     pub max_frame_size: u64,
+    /// RSV1 may mark the first frame of a data message (permessage-deflate was agreed).
+    pub rsv1_allowed: bool,
+}
+
+impl FrameLimits {
+    /// Limits for a connection with no extension: frames up to `max_frame_size`, no RSV bit.
+    pub const fn new(max_frame_size: u64) -> Self {
+        FrameLimits {
+            max_frame_size,
+            rsv1_allowed: false,
+        }
+    }
+
+    /// Lets RSV1 mark compressed messages, as permessage-deflate does.
+    pub const fn with_rsv1(mut self, allowed: bool) -> Self {
+        self.rsv1_allowed = allowed;
+        self
+    }
 }
 
 /// Decodes a frame header from the start of `buf`.
@@ -20,10 +39,14 @@ pub fn decode_header(buf: &[u8], role: Role, limits: &FrameLimits) -> Result<Opt
         return Ok(None);
     };
     let rsv = (b0 >> 4) & 0x7;
-    if rsv != 0 {
+    let rsv1 = rsv & 0b100 != 0;
+    if rsv & 0b011 != 0 || (rsv1 && !limits.rsv1_allowed) {
         return Err(FrameError::ReservedBits(rsv));
     }
     let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(FrameError::ReservedOpcode(b0 & 0x0F))?;
+    if rsv1 && !matches!(opcode, OpCode::Text | OpCode::Binary) {
+        return Err(FrameError::MisplacedRsv1(opcode));
+    }
     let fin = b0 & 0x80 != 0;
     if opcode.is_control() && !fin {
         return Err(FrameError::FragmentedControl);
@@ -91,6 +114,7 @@ pub fn decode_header(buf: &[u8], role: Role, limits: &FrameLimits) -> Result<Opt
     Ok(Some((
         FrameHeader {
             fin,
+            rsv1,
             opcode,
             mask,
             payload_len,
@@ -103,9 +127,7 @@ pub fn decode_header(buf: &[u8], role: Role, limits: &FrameLimits) -> Result<Opt
 mod tests {
     use super::*;
 
-    const LIMITS: FrameLimits = FrameLimits {
-        max_frame_size: 16 << 20,
-    };
+    const LIMITS: FrameLimits = FrameLimits::new(16 << 20);
 
     /// Decodes `bytes` whole, then checks that every strict prefix answers "partial" or the same error.
     fn decode_all_ways(bytes: &[u8], role: Role) -> Result<Option<(FrameHeader, usize)>, FrameError> {
@@ -192,6 +214,38 @@ mod tests {
             let first_err = (1..=bytes.len()).find_map(|n| decode_header(&bytes[..n], *role, &LIMITS).err());
             assert_eq!(first_err.as_ref(), Some(err));
         }
+    }
+
+    #[test]
+    fn rsv1_only_where_permessage_deflate_puts_it() {
+        let deflate = LIMITS.with_rsv1(true);
+        let decode = |bytes: &[u8], limits: &FrameLimits| decode_header(bytes, Role::Client, limits);
+        // Without the extension, RSV1 is reserved on every frame.
+        assert_eq!(decode(&[0xC1, 0x00], &LIMITS), Err(FrameError::ReservedBits(4)));
+        // With it: the first frame of a text or binary message, fragmented or not.
+        for b0 in [0xC1, 0xC2, 0x41, 0x42] {
+            let (h, _) = decode(&[b0, 0x00], &deflate).unwrap().unwrap();
+            assert!(h.rsv1);
+        }
+        let (h, _) = decode(&[0x81, 0x00], &deflate).unwrap().unwrap();
+        assert!(!h.rsv1);
+        // Never on a continuation or a control frame; RSV2 and RSV3 stay reserved.
+        for (b0, op) in [
+            (0xC0, OpCode::Continuation),
+            (0x40, OpCode::Continuation),
+            (0xC8, OpCode::Close),
+            (0xC9, OpCode::Ping),
+            (0xCA, OpCode::Pong),
+        ] {
+            assert_eq!(
+                decode(&[b0, 0x00], &deflate),
+                Err(FrameError::MisplacedRsv1(op)),
+                "{b0:#x}"
+            );
+        }
+        assert_eq!(decode(&[0xE1, 0x00], &deflate), Err(FrameError::ReservedBits(6)));
+        assert_eq!(decode(&[0xA1, 0x00], &deflate), Err(FrameError::ReservedBits(2)));
+        assert_eq!(decode(&[0x91, 0x00], &deflate), Err(FrameError::ReservedBits(1)));
     }
 
     #[test]

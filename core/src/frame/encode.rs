@@ -16,7 +16,24 @@ pub fn encoded_len(payload_len: usize, masked: bool) -> usize {
 /// Appends a frame header, always using the minimal length encoding.
 #[inline]
 pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload_len: usize, mask: Option<[u8; 4]>) {
-    let b0 = (u8::from(fin) << 7) | opcode.as_u8();
+    write_first_bytes(out, (u8::from(fin) << 7) | opcode.as_u8(), payload_len, mask);
+}
+
+/// Appends the header of the first frame of a compressed message: like [`write_header`],
+/// with RSV1 set (RFC 7692 §6).
+#[inline]
+pub fn write_compressed_header(
+    out: &mut Vec<u8>,
+    fin: bool,
+    opcode: OpCode,
+    payload_len: usize,
+    mask: Option<[u8; 4]>,
+) {
+    write_first_bytes(out, (u8::from(fin) << 7) | 0x40 | opcode.as_u8(), payload_len, mask);
+}
+
+#[inline]
+fn write_first_bytes(out: &mut Vec<u8>, b0: u8, payload_len: usize, mask: Option<[u8; 4]>) {
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     match payload_len {
         0..=125 => out.extend_from_slice(&[b0, mask_bit | payload_len as u8]),
@@ -91,7 +108,7 @@ mod tests {
             encode_frame(&mut out, fin, opcode, &payload, key);
             prop_assert_eq!(out.len(), encoded_len(payload.len(), key.is_some()));
             let role = if key.is_some() { Role::Server } else { Role::Client };
-            let limits = FrameLimits { max_frame_size: 1 << 20 };
+            let limits = FrameLimits::new(1 << 20);
             let (header, n) = decode_header(&out, role, &limits).unwrap().unwrap();
             prop_assert_eq!(header.fin, fin);
             prop_assert_eq!(header.opcode, opcode);

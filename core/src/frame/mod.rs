@@ -13,7 +13,7 @@ pub use decode::{FrameLimits, decode_header};
 
 /// The longest frame header: 2 bytes, an 8-byte extended length and a 4-byte mask key.
 pub const MAX_HEADER_LEN: usize = 14;
-pub use encode::{encode_frame, encoded_len, write_header};
+pub use encode::{encode_frame, encoded_len, write_compressed_header, write_header};
 pub use mask::{apply_mask, apply_mask_at};
 
 use crate::close::CloseCode;
@@ -78,9 +78,13 @@ impl OpCode {
 
 /// A decoded and validated frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FrameHeader {
     /// The FIN bit: this frame ends its message.
     pub fin: bool,
+    /// The RSV1 bit: with permessage-deflate agreed, the message this frame starts is
+    /// compressed (RFC 7692 §6). Only ever set on the first frame of a data message.
+    pub rsv1: bool,
     /// The opcode.
     pub opcode: OpCode,
     /// The masking key, present on every client-to-server frame.
@@ -93,9 +97,13 @@ pub struct FrameHeader {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    /// RSV1, RSV2 or RSV3 set while no extension is negotiated (§5.2).
-    #[error("a frame has the reserved bits {0:#05b} set with no extension negotiated")]
+    /// RSV1, RSV2 or RSV3 set while no extension that defines it is negotiated (§5.2).
+    #[error("a frame has the reserved bits {0:#05b} set with no extension negotiated that defines them")]
     ReservedBits(u8),
+    /// RSV1 (compressed) on a control or continuation frame: permessage-deflate sets it only
+    /// on the first frame of a data message (RFC 7692 §6.1).
+    #[error("a {0:?} frame has RSV1 set; only the first frame of a data message may")]
+    MisplacedRsv1(OpCode),
     /// Opcode 0x3-0x7 or 0xB-0xF (§5.2).
     #[error("a frame uses the reserved opcode {0:#x}")]
     ReservedOpcode(u8),

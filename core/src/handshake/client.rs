@@ -3,6 +3,7 @@
 
 use super::headers::{self, has_token, is_token, is_valid_value, tokens, trim_ows};
 use super::{HandshakeError, HandshakeLimits, Head, HeadBuffer, HttpRejection, Progress, header_slots, parse_error};
+use crate::extension::{DeflateConfig, DeflateParams, ResponseError, check_response};
 use crate::url::WsUrl;
 
 /// Headers the handshake writes itself (or must never carry); extra headers may not use
@@ -41,13 +42,24 @@ pub struct ClientOptions {
     pub limits: HandshakeLimits,
 }
 
-/// What a successful 101 gave us.
+/// What a successful opening handshake established.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Accepted {
     /// The subprotocol the server chose, if any (always one we offered).
     pub subprotocol: Option<String>,
-    /// All response headers (e.g. `Set-Cookie`), values decoded lossily as UTF-8.
+    /// All headers of the other side's head (the client's response headers, e.g.
+    /// `Set-Cookie`, or the server's request headers), values decoded lossily as UTF-8.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate as agreed, or `None` when messages go uncompressed.
+    pub deflate: Option<DeflateParams>,
+}
+
+impl Accepted {
+    /// The agreed extensions as a `Sec-WebSocket-Extensions` value (empty when none).
+    pub fn extensions(&self) -> String {
+        self.deflate.map(|d| d.to_string()).unwrap_or_default()
+    }
 }
 
 /// Where the response parser stands.
@@ -84,6 +96,8 @@ pub struct ClientHandshake {
     extra: Vec<(String, String)>,
     require_subprotocol: bool,
     limits: HandshakeLimits,
+    /// The permessage-deflate offer, if any.
+    deflate: Option<DeflateConfig>,
     state: State,
 }
 
@@ -141,14 +155,25 @@ impl ClientHandshake {
             extra: options.headers.clone(),
             require_subprotocol: options.require_subprotocol,
             limits: options.limits.clone(),
+            deflate: None,
             state: State::Head(HeadBuffer::default()),
         })
+    }
+
+    /// Offers permessage-deflate with these settings (`Sec-WebSocket-Extensions`); the
+    /// response is then checked against the offer (RFC 7692 §5, §7). Fails with
+    /// [`HandshakeError::InvalidHeader`] naming the setting when the settings are out of range.
+    pub fn offer_deflate(&mut self, config: &DeflateConfig) -> Result<(), HandshakeError> {
+        config.validate().map_err(HandshakeError::InvalidHeader)?;
+        self.deflate = Some(config.clone());
+        Ok(())
     }
 
     /// Appends the GET request bytes to `out`: `Host` (with the port only when not the
     /// scheme's default), `Upgrade`, `Connection`, `Sec-WebSocket-Key`,
     /// `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Protocol` (only when subprotocols are
-    /// offered), `Origin` (if set), then the extra headers.
+    /// offered), `Sec-WebSocket-Extensions` (only when deflate is offered), `Origin` (if
+    /// set), then the extra headers.
     pub fn write_request(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"GET ");
         out.extend_from_slice(self.target.as_bytes());
@@ -160,6 +185,9 @@ impl ClientHandshake {
         headers::write_header(out, "Sec-WebSocket-Version", "13");
         if !self.subprotocols.is_empty() {
             headers::write_header(out, "Sec-WebSocket-Protocol", &self.subprotocols.join(", "));
+        }
+        if let Some(deflate) = &self.deflate {
+            headers::write_header(out, "Sec-WebSocket-Extensions", &deflate.client_offer());
         }
         if let Some(origin) = &self.origin {
             headers::write_header(out, "Origin", origin);
@@ -295,12 +323,13 @@ impl ClientHandshake {
             (Some(v), None) if trim_ows(&v) == headers::accept_key(&self.key) => {}
             (Some(_), None) => return Err(HandshakeError::BadAccept),
         }
-        for value in headers::values(hs, "sec-websocket-extensions") {
-            if let Some(ext) = tokens(&value).next() {
-                let name = trim_ows(ext.split(';').next().unwrap_or_default());
-                return Err(HandshakeError::UnrequestedExtension(name.to_owned()));
-            }
-        }
+        let extension_values: Vec<_> = headers::values(hs, "sec-websocket-extensions").collect();
+        let deflate = check_response(self.deflate.as_ref(), extension_values.iter().map(|v| v.as_ref())).map_err(
+            |e| match e {
+                ResponseError::Unrequested(name) => HandshakeError::UnrequestedExtension(name),
+                ResponseError::Malformed(why) => HandshakeError::InvalidExtension(why),
+            },
+        )?;
         let mut protocols = headers::values(hs, "sec-websocket-protocol");
         let subprotocol = match (protocols.next(), protocols.next()) {
             (None, _) => None,
@@ -323,6 +352,7 @@ impl ClientHandshake {
         Ok(Accepted {
             subprotocol,
             headers: headers::owned(hs),
+            deflate,
         })
     }
 }

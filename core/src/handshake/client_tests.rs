@@ -241,7 +241,11 @@ fn h2_to_h6b_response_validation() {
         // H5: we never offer extensions.
         ("-", "U|C|A|E: permessage-deflate; x=1", ext("permessage-deflate")),
         ("c", "U|C|A|E: , __proto__", ext("__proto__")),
-        ("-", "U|C|A|E: ;x=1", ext("")),
+        (
+            "-",
+            "U|C|A|E: ;x=1",
+            Err(InvalidExtension("an extension name must be a token".into())),
+        ),
         ("-", "U|C|A|E:|E: , ,", Ok(None)),
         // H6: the subprotocol must be one we offered, and only one.
         ("-", "U|C|A|P: chat", unreq("chat")),

@@ -19,6 +19,7 @@ pub mod server;
 
 pub use client::{Accepted, ClientHandshake, ClientOptions};
 pub use headers::accept_key;
+pub(crate) use server::accept_response_with_extensions;
 pub use server::{Request, ServerHandshake, accept_response, reject_response, try_accept_response};
 
 /// Bounds on handshake input.
@@ -121,9 +122,14 @@ pub enum HandshakeError {
     /// We offered subprotocols, the server chose none, and one is required.
     #[error("the server chose none of the offered subprotocols, and one is required")]
     SubprotocolRequired,
-    /// The server named an extension; we never offer any.
+    /// The server named an extension that was not offered.
     #[error("the server named the extension {0:?}, which was not offered")]
     UnrequestedExtension(String),
+    /// The server's `Sec-WebSocket-Extensions` answer cannot be read, or its
+    /// permessage-deflate breaks RFC 7692 (an unknown or repeated parameter, a value out of
+    /// range, a setting we asked for left out); the text says which.
+    #[error("the server's Sec-WebSocket-Extensions answer is invalid: {0}")]
+    InvalidExtension(String),
     /// The head grew past [`HandshakeLimits::max_header_bytes`] without ending.
     #[error("the handshake head exceeds the limit of {limit} bytes")]
     HeadersTooLarge {

@@ -18,6 +18,7 @@ const RESERVED: &[&str] = &[
 
 /// A validated opening request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Request {
     /// The resource name: path and query, starting with `/` (taken from an absolute
     /// request target when the client sent one).
@@ -226,7 +227,19 @@ pub fn accept_response(
     out: &mut Vec<u8>,
 ) {
     let subprotocol = subprotocol.filter(|p| offered(request, p));
-    write_accept(request, subprotocol, extra_headers, out);
+    write_accept(request, subprotocol, None, extra_headers, out);
+}
+
+/// [`accept_response`] with a `Sec-WebSocket-Extensions` value (the agreed extensions).
+pub(crate) fn accept_response_with_extensions(
+    request: &Request,
+    subprotocol: Option<&str>,
+    extensions: Option<&str>,
+    extra_headers: &[(String, String)],
+    out: &mut Vec<u8>,
+) {
+    let subprotocol = subprotocol.filter(|p| offered(request, p));
+    write_accept(request, subprotocol, extensions, extra_headers, out);
 }
 
 /// Like [`accept_response`], but fails with [`HandshakeError::InvalidHeader`] (writing
@@ -248,7 +261,7 @@ pub fn try_accept_response(
     if let Some((name, _)) = extra_headers.iter().find(|(n, v)| !writable(n, v)) {
         return Err(HandshakeError::InvalidHeader(format!("header {name:?}")));
     }
-    write_accept(request, subprotocol, extra_headers, out);
+    write_accept(request, subprotocol, None, extra_headers, out);
     Ok(())
 }
 
@@ -260,13 +273,22 @@ fn writable(name: &str, value: &str) -> bool {
     is_token(name) && !headers::name_in(name, RESERVED) && is_valid_value(value)
 }
 
-fn write_accept(request: &Request, subprotocol: Option<&str>, extra_headers: &[(String, String)], out: &mut Vec<u8>) {
+fn write_accept(
+    request: &Request,
+    subprotocol: Option<&str>,
+    extensions: Option<&str>,
+    extra_headers: &[(String, String)],
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
     headers::write_header(out, "Upgrade", "websocket");
     headers::write_header(out, "Connection", "Upgrade");
     headers::write_header(out, "Sec-WebSocket-Accept", &headers::accept_key(&request.key));
     if let Some(p) = subprotocol {
         headers::write_header(out, "Sec-WebSocket-Protocol", p);
+    }
+    if let Some(e) = extensions {
+        headers::write_header(out, "Sec-WebSocket-Extensions", e);
     }
     for (name, value) in extra_headers.iter().filter(|(n, v)| writable(n, v)) {
         headers::write_header(out, name, value);
