@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the Autobahn conformance cases (groups 1-10) against resock with kosoku, in one role:
+# Runs the Autobahn conformance cases (groups 1-13, permessage-deflate included: 517 cases) against resock with kosoku, in one role:
 #   scripts/autobahn.sh client   # kosoku fuzzingserver, resock's autobahn_client example
 #   scripts/autobahn.sh server   # resock's autobahn_server example, kosoku fuzzingclient
 # Creates .venv-autobahn with kosoku, prints one line with the count of each verdict, and
@@ -81,7 +81,7 @@ cargo build --release --quiet -p resock --example autobahn_client --example auto
 rm -rf "$out"
 mkdir -p "$out"
 
-cases=(-i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*')
+cases=(-i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '9.*' -i '10.*' -i '12.*' -i '13.*')
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do

@@ -5,16 +5,22 @@
 //! `/updateReports`. With `--count` first, it only prints the number of selected cases. Client pings stay off: a ping in a 12.x case fails it.
 
 use resock::blocking::{Error, WebSocket};
-use resock::{ClientOptions, CloseCode, Config};
+use resock::{ClientOptions, CloseCode, Config, DeflateConfig};
 
 const AGENT: &str = "resock";
 
 fn config() -> Config {
     // Autobahn 9.x sends 16 MiB messages, and 9.3.x up to 65536 fragments in one message.
+    // The 13.x servers that ask for client_no_context_takeover (13.2, 13.5, 13.6) accept only
+    // offers that carry it, as Autobahn's own client offer does; so this offer does too. The
+    // 12.x and 13.x cases send "compressed messages" down to 16 bytes, and kosoku hands an
+    // uncompressed echo of text to its case code as a str it cannot hash: so every message is
+    // compressed here (threshold 0), whatever its size.
     Config::default()
         .max_frame_size(32 << 20)
         .max_message_size(64 << 20)
         .max_fragments(1 << 20)
+        .deflate(Some(DeflateConfig::new().client_no_context_takeover(true).threshold(0)))
 }
 
 fn main() -> Result<(), Error> {

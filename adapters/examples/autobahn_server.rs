@@ -5,8 +5,8 @@
 
 use std::net::TcpListener;
 
-use resock::Config;
 use resock::blocking::WebSocket;
+use resock::{Config, DeflateConfig};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9002".to_owned());
@@ -18,7 +18,10 @@ fn main() -> std::io::Result<()> {
             let config = Config::default()
                 .max_frame_size(32 << 20)
                 .max_message_size(64 << 20)
-                .max_fragments(1 << 20);
+                .max_fragments(1 << 20)
+                // The 12.x and 13.x cases expect every echo compressed, down to 16 bytes
+                // (kosoku cannot hash an uncompressed text echo): threshold 0.
+                .deflate(Some(DeflateConfig::new().threshold(0)));
             let Ok(mut ws) = WebSocket::accept(stream, config) else {
                 return;
             };

@@ -99,8 +99,8 @@ pub use send_error::SendError;
 pub use send_error::TypedSendError;
 
 pub use resock_core::{
-    self as core, Accepted, Bytes, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, Event, HandshakeError,
-    HttpRejection, Message, Request, Text, WsUrl,
+    self as core, Accepted, Bytes, ClientOptions, CloseCode, CloseInfo, Config, ConnectionError, DeflateConfig,
+    DeflateParams, Event, HandshakeError, HttpRejection, Message, Request, Text, WsUrl,
 };
 // What a client's user names: settings, states, events, errors. One name each, at the root.
 pub use resock_core::session::{

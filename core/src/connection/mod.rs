@@ -625,8 +625,7 @@ impl Connection {
     }
 
     /// Sends a whole message compressed, as one frame with RSV1, when deflate is agreed and
-    /// the message reaches the threshold; `false` means send it as it is. A message that
-    /// would grow goes out uncompressed when our context is reset anyway.
+    /// the message reaches the threshold; `false` means send it as it is.
     #[cfg(feature = "deflate")]
     fn write_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
         let threshold = self.config.deflate.as_ref().map_or(usize::MAX, |d| d.threshold);
@@ -638,9 +637,6 @@ impl Connection {
         }
         let mut body = Vec::new();
         compressor.compress(payload, &mut body);
-        if compressor.may_skip() && body.len() >= payload.len() {
-            return false;
-        }
         let mask = match self.role {
             Role::Client => Some(self.rng.mask_key()),
             Role::Server => None,

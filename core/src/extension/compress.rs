@@ -31,13 +31,6 @@ impl Compressor {
         self.window_bits >= 9
     }
 
-    /// Whether a message compressed into a larger result may be sent uncompressed instead:
-    /// only when the context is reset after every message, since otherwise the peer's
-    /// window must see every byte our compressor saw.
-    pub(crate) fn may_skip(&self) -> bool {
-        self.reset_after_message
-    }
-
     /// Compresses `payload` as one message, appending the bytes (tail removed) to `out`.
     pub(crate) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
         let (level, bits) = (self.level, self.window_bits);
