@@ -168,6 +168,15 @@ pub enum SessionEvent {
     },
     /// An error a program can act on (also reported through `Disconnected`).
     Error(Error),
+    /// The server redirected the opening handshake and the session follows: the same attempt
+    /// goes on at `to` at once, within the same open timeout (an `Output::Connect` follows).
+    Redirected {
+        /// The redirect's status: 301, 302, 303, 307 or 308.
+        status: u16,
+        /// The URL the attempt goes on at (the `Location`, resolved). Its query may carry a
+        /// token: show it with care.
+        to: WsUrl,
+    },
     /// A pong answered our heartbeat ping.
     Pong {
         /// This round trip.

@@ -14,6 +14,7 @@ mod lifecycle;
 mod metrics;
 mod policy;
 mod queue;
+mod redirect;
 #[cfg(feature = "json")]
 mod typed;
 mod validate;
@@ -26,6 +27,7 @@ pub use heartbeat::Rtt;
 pub use metrics::Metrics;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};
+pub use redirect::{RedirectError, RedirectErrorKind, RedirectPolicy, is_followed_status};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
 pub use validate::ConfigError;
@@ -41,6 +43,7 @@ use crate::rng::Rng;
 use heartbeat::Heartbeat;
 use metrics::Counters;
 use queue::{OutboundQueue, Refusal};
+use redirect::Hops;
 
 /// What the driver observed on the transport it opened for an [`Output::Connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +110,8 @@ pub struct Session {
     above_high_water: bool,
     /// Extra handshake headers for one transport, set by the driver for that attempt.
     attempt_headers: Option<(TransportId, Vec<(String, String)>)>,
+    /// The redirects followed in the current attempt (cleared when an attempt starts).
+    hops: Hops,
     counters: Counters,
     now: Instant,
 }
@@ -139,6 +144,7 @@ impl Session {
             pending_failure: None,
             above_high_water: false,
             attempt_headers: None,
+            hops: Hops::default(),
             counters: Counters::default(),
             now,
         }
