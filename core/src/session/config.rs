@@ -11,7 +11,7 @@
 //! | `reconnect.try_again_later_delay` | 30 s | minimum wait after close code 1013 |
 //! | `open_timeout` | 10 s | transport plus handshake (Python websockets' `open_timeout`) |
 //! | `close_timeout` | 10 s | a peer that never answers our close |
-//! | `redirects.max_redirects` | 5 | Python websockets' limit; all hops share one `open_timeout` |
+//! | `redirects.max_redirects` | 5 | the limit RFC 2068 §10.3 suggested; a loop fails fast, and all hops share one `open_timeout` |
 //! | `heartbeat.interval` / `timeout` | 20 s / 20 s | Python websockets' `ping_interval` / `ping_timeout` |
 //! | `queue.max_messages` / `max_bytes` | 1024 / 4 MiB | bounded memory while disconnected |
 //! | `queue.high_water` / `low_water` | 1 MiB / 256 KiB | backpressure on bytes not yet taken by `poll_transmit` |
