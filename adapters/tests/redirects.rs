@@ -14,7 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use resock::core::session::{RedirectErrorKind, ReconnectPolicy};
+use resock::core::session::{ReconnectPolicy, RedirectErrorKind};
 use resock::{ClientBuilder, DisconnectReason, HandshakeError, HeartbeatConfig};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http;
@@ -34,6 +34,7 @@ enum Route {
 type Log = Arc<Mutex<Vec<(Instant, Seen)>>>;
 
 /// Serves WebSocket handshakes on `stream`: `routes` by path (and query), anything else echoes.
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 fn serve<S: std::io::Read + std::io::Write>(stream: S, routes: &BTreeMap<String, Route>, log: &Log) {
     let mut route = Route::Echo;
     let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
@@ -114,7 +115,13 @@ fn each_status_is_followed(runtime: Runtime) {
     for status in [301, 302, 303, 307, 308] {
         let transcript = echo_once(runtime, builder(&server.url(&format!("/{status}"))), "moved");
         assert_eq!(transcript.opened, 1, "{status}: {transcript:#?}");
-        assert!(transcript.disconnects.iter().all(|(r, _)| *r == DisconnectReason::UserClosed), "{transcript:#?}");
+        assert!(
+            transcript
+                .disconnects
+                .iter()
+                .all(|(r, _)| *r == DisconnectReason::UserClosed),
+            "{transcript:#?}"
+        );
     }
     server.stop();
     let seen = paths(&log);
@@ -147,9 +154,13 @@ fn a_loop_stops_at_the_limit_with_the_chain(runtime: Runtime) {
         ]
     });
     let transcript = run(runtime, builder(&server.url("/a")), None, |_| false);
-    let text = redirect_error(&transcript, |k| matches!(k, RedirectErrorKind::TooMany { limit: 5, .. }));
+    let text = redirect_error(&transcript, |k| {
+        matches!(k, RedirectErrorKind::TooMany { limit: 5, .. })
+    });
     let base = server.url("");
-    let chain = ["/a", "/b", "/a", "/b", "/a", "/b"].map(|p| format!("{base}{p}")).join(" -> ");
+    let chain = ["/a", "/b", "/a", "/b", "/a", "/b"]
+        .map(|p| format!("{base}{p}"))
+        .join(" -> ");
     assert_eq!(
         text,
         format!("stopped after 5 redirects (max_redirects is 5): {chain} -> {base}/a (not followed)")
@@ -163,7 +174,9 @@ fn a_loop_stops_at_the_limit_with_the_chain(runtime: Runtime) {
 fn the_limit_is_a_setting_and_zero_turns_following_off(runtime: Runtime) {
     let (server, log) = redirect_server(|_| vec![("/a", redirect(302, "/b")), ("/b", redirect(302, "/c"))]);
     let transcript = run(runtime, builder(&server.url("/a")).max_redirects(1), None, |_| false);
-    redirect_error(&transcript, |k| matches!(k, RedirectErrorKind::TooMany { limit: 1, .. }));
+    redirect_error(&transcript, |k| {
+        matches!(k, RedirectErrorKind::TooMany { limit: 1, .. })
+    });
     let transcript = run(runtime, builder(&server.url("/a")).max_redirects(0), None, |_| false);
     assert!(
         matches!(transcript.fatal_reason(), DisconnectReason::Handshake(HandshakeError::Rejected(r)) if r.status == 302),
@@ -195,7 +208,11 @@ fn credentials_stay_with_the_configured_origin(runtime: Runtime) {
         assert!(first.header(name).is_some(), "{name} reached the configured origin");
     }
     for name in ["authorization", "cookie", "x-api-key"] {
-        assert_eq!(last.header(name), None, "{name} followed the redirect to another origin");
+        assert_eq!(
+            last.header(name),
+            None,
+            "{name} followed the redirect to another origin"
+        );
     }
     assert_eq!(last.header("x-trace"), Some("t"));
     assert_eq!(last.header("host"), Some(other_host.as_str()));
@@ -210,7 +227,10 @@ fn same_origin_redirects_keep_credentials(runtime: Runtime) {
     );
     server.stop();
     let log = log.lock().unwrap();
-    assert!(log.iter().all(|(_, s)| s.header("authorization") == Some("Bearer secret")));
+    assert!(
+        log.iter()
+            .all(|(_, s)| s.header("authorization") == Some("Bearer secret"))
+    );
     assert_eq!(log.len(), 2);
 }
 
@@ -272,7 +292,9 @@ mod tls {
         let port = listener.local_addr().unwrap().port();
         let routes: BTreeMap<String, Route> = routes(port).into_iter().map(|(p, r)| (p.to_owned(), r)).collect();
         let leaf = Leaf::self_signed_ca(&["localhost", "127.0.0.1"]);
-        let tls = TlsOptions::no_default_roots().add_root_pem(leaf.pem.as_bytes()).unwrap();
+        let tls = TlsOptions::no_default_roots()
+            .add_root_pem(leaf.pem.as_bytes())
+            .unwrap();
         let log = Log::default();
         let log2 = Arc::clone(&log);
         let (server, _hellos) = spawn_tls(listener, leaf, move |stream| serve(stream, &routes, &log2));
@@ -305,7 +327,11 @@ mod tls {
         let (server, log, tls) =
             tls_redirect_server(|port| vec![("/start", redirect(302, format!("https://localhost:{port}/final")))]);
         let port = server.addr().port();
-        echo_once(runtime, builder(&format!("wss://127.0.0.1:{port}/start")).tls(tls), "tls");
+        echo_once(
+            runtime,
+            builder(&format!("wss://127.0.0.1:{port}/start")).tls(tls),
+            "tls",
+        );
         server.stop();
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 2);

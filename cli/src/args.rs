@@ -311,7 +311,10 @@ mod tests {
         assert!(!builder.config().reconnect.enabled);
         assert_eq!(builder.config().redirects.max_redirects, 5, "the default");
         let cli = Cli::try_parse_from(["resock", "--max-redirects", "0", "ws://h/"]).unwrap();
-        assert_eq!(cli.client.builder("ws://h/").unwrap().config().redirects.max_redirects, 0);
+        assert_eq!(
+            cli.client.builder("ws://h/").unwrap().config().redirects.max_redirects,
+            0
+        );
         let cli = Cli::try_parse_from(["resock", "--pong-timeout", "0", "ws://h/"]).unwrap();
         assert_eq!(cli.client.builder("ws://h/").unwrap().config().heartbeat.interval, None);
     }

@@ -12,9 +12,8 @@ use resock::tls::TlsOptions;
 use resock_core::close::CloseFrameError;
 use resock_core::frame::FrameError;
 use resock_core::session::{
-    ClosedReason, ConnectError, DisconnectReason, Error, HeartbeatConfig, QueueConfig, ReconnectPolicy,
-    RedirectError, RedirectErrorKind, SessionSendError, TimeoutKind, TransportError, TransportErrorKind,
-    TypedSendError,
+    ClosedReason, ConnectError, DisconnectReason, Error, HeartbeatConfig, QueueConfig, ReconnectPolicy, RedirectError,
+    RedirectErrorKind, SessionSendError, TimeoutKind, TransportError, TransportErrorKind, TypedSendError,
 };
 use resock_core::typed::{DecodeError, EncodeError, EnvelopeFields, JsonEnvelope};
 use resock_core::url::UrlError;

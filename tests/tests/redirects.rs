@@ -11,9 +11,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use resock_core::session::{
-    ConnectError, Error, RedirectErrorKind, RedirectPolicy, ReconnectPolicy, SessionEvent,
-};
+use resock_core::session::{ConnectError, Error, ReconnectPolicy, RedirectErrorKind, RedirectPolicy, SessionEvent};
 use resock_core::sim::Answer;
 use resock_core::{
     ClosedReason, DisconnectReason, HandshakeError, Request, SessionConfig, SessionState, TransportId, WsUrl,
@@ -62,10 +60,15 @@ fn closed_for_good(pair: &mut Pair) -> DisconnectReason {
 fn each_redirect_status_is_followed_at_once_within_the_attempt() {
     for status in [301, 302, 303, 307, 308] {
         let mut pair = Pair::new(config("ws://server.test/old"));
-        pair.server.routes.insert("/old".into(), Answer::redirect(status, "/new"));
+        pair.server
+            .routes
+            .insert("/old".into(), Answer::redirect(status, "/new"));
         assert!(pair.run_until_open(PATIENCE), "{status}");
         assert_eq!(paths(&pair), ["/old", "/new"], "{status}");
-        assert_eq!(pair.connect_urls, [url("ws://server.test/old"), url("ws://server.test/new")]);
+        assert_eq!(
+            pair.connect_urls,
+            [url("ws://server.test/old"), url("ws://server.test/new")]
+        );
         assert_eq!(redirected(&pair), [(status, "ws://server.test/new".to_owned())]);
         // No backoff: the second Connect comes as soon as the 3xx arrived (one link latency,
         // 5 ms, after the request), and no attempt failed.
@@ -83,7 +86,9 @@ fn each_redirect_status_is_followed_at_once_within_the_attempt() {
 fn statuses_that_are_not_followed_stay_fatal_rejections() {
     for status in [300, 304, 305, 306] {
         let mut pair = Pair::new(config("ws://server.test/old"));
-        pair.server.routes.insert("/old".into(), Answer::redirect(status, "/new"));
+        pair.server
+            .routes
+            .insert("/old".into(), Answer::redirect(status, "/new"));
         let reason = closed_for_good(&mut pair);
         assert!(
             matches!(&reason, DisconnectReason::Handshake(HandshakeError::Rejected(r)) if r.status == status),
@@ -96,7 +101,11 @@ fn statuses_that_are_not_followed_stay_fatal_rejections() {
 #[test]
 fn every_location_form_resolves_against_the_url_that_answered() {
     let cases = [
-        ("ws://server.test/a/b", "ws://other.test:9000/x?y=1", "ws://other.test:9000/x?y=1"),
+        (
+            "ws://server.test/a/b",
+            "ws://other.test:9000/x?y=1",
+            "ws://other.test:9000/x?y=1",
+        ),
         ("ws://server.test/a/b", "http://other.test/x", "ws://other.test/x"),
         ("wss://server.test/a/b", "https://other.test/x", "wss://other.test/x"),
         ("wss://server.test/a/b", "//other.test/x?q", "wss://other.test/x?q"),
@@ -129,7 +138,9 @@ fn a_chain_of_five_is_followed_and_a_sixth_redirect_is_refused_with_the_chain() 
     assert_eq!(paths(&pair), ["/0", "/1", "/2", "/3", "/4", "/5"]);
 
     let mut pair = Pair::new(config("ws://server.test/0?token=secret"));
-    pair.server.routes.insert("/0?token=secret".into(), Answer::redirect(307, "/1"));
+    pair.server
+        .routes
+        .insert("/0?token=secret".into(), Answer::redirect(307, "/1"));
     for n in 1..6 {
         pair.server
             .routes
@@ -230,7 +241,9 @@ fn wss_to_ws_is_refused_and_https_maps_to_wss() {
         ("ws://server.test/old", "wss://server.test/new"),
     ] {
         let mut pair = Pair::new(config(from));
-        pair.server.routes.insert("/old".into(), Answer::redirect(302, location));
+        pair.server
+            .routes
+            .insert("/old".into(), Answer::redirect(302, location));
         if from.starts_with("wss") {
             let reason = closed_for_good(&mut pair);
             assert!(
@@ -253,7 +266,10 @@ fn wss_to_ws_is_refused_and_https_maps_to_wss() {
 #[test]
 fn a_missing_or_unusable_location_is_fatal() {
     let cases: [(Answer, &str); 4] = [
-        (Answer::reject(302), "the server answered 302 (a redirect) without a Location header: ws://server.test/old"),
+        (
+            Answer::reject(302),
+            "the server answered 302 (a redirect) without a Location header: ws://server.test/old",
+        ),
         (
             Answer::redirect(307, "ftp://server.test/x"),
             "the server answered 307 with an unusable Location \"ftp://server.test/x\" (the URL scheme must be ws or wss): ws://server.test/old",
@@ -289,7 +305,11 @@ fn all_hops_share_one_open_timeout_and_the_retry_starts_from_the_configured_url(
     assert!(pair.run_until_cond(PATIENCE, |p| !p.disconnects().is_empty()));
     let (at, reason, retry_at) = pair.disconnects()[0].clone();
     assert_eq!(reason, DisconnectReason::OpenTimeout);
-    assert_eq!(at - pair.connects[0], Duration::from_secs(1), "one timeout for every hop");
+    assert_eq!(
+        at - pair.connects[0],
+        Duration::from_secs(1),
+        "one timeout for every hop"
+    );
     let hops = pair.connect_urls.len();
     assert!(hops > 10, "{hops} hops in a second of 5 ms latency");
     // The retry is a new attempt, after the backoff, at the configured URL again.
@@ -376,7 +396,13 @@ fn sensitive_headers_stay_with_the_configured_origin() {
     let hosts: Vec<&str> = requests.iter().map(|(_, r)| r.host.as_str()).collect();
     assert_eq!(
         hosts,
-        ["server.test", "server.test", "other.test", "server.test:8080", "server.test"]
+        [
+            "server.test",
+            "server.test",
+            "other.test",
+            "server.test:8080",
+            "server.test"
+        ]
     );
     for name in ["authorization", "cookie", "x-api-key"] {
         assert_eq!(carried(requests, name), [true, true, false, false, false], "{name}");
@@ -395,10 +421,7 @@ fn sensitive_headers_stay_with_the_configured_origin() {
         .routes
         .insert("/b".into(), Answer::redirect(302, "ws://server.test/c"));
     assert!(pair.run_until_open(PATIENCE));
-    assert_eq!(
-        carried(&pair.server.requests, "authorization"),
-        [true, false, true]
-    );
+    assert_eq!(carried(&pair.server.requests, "authorization"), [true, false, true]);
 }
 
 #[test]
@@ -407,7 +430,12 @@ fn per_attempt_headers_are_stripped_on_another_origin_too() {
     pair.server
         .routes
         .insert("/a".into(), Answer::redirect(302, "ws://other.test/b"));
-    let token = |id: TransportId| vec![("Authorization".into(), format!("Bearer {}", id.0)), ("X-N".into(), "1".into())];
+    let token = |id: TransportId| {
+        vec![
+            ("Authorization".into(), format!("Bearer {}", id.0)),
+            ("X-N".into(), "1".into()),
+        ]
+    };
     for hop in 1..=2 {
         assert!(pair.run_until_cond(PATIENCE, |p| p.connect_ids.len() == hop));
         let (_, id) = *pair.connect_ids.last().unwrap();

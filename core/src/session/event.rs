@@ -223,7 +223,9 @@ impl SessionEvent {
 #[non_exhaustive]
 pub enum Output {
     /// Open a transport (TCP, then TLS for `wss`) to `url`, then report `Connected` or
-    /// `Failed` for `id`.
+    /// `Failed` for `id`. `url` is the configured one at the start of each attempt, and the
+    /// target of a redirect while the session follows one (see
+    /// [`SessionEvent::Redirected`]); open a transport to exactly this URL (TLS with its host).
     Connect {
         /// The transport's id.
         id: TransportId,

@@ -1,7 +1,9 @@
 //! The session: a connection that stays up. It owns at most one [`Connection`] at a time and
 //! adds reconnection with backoff and jitter, a heartbeat, a bounded outbound queue that
-//! survives reconnects, and events a UI can show. Still sans-IO: the driver opens transports
-//! when asked ([`Output::Connect`]), and time and randomness come in from outside.
+//! survives reconnects, and events a UI can show. It follows redirects of the opening handshake
+//! ([`RedirectPolicy`]) by asking for the next transport at the new URL. Still sans-IO: the
+//! driver opens transports when asked ([`Output::Connect`]), and time and randomness come in
+//! from outside.
 
 mod certificate;
 mod config;

@@ -135,15 +135,15 @@ impl fmt::Display for RedirectError {
             RedirectErrorKind::TooMany { limit, .. } => {
                 write!(f, "stopped after {limit} redirects (max_redirects is {limit}): ")?
             }
-            RedirectErrorKind::Downgrade { .. } => {
-                write!(f, "refused a redirect ({status}) from wss:// to ws://: ")?
-            }
-            RedirectErrorKind::MissingLocation => {
-                write!(f, "the server answered {status} (a redirect) without a Location header: ")?
-            }
-            RedirectErrorKind::InvalidLocation { location, error } => {
-                write!(f, "the server answered {status} with an unusable Location {location:?} ({error}): ")?
-            }
+            RedirectErrorKind::Downgrade { .. } => write!(f, "refused a redirect ({status}) from wss:// to ws://: ")?,
+            RedirectErrorKind::MissingLocation => write!(
+                f,
+                "the server answered {status} (a redirect) without a Location header: "
+            )?,
+            RedirectErrorKind::InvalidLocation { location, error } => write!(
+                f,
+                "the server answered {status} with an unusable Location {location:?} ({error}): "
+            )?,
         }
         for (i, url) in self.chain.iter().enumerate() {
             if i > 0 {
@@ -319,7 +319,10 @@ mod tests {
             let next = hops.next(&start, &policy, &redirect(status, Some("/b")));
             assert_eq!(next.is_some(), [301, 302, 303, 307, 308].contains(&status), "{status}");
         }
-        assert!(hops.next(&start, &RedirectPolicy::none(), &redirect(302, Some("/b"))).is_none());
+        assert!(
+            hops.next(&start, &RedirectPolicy::none(), &redirect(302, Some("/b")))
+                .is_none()
+        );
     }
 
     #[test]
@@ -344,7 +347,10 @@ mod tests {
         assert_eq!(error.skipped, 69, "/31 to /99");
         let text = error.to_string();
         assert!(text.starts_with("stopped after 100 redirects (max_redirects is 100): ws://a.test/0 -> "));
-        assert!(text.ends_with(" -> (69 more) -> ws://a.test/100?… -> ws://a.test/101 (not followed)"), "{text}");
+        assert!(
+            text.ends_with(" -> (69 more) -> ws://a.test/100?… -> ws://a.test/101 (not followed)"),
+            "{text}"
+        );
         assert!(!text.contains("token"), "{text}");
     }
 
