@@ -218,6 +218,31 @@ fn credentials_stay_with_the_configured_origin(runtime: Runtime) {
     assert_eq!(last.header("host"), Some(other_host.as_str()));
 }
 
+fn headers_from_the_hook_stay_with_the_configured_origin_too(runtime: Runtime) {
+    let (other, other_log) = redirect_server(|_| Vec::new());
+    let target = other.url("/final");
+    let (origin, origin_log) = redirect_server(move |_| vec![("/start", redirect(302, target.as_str()))]);
+    let mut b = builder(&origin.url("/start")).headers_with(|attempt| {
+        vec![
+            ("Authorization".into(), format!("Bearer {attempt}")),
+            ("X-Session".into(), "s".into()),
+            ("X-Attempt".into(), attempt.to_string()),
+        ]
+    });
+    b.config_mut().redirects.sensitive_headers.push("x-session".into());
+    echo_once(runtime, b, "hook");
+    origin.stop();
+    other.stop();
+    let (_, first) = origin_log.lock().unwrap()[0].clone();
+    let (_, last) = other_log.lock().unwrap()[0].clone();
+    assert_eq!(first.header("authorization"), Some("Bearer 1"));
+    assert_eq!(first.header("x-session"), Some("s"));
+    assert_eq!(last.header("authorization"), None);
+    assert_eq!(last.header("x-session"), None);
+    // The hook ran for the redirected transport too, with the same attempt number.
+    assert_eq!(last.header("x-attempt"), Some("1"));
+}
+
 fn same_origin_redirects_keep_credentials(runtime: Runtime) {
     let (server, log) = redirect_server(|_| vec![("/start", redirect(302, "/final"))]);
     echo_once(
@@ -275,6 +300,7 @@ on_every_session_runtime!(
     a_loop_stops_at_the_limit_with_the_chain,
     the_limit_is_a_setting_and_zero_turns_following_off,
     credentials_stay_with_the_configured_origin,
+    headers_from_the_hook_stay_with_the_configured_origin_too,
     same_origin_redirects_keep_credentials,
     a_slow_chain_fits_in_one_open_timeout_and_the_retry_starts_over,
 );
