@@ -29,7 +29,7 @@ pub use heartbeat::Rtt;
 pub use metrics::Metrics;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};
-pub use redirect::{RedirectError, RedirectErrorKind, RedirectPolicy, is_followed_status};
+pub use redirect::{RedirectError, RedirectErrorKind, RedirectPolicy};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
 pub use validate::ConfigError;

@@ -72,7 +72,7 @@ impl RedirectPolicy {
 }
 
 /// Whether `status` is a redirect the session follows.
-pub fn is_followed_status(status: u16) -> bool {
+fn is_followed_status(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
