@@ -16,7 +16,10 @@ impl WsUrl {
     /// error [`WsUrl::parse`] gives for what it refuses (credentials, a bad host or port).
     pub fn join(&self, reference: &str) -> Result<WsUrl, UrlError> {
         let reference = reference.trim();
-        let reference = reference.split_once('#').map_or(reference, |(before, _)| before);
+        let reference = reference
+            .split_once('#')
+            .map_or(reference, |(before, _)| before)
+            .trim_end();
         if let Some((scheme, rest)) = split_scheme(reference) {
             let scheme = if scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("http") {
                 "ws"
@@ -33,7 +36,7 @@ impl WsUrl {
         let (base_path, base_query) = split_query(&self.path_and_query);
         let (path, query) = split_query(reference);
         let (path, query) = if path.is_empty() {
-            (base_path.to_owned(), query.or(base_query))
+            (remove_dot_segments(base_path), query.or(base_query))
         } else if path.starts_with('/') {
             (remove_dot_segments(path), query)
         } else {
@@ -151,6 +154,9 @@ mod tests {
         }
         assert_eq!(join("ws://h", "p").as_deref(), Ok("ws://h/p"));
         assert_eq!(join("ws://h/", "//g").as_deref(), Ok("ws://g/"));
+        // Found by the property below: a base with dot segments, a space before a fragment.
+        assert_eq!(join("ws://a/.", "?").as_deref(), Ok("ws://a/?"));
+        assert_eq!(join("ws://a", ". #").as_deref(), Ok("ws://a/"));
     }
 
     #[test]
@@ -174,6 +180,26 @@ mod tests {
         assert!(!u("ws://h/").same_origin(&u("ws://h:81/")));
         assert!(!u("ws://h/").same_origin(&u("ws://g/")));
         assert!(!u("ws://localhost:9/").same_origin(&u("ws://127.0.0.1:9/")));
+    }
+
+    proptest::proptest! {
+        /// Any `Location` a server may send: resolving never panics, and what it gives is an
+        /// absolute URL that parses back to itself, has no dot segments left, and resolves to
+        /// itself against any base.
+        #[test]
+        fn any_location_resolves_to_a_stable_absolute_url(
+            base in "(ws|wss)://(a|b\\.test|\\[::1\\])(:[0-9]{1,5})?(/[a-z.]{0,3}){0,3}(\\?[a-z=&]{0,4})?",
+            location in "((ws|wss|http|https|ftp|HTTP):)?(//(u@)?[a-z.:0-9\\[\\]]{0,8})?[a-z./?#=% ]{0,12}",
+        ) {
+            let Ok(base) = WsUrl::parse(&base) else { return Ok(()) };
+            if let Ok(url) = base.join(&location) {
+                proptest::prop_assert_eq!(WsUrl::parse(&url.to_string()), Ok(url.clone()));
+                let path = url.path_and_query.split('?').next().unwrap_or_default();
+                proptest::prop_assert!(!path.split('/').any(|s| s == "." || s == ".."), "{}", url);
+                proptest::prop_assert_eq!(base.join(&url.to_string()), Ok(url.clone()));
+                proptest::prop_assert_eq!(url.join(""), Ok(url.clone()));
+            }
+        }
     }
 
     #[test]
