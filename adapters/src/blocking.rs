@@ -127,7 +127,9 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
 impl WebSocket<Stream> {
     /// Connects to a `ws://` or `wss://` URL with default options and waits for the handshake.
     /// `wss://` trusts the compiled-in Mozilla roots (see [`connect_with_tls`](Self::connect_with_tls)
-    /// for other roots).
+    /// for other roots). One connection, one URL: a redirect is an error here
+    /// ([`HandshakeError::Rejected`](resock_core::HandshakeError::Rejected) with its `location`);
+    /// the session clients follow redirects.
     pub fn connect(url: &str) -> Result<Self, Error> {
         Self::connect_with(url, &ClientOptions::default(), Config::default())
     }

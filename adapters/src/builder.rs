@@ -182,6 +182,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Most redirects (301, 302, 303, 307, 308) followed while opening one connection (5 by
+    /// default); 0 turns following off, so a 3xx fails the attempt. Every hop counts inside
+    /// the one [`open_timeout`](Self::open_timeout), each reconnect starts again from this
+    /// builder's URL, and a redirect from `wss://` to `ws://` is always refused.
+    pub fn max_redirects(mut self, max: u32) -> Self {
+        self.config.redirects.max_redirects = max;
+        self
+    }
+
+    /// Adds a header to the opening handshake, like [`header`](Self::header), and marks it
+    /// sensitive: a redirect to another origin (scheme, host or port) does not carry it, as it
+    /// never carries `Authorization` or `Cookie`. A header from
+    /// [`headers_with`](Self::headers_with) is marked by name in
+    /// `config_mut().redirects.sensitive_headers`.
+    pub fn sensitive_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.config.redirects.sensitive_headers.push(name.clone());
+        self.config.client.headers.push((name, value.into()));
+        self
+    }
+
     /// Time allowed for the close handshake.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.config.close_timeout = timeout;
@@ -301,6 +322,8 @@ mod tests {
             .queue_overflow(OverflowPolicy::DropOldest)
             .backoff(Duration::from_millis(5), Duration::from_millis(50))
             .max_attempts(3)
+            .max_redirects(2)
+            .sensitive_header("X-Api-Key", "k")
             .recv_capacity(9);
         let c = b.config();
         assert_eq!(c.heartbeat.interval, Some(Duration::from_millis(200)));
@@ -310,6 +333,9 @@ mod tests {
         assert_eq!(c.reconnect.initial_delay, Duration::from_millis(5));
         assert_eq!(c.reconnect.max_delay, Duration::from_millis(50));
         assert_eq!(c.reconnect.max_attempts, Some(3));
+        assert_eq!(c.redirects.max_redirects, 2);
+        assert!(c.redirects.is_sensitive("x-api-key"));
+        assert_eq!(c.client.headers, [("X-Api-Key".to_owned(), "k".to_owned())]);
         assert!(c.reconnect.enabled);
         assert_eq!(b.recv_capacity, 9);
         b.validate().unwrap();

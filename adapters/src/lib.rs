@@ -108,6 +108,7 @@ pub use resock_core::session::{
     HeartbeatConfig, MessageId, Metrics, OverflowPolicy, QueueConfig, ReconnectPolicy, Rtt, SessionEvent, SessionState,
     TransportError, TransportErrorKind,
 };
+pub use resock_core::session::{RedirectError, RedirectErrorKind, RedirectPolicy};
 #[cfg(feature = "json")]
 pub use resock_core::typed::{
     DecodeError, Dispatched, EncodeError, Envelope, Incoming, JsonEnvelope, Router, Unrouted,

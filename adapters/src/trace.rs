@@ -107,6 +107,19 @@ impl Tracer {
             SessionEvent::HandedBack { id, reason, .. } => {
                 tracing::debug!(parent: parent, id = id.0, reason = ?reason, "message handed back");
             }
+            SessionEvent::Redirected { status, to } => {
+                // Like the connection span: the URL without its query.
+                let path = to.path_and_query.split('?').next().unwrap_or("/");
+                tracing::info!(
+                    parent: parent,
+                    status,
+                    scheme = to.scheme(),
+                    host = %to.host,
+                    port = to.port,
+                    path,
+                    "redirected"
+                );
+            }
             _ => {}
         }
     }

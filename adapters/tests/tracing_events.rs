@@ -122,3 +122,48 @@ fn attempts_are_spans_and_state_changes_reconnects_and_failures_are_events() {
     }
     assert!(!text.contains("secret"), "a credential was logged:\n{text}");
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
+fn a_redirect_is_an_event_and_its_hop_a_span_without_the_query() {
+    use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    let server = Server::local(|stream| {
+        let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+            if !request.uri().path().starts_with("/old") {
+                return Ok(response);
+            }
+            Err(tungstenite::http::Response::builder()
+                .status(307)
+                .header("Location", "/new?token=location-secret")
+                .header("Content-Length", "0")
+                .body(None)
+                .unwrap())
+        };
+        if let Ok(mut ws) = tungstenite::accept_hdr(stream, callback) {
+            echo(&mut ws);
+        }
+    });
+    let capture = Capture::default();
+    let url = format!("{}?token=query-secret", server.url("/old"));
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut client = ClientBuilder::new(&url).unwrap().connect_blocking().unwrap();
+        expect_event(&mut client, "open", |e| matches!(e, SessionEvent::Opened { .. }));
+        assert!(client.close(CloseCode::NORMAL, "done"));
+    });
+    drop(server);
+
+    let lines = capture.lines.lock().unwrap().clone();
+    let text = lines.join("\n");
+    let spans: Vec<&String> = lines.iter().filter(|l| l.starts_with("span ")).collect();
+    assert_eq!(spans.len(), 2, "one span per transport:\n{text}");
+    assert!(spans[0].ends_with("path=/old"), "{text}");
+    assert!(spans[1].contains("transport=1 attempt=1 "), "the same attempt: {text}");
+    assert!(spans[1].ends_with("path=/new"), "{text}");
+    let redirected = "event INFO message=redirected status=307 scheme=ws host=127.0.0.1 port=";
+    let line = lines.iter().find(|l| l.starts_with(redirected));
+    assert!(
+        line.is_some_and(|l| l.ends_with("path=/new (in span 1)")),
+        "no `{redirected}` in:\n{text}"
+    );
+    assert!(!text.contains("secret"), "a credential was logged:\n{text}");
+}

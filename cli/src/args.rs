@@ -122,7 +122,8 @@ pub struct ClientArgs {
     /// Time allowed for the pong in ms; 0 turns the heartbeat off.
     #[arg(long, value_name = "MS", default_value_t = 20_000, help_heading = "Timing")]
     pub pong_timeout: u64,
-    /// Time allowed for TCP, TLS and the WebSocket handshake together, in ms.
+    /// Time allowed for TCP, TLS and the WebSocket handshake together, in ms (every redirect
+    /// of one attempt included).
     #[arg(long, value_name = "MS", default_value_t = 10_000, help_heading = "Timing")]
     pub open_timeout: u64,
     /// Time allowed for the close handshake, in ms.
@@ -139,6 +140,11 @@ pub struct ClientArgs {
     /// Extra handshake header, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header, help_heading = "Handshake")]
     pub headers: Vec<(String, String)>,
+    /// Most HTTP redirects (301, 302, 303, 307, 308) followed while opening a connection; 0
+    /// turns following off. Authorization and Cookie headers are not sent to another origin,
+    /// and a redirect from wss:// to ws:// is refused.
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Handshake")]
+    pub max_redirects: u32,
     /// Offer a subprotocol (repeatable, in order of preference).
     #[arg(long = "subprotocol", value_name = "NAME", help_heading = "Handshake")]
     pub subprotocols: Vec<String>,
@@ -198,6 +204,7 @@ impl ClientArgs {
         }
         builder = builder
             .heartbeat(heartbeat)
+            .max_redirects(self.max_redirects)
             .open_timeout(ms(self.open_timeout))
             .close_timeout(ms(self.close_timeout));
 
@@ -265,6 +272,8 @@ mod tests {
             "4096",
             "--queue-capacity",
             "7",
+            "--max-redirects",
+            "2",
             "-H",
             "Authorization: Bearer x",
             "--subprotocol",
@@ -286,6 +295,7 @@ mod tests {
         assert_eq!(config.close_timeout, ms(700));
         assert_eq!(config.connection.max_message_size, 4096);
         assert_eq!(config.queue.max_messages, 7);
+        assert_eq!(config.redirects.max_redirects, 2);
         assert_eq!(
             config.client.headers,
             [("Authorization".to_owned(), "Bearer x".to_owned())]
@@ -299,6 +309,12 @@ mod tests {
         let builder = cli.client.builder("ws://h/").unwrap();
         assert_eq!(builder.config().heartbeat.interval, None);
         assert!(!builder.config().reconnect.enabled);
+        assert_eq!(builder.config().redirects.max_redirects, 5, "the default");
+        let cli = Cli::try_parse_from(["resock", "--max-redirects", "0", "ws://h/"]).unwrap();
+        assert_eq!(
+            cli.client.builder("ws://h/").unwrap().config().redirects.max_redirects,
+            0
+        );
         let cli = Cli::try_parse_from(["resock", "--pong-timeout", "0", "ws://h/"]).unwrap();
         assert_eq!(cli.client.builder("ws://h/").unwrap().config().heartbeat.interval, None);
     }

@@ -166,6 +166,10 @@ impl Reporter {
                 let text = format!("message #{} ({} bytes) {why}", id.0, message.len());
                 self.status_line(Style::Yellow, &text);
             }
+            SessionEvent::Redirected { status, to } => {
+                let text = format!("redirected ({status}) to {}", without_query(&to));
+                self.status_line(Style::Dim, &text);
+            }
             _ => {}
         }
     }
@@ -235,6 +239,9 @@ impl Reporter {
                 json_line!("event": "handed_back", "id": id.0, "bytes": message.len(), "reason": why)
             }
             SessionEvent::Writable => json_line!("event": "writable"),
+            SessionEvent::Redirected { status, to } => {
+                json_line!("event": "redirected", "status": status, "url": without_query(&to))
+            }
             SessionEvent::Typed(envelope) => json_line!("event": "typed", "type": envelope.ty, "data": envelope.data),
             _ => return None,
         })
@@ -335,6 +342,15 @@ pub fn describe(reason: &DisconnectReason) -> String {
             format!("the server closed with {}: {reason:?}", code)
         }
         other => other.to_string(),
+    }
+}
+
+/// A URL for a status line: its query, which often carries a token, shown as `?…`.
+fn without_query(url: &resock::WsUrl) -> String {
+    let text = url.to_string();
+    match text.split_once('?') {
+        Some((before, _)) => format!("{before}?…"),
+        None => text,
     }
 }
 

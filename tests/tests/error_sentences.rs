@@ -12,8 +12,8 @@ use resock::tls::TlsOptions;
 use resock_core::close::CloseFrameError;
 use resock_core::frame::FrameError;
 use resock_core::session::{
-    ClosedReason, ConnectError, DisconnectReason, Error, HeartbeatConfig, QueueConfig, ReconnectPolicy,
-    SessionSendError, TimeoutKind, TransportError, TransportErrorKind, TypedSendError,
+    ClosedReason, ConnectError, DisconnectReason, Error, HeartbeatConfig, QueueConfig, ReconnectPolicy, RedirectError,
+    RedirectErrorKind, SessionSendError, TimeoutKind, TransportError, TransportErrorKind, TypedSendError,
 };
 use resock_core::typed::{DecodeError, EncodeError, EnvelopeFields, JsonEnvelope};
 use resock_core::url::UrlError;
@@ -358,6 +358,30 @@ fn core_cases(cases: &mut Vec<Case>) {
         DisconnectReason::CloseTimeout,
         DisconnectReason::UserClosed,
     ];
+    let url = |s: &str| s.parse::<resock_core::WsUrl>().unwrap();
+    let redirects = [
+        RedirectErrorKind::TooMany {
+            limit: 1,
+            next: url("ws://a.test/x"),
+        },
+        RedirectErrorKind::Downgrade {
+            to: url("ws://a.test/x?t=1"),
+        },
+        RedirectErrorKind::MissingLocation,
+        RedirectErrorKind::InvalidLocation {
+            location: "ftp://a.test/".into(),
+            error: UrlError::UnsupportedScheme,
+        },
+    ]
+    .map(|kind| {
+        DisconnectReason::Redirect(RedirectError {
+            kind,
+            status: 302,
+            chain: vec![url("wss://a.test/"), url("wss://b.test/p?token=t")],
+            skipped: 0,
+        })
+    });
+    let reasons = reasons.into_iter().chain(redirects);
     for reason in reasons {
         if let Some(error) = Error::from_disconnect(&reason) {
             case!(cases, error);

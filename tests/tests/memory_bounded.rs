@@ -27,6 +27,7 @@ fn forget_logs(pair: &mut Pair) {
     pair.received.clear();
     pair.frames.clear();
     pair.connect_ids.clear();
+    pair.connect_urls.clear();
     pair.disconnect_ids.clear();
     pair.client_reads.clear();
     pair.server.received.clear();

@@ -11,6 +11,7 @@
 //! | `reconnect.try_again_later_delay` | 30 s | minimum wait after close code 1013 |
 //! | `open_timeout` | 10 s | transport plus handshake (Python websockets' `open_timeout`) |
 //! | `close_timeout` | 10 s | a peer that never answers our close |
+//! | `redirects.max_redirects` | 5 | the limit RFC 2068 §10.3 suggested; a loop fails fast, and all hops share one `open_timeout` |
 //! | `heartbeat.interval` / `timeout` | 20 s / 20 s | Python websockets' `ping_interval` / `ping_timeout` |
 //! | `queue.max_messages` / `max_bytes` | 1024 / 4 MiB | bounded memory while disconnected |
 //! | `queue.high_water` / `low_water` | 1 MiB / 256 KiB | backpressure on bytes not yet taken by `poll_transmit` |
@@ -25,6 +26,7 @@ use crate::message::Message;
 use crate::url::WsUrl;
 
 use super::policy::{Decision, DisconnectReason};
+use super::redirect::RedirectPolicy;
 
 /// A user hook that may change the default retry decision for a disconnect.
 pub type ClassifyHook = Arc<dyn Fn(&DisconnectReason, Decision) -> Decision + Send + Sync>;
@@ -306,8 +308,12 @@ pub struct SessionConfig {
     pub heartbeat: HeartbeatConfig,
     /// Outbound queue.
     pub queue: QueueConfig,
-    /// Time allowed from asking for a transport to a completed handshake.
+    /// Time allowed from asking for a transport to a completed handshake; one attempt's
+    /// redirects all fit in it.
     pub open_timeout: Duration,
+    /// Which redirects of the opening handshake are followed, and which headers stay with the
+    /// configured origin.
+    pub redirects: RedirectPolicy,
     /// Time allowed for the close handshake.
     pub close_timeout: Duration,
     /// With an envelope, received text messages are decoded into [`SessionEvent::Typed`]
@@ -337,6 +343,7 @@ impl SessionConfig {
             heartbeat: HeartbeatConfig::default(),
             queue: QueueConfig::default(),
             open_timeout: Duration::from_secs(10),
+            redirects: RedirectPolicy::default(),
             close_timeout: Duration::from_secs(10),
             #[cfg(feature = "json")]
             envelope: None,

@@ -6,6 +6,7 @@ use crate::handshake::HandshakeError;
 use crate::message::Message;
 
 use super::policy::{DisconnectReason, TransportError};
+use super::redirect::RedirectError;
 
 /// Why `Session::send` refused a message; the message comes back.
 #[non_exhaustive]
@@ -65,6 +66,9 @@ pub enum ConnectError {
     /// A timeout fired.
     #[error("{0}")]
     Timeout(TimeoutKind),
+    /// A redirect of the opening handshake was refused; the error lists the chain of URLs.
+    #[error(transparent)]
+    Redirect(RedirectError),
 }
 
 /// Every error the session reports.
@@ -111,6 +115,7 @@ impl Error {
             DisconnectReason::CloseTimeout => Error::Connect(ConnectError::Timeout(TimeoutKind::Close)),
             DisconnectReason::PongTimeout => Error::Connect(ConnectError::Timeout(TimeoutKind::Pong)),
             DisconnectReason::Handshake(e) => Error::Connect(ConnectError::Handshake(e.clone())),
+            DisconnectReason::Redirect(e) => Error::Connect(ConnectError::Redirect(e.clone())),
             DisconnectReason::Protocol(e) => Error::Protocol {
                 close_code: e.close_code(),
                 error: e.clone(),

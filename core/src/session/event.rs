@@ -168,6 +168,15 @@ pub enum SessionEvent {
     },
     /// An error a program can act on (also reported through `Disconnected`).
     Error(Error),
+    /// The server redirected the opening handshake and the session follows: the same attempt
+    /// goes on at `to` at once, within the same open timeout (an `Output::Connect` follows).
+    Redirected {
+        /// The redirect's status: 301, 302, 303, 307 or 308.
+        status: u16,
+        /// The URL the attempt goes on at (the `Location`, resolved). Its query may carry a
+        /// token: show it with care.
+        to: WsUrl,
+    },
     /// A pong answered our heartbeat ping.
     Pong {
         /// This round trip.
@@ -214,7 +223,9 @@ impl SessionEvent {
 #[non_exhaustive]
 pub enum Output {
     /// Open a transport (TCP, then TLS for `wss`) to `url`, then report `Connected` or
-    /// `Failed` for `id`.
+    /// `Failed` for `id`. `url` is the configured one at the start of each attempt, and the
+    /// target of a redirect while the session follows one (see
+    /// [`SessionEvent::Redirected`]); open a transport to exactly this URL (TLS with its host).
     Connect {
         /// The transport's id.
         id: TransportId,

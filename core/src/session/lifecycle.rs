@@ -6,7 +6,9 @@ use crate::close::CloseCode;
 use crate::connection::{CloseInfo, Connection, Event, Input};
 use crate::error::{ConnectionError, ProtocolError};
 use crate::frame::FrameError;
+use crate::handshake::HandshakeError;
 use crate::rng::Rng;
+use crate::url::WsUrl;
 
 use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
 use super::heartbeat::Action;
@@ -83,22 +85,37 @@ impl Session {
         }
     }
 
-    /// Asks the driver for a new transport.
+    /// Asks the driver for a new transport: a new attempt, at the configured URL.
     pub(super) fn start_attempt(&mut self, now: Instant) {
         // Bytes of an older transport never reach this one, even if a driver did not drain them.
         self.final_tx.clear();
-        let id = TransportId(self.next_transport);
-        self.next_transport += 1;
-        self.transport = Some(id);
+        self.hops.clear();
         self.open_deadline = now.checked_add(self.config.open_timeout);
         self.set_state(SessionState::Connecting {
             attempt: self.failures + 1,
             reconnect: self.counters.connections > 0,
         });
-        self.outputs.push_back(Output::Connect {
-            id,
-            url: self.config.url.clone(),
-        });
+        self.request_transport(self.config.url.clone());
+    }
+
+    /// Emits `Connect` for a new transport to `url`.
+    fn request_transport(&mut self, url: WsUrl) {
+        let id = TransportId(self.next_transport);
+        self.next_transport += 1;
+        self.transport = Some(id);
+        self.outputs.push_back(Output::Connect { id, url });
+    }
+
+    /// Follows a redirect within the current attempt: the old transport goes, a new one to
+    /// `to` is asked for at once, and the attempt's open deadline stays as it was.
+    fn follow_redirect(&mut self, status: u16, to: WsUrl) {
+        let deadline = self.open_deadline;
+        self.drop_connection();
+        self.open_deadline = deadline;
+        self.pending_failure = None;
+        self.hops.push(to.clone());
+        self.emit(SessionEvent::Redirected { status, to: to.clone() });
+        self.request_transport(to);
     }
 
     fn on_transport_up(&mut self, now: Instant) {
@@ -116,13 +133,21 @@ impl Session {
             .attempt_headers
             .take()
             .filter(|(id, _)| self.transport == Some(*id));
-        let opened = match extra {
-            Some((_, headers)) => {
-                let mut options = self.config.client.clone();
+        let url = self.hops.current(&self.config.url);
+        // Credentials go only to the configured origin, never to where a redirect pointed.
+        let crossed = self.hops.crossed_origin(&self.config.url);
+        let opened = if extra.is_none() && !crossed {
+            Connection::client(url, &self.config.client, config, seed, now)
+        } else {
+            let mut options = self.config.client.clone();
+            if let Some((_, headers)) = extra {
                 options.headers.extend(headers);
-                Connection::client(&self.config.url, &options, config, seed, now)
             }
-            None => Connection::client(&self.config.url, &self.config.client, config, seed, now),
+            if crossed {
+                let policy = &self.config.redirects;
+                options.headers.retain(|(name, _)| !policy.is_sensitive(name));
+            }
+            Connection::client(url, &options, config, seed, now)
         };
         match opened {
             Ok(conn) => self.conn = Some(conn),
@@ -226,6 +251,23 @@ impl Session {
     }
 
     fn on_connection_closed(&mut self, now: Instant, info: CloseInfo) {
+        // A complete 3xx answer decides, whatever the transport did after it.
+        let redirect = match &info.error {
+            Some(ConnectionError::Handshake(HandshakeError::Rejected(rejection))) if self.user_close.is_none() => self
+                .hops
+                .next(&self.config.url, &self.config.redirects, rejection)
+                .map(|next| (rejection.status, next)),
+            _ => None,
+        };
+        match redirect {
+            Some((status, Ok(to))) => return self.follow_redirect(status, to),
+            Some((_, Err(error))) => {
+                self.pending_failure = None;
+                self.drop_connection();
+                return self.disconnect(now, DisconnectReason::Redirect(error));
+            }
+            None => {}
+        }
         if info.code != CloseCode::ABNORMAL {
             self.emit(SessionEvent::Closed {
                 code: info.code,

@@ -1,7 +1,9 @@
 //! The session: a connection that stays up. It owns at most one [`Connection`] at a time and
 //! adds reconnection with backoff and jitter, a heartbeat, a bounded outbound queue that
-//! survives reconnects, and events a UI can show. Still sans-IO: the driver opens transports
-//! when asked ([`Output::Connect`]), and time and randomness come in from outside.
+//! survives reconnects, and events a UI can show. It follows redirects of the opening handshake
+//! ([`RedirectPolicy`]) by asking for the next transport at the new URL. Still sans-IO: the
+//! driver opens transports when asked ([`Output::Connect`]), and time and randomness come in
+//! from outside.
 
 mod certificate;
 mod config;
@@ -14,6 +16,7 @@ mod lifecycle;
 mod metrics;
 mod policy;
 mod queue;
+mod redirect;
 #[cfg(feature = "json")]
 mod typed;
 mod validate;
@@ -26,6 +29,7 @@ pub use heartbeat::Rtt;
 pub use metrics::Metrics;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};
+pub use redirect::{RedirectError, RedirectErrorKind, RedirectPolicy};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
 pub use validate::ConfigError;
@@ -41,6 +45,7 @@ use crate::rng::Rng;
 use heartbeat::Heartbeat;
 use metrics::Counters;
 use queue::{OutboundQueue, Refusal};
+use redirect::Hops;
 
 /// What the driver observed on the transport it opened for an [`Output::Connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +112,8 @@ pub struct Session {
     above_high_water: bool,
     /// Extra handshake headers for one transport, set by the driver for that attempt.
     attempt_headers: Option<(TransportId, Vec<(String, String)>)>,
+    /// The redirects followed in the current attempt (cleared when an attempt starts).
+    hops: Hops,
     counters: Counters,
     now: Instant,
 }
@@ -139,6 +146,7 @@ impl Session {
             pending_failure: None,
             above_high_water: false,
             attempt_headers: None,
+            hops: Hops::default(),
             counters: Counters::default(),
             now,
         }

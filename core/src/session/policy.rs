@@ -10,6 +10,7 @@ use crate::rng::Rng;
 
 use super::certificate::CertificateError;
 use super::config::ReconnectPolicy;
+use super::redirect::RedirectError;
 
 /// What kind of transport failure the driver saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,9 @@ pub enum DisconnectReason {
     OpenTimeout,
     /// The opening handshake failed (HTTP status or validation).
     Handshake(HandshakeError),
+    /// The server redirected the opening handshake and the redirect was not followed: too
+    /// many, `wss://` to `ws://`, or no usable `Location`.
+    Redirect(RedirectError),
     /// No pong (or frame) arrived within the heartbeat timeout; we sent 1011.
     PongTimeout,
     /// The server broke the protocol; we failed the connection with the code it carries.
@@ -122,6 +126,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Transport(e) => write!(f, "{e}"),
             DisconnectReason::OpenTimeout => f.write_str("opening the connection timed out"),
             DisconnectReason::Handshake(e) => write!(f, "{e}"),
+            DisconnectReason::Redirect(e) => write!(f, "{e}"),
             DisconnectReason::PongTimeout => f.write_str("no pong arrived within the heartbeat timeout"),
             DisconnectReason::Protocol(e) => write!(f, "the connection was closed with {} because {e}", e.close_code()),
             DisconnectReason::MessageTooLarge { size, limit, setting } => write!(
@@ -160,7 +165,9 @@ impl DisconnectReason {
     ///   violations by the server, HTTP 5xx, 408 and 429 (honouring `Retry-After`), close codes
     ///   1000, 1001, 1005, 1006, 1011, 1012, 1014 and 3000-4999; 1013 waits at least
     ///   `try_again_later_delay`;
-    /// * stop: certificate errors, handshake validation failures, other HTTP statuses, close
+    /// * stop: certificate errors, handshake validation failures, redirects that were not
+    ///   followed (too many, `wss` to `ws`, no usable `Location`: the server would answer the
+    ///   next attempt the same way), other HTTP statuses, close
     ///   codes 1002, 1003, 1007, 1008, 1009, 1010, a message over this client's own size limit,
     ///   and a close the application asked for.
     pub fn default_decision(&self, policy: &ReconnectPolicy) -> Decision {
@@ -180,7 +187,9 @@ impl DisconnectReason {
                 1013 => Decision::RetryAfter(policy.try_again_later_delay),
                 _ => Decision::Retry,
             },
-            DisconnectReason::MessageTooLarge { .. } | DisconnectReason::UserClosed => Decision::Stop,
+            DisconnectReason::Redirect(_) | DisconnectReason::MessageTooLarge { .. } | DisconnectReason::UserClosed => {
+                Decision::Stop
+            }
         }
     }
 }

@@ -36,6 +36,14 @@ impl Answer {
         }
     }
 
+    /// A redirect: `status` (301, 302, 303, 307 or 308) with `Location: <location>`.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Answer::Reject {
+            status,
+            headers: vec![("Location".to_owned(), location.to_owned())],
+        }
+    }
+
     /// A 429 Too Many Requests carrying `Retry-After: <seconds>`.
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Answer::Reject {
@@ -70,6 +78,9 @@ pub struct Server {
     pub up: bool,
     /// How to answer opening requests.
     pub answer: Answer,
+    /// Answers by request path (path and query, as the request line has it), taking
+    /// precedence over [`answer`](Self::answer): a redirect at `/old`, a chain, a loop.
+    pub routes: BTreeMap<String, Answer>,
     /// Echo every data message back (default true).
     pub echo: bool,
     /// Answer pings (false: a peer whose pongs never arrive).
@@ -98,6 +109,7 @@ impl Server {
         Server {
             up: true,
             answer: Answer::Accept(None),
+            routes: BTreeMap::new(),
             echo: true,
             answer_pings: true,
             received: Vec::new(),
@@ -168,7 +180,7 @@ impl Server {
             match event {
                 Event::Request(request) => {
                     self.requests.push((id, request.clone()));
-                    match &self.answer {
+                    match self.routes.get(&request.path).unwrap_or(&self.answer) {
                         Answer::Accept(subprotocol) => {
                             self.accepted += 1;
                             c.conn.accept(now, &request, subprotocol.as_deref(), &[]);

@@ -12,7 +12,7 @@ use crate::rng::Rng;
 use crate::session::{Output, SessionEvent, TransportInput};
 use crate::{
     DisconnectReason, Message, MessageId, Session, SessionConfig, SessionSendError, SessionState, TransportError,
-    TransportErrorKind, TransportId, saturating_later,
+    TransportErrorKind, TransportId, WsUrl, saturating_later,
 };
 
 /// A bound on the work done at one run, so a session that never settles fails loudly instead
@@ -41,6 +41,8 @@ pub struct Sim {
     pub connects: Vec<Instant>,
     /// `Output::Connect` requests with their transport.
     pub connect_ids: Vec<(Instant, TransportId)>,
+    /// The URL of each `Output::Connect`, in order (the server answers every one of them).
+    pub connect_urls: Vec<WsUrl>,
     /// `Output::Disconnect` requests with their transport.
     pub disconnect_ids: Vec<(Instant, TransportId)>,
     /// Ids of messages handed to the transport (`SessionEvent::Sent`), in order.
@@ -69,6 +71,7 @@ impl Sim {
             events: Vec::new(),
             connects: Vec::new(),
             connect_ids: Vec::new(),
+            connect_urls: Vec::new(),
             disconnect_ids: Vec::new(),
             sent: Vec::new(),
             handed_back: Vec::new(),
@@ -146,7 +149,8 @@ impl Sim {
     fn on_output(&mut self, output: Output) {
         let now = self.clock.now();
         match output {
-            Output::Connect { id, .. } => {
+            Output::Connect { id, url } => {
+                self.connect_urls.push(url);
                 self.connects.push(now);
                 self.connect_ids.push((now, id));
                 self.live = Some(id);
