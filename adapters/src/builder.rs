@@ -209,6 +209,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Compression settings (permessage-deflate, RFC 7692), replacing the defaults: messages
+    /// of at least `threshold` bytes are compressed, with `level` and the window sizes and
+    /// context rules the server agrees to. Offered by default (feature `deflate`); what was
+    /// agreed is [`Accepted::deflate`](crate::Accepted::deflate) on each open.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, deflate: crate::DeflateConfig) -> Self {
+        self.config.connection.deflate = Some(deflate);
+        self
+    }
+
+    /// Offers no compression: every message goes out and comes in as it is.
+    pub fn no_compression(mut self) -> Self {
+        self.config.connection.deflate = None;
+        self
+    }
+
     /// Largest message accepted from the server, in bytes. A single frame may carry a whole
     /// message of that size, so the frame limit is set to the same value.
     pub fn max_message_size(mut self, bytes: usize) -> Self {

@@ -80,7 +80,7 @@ impl Tracer {
             SessionEvent::StateChanged(state) => {
                 tracing::info!(parent: parent, state = %state, "state changed");
             }
-            SessionEvent::Opened { subprotocol } => {
+            SessionEvent::Opened { subprotocol, .. } => {
                 tracing::info!(parent: parent, subprotocol = subprotocol.as_deref(), "connection open");
             }
             SessionEvent::Disconnected {

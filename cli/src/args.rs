@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Largest message accepted from a client, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_message: Option<usize>,
+    /// Accept no compression (permessage-deflate is accepted when a client offers it).
+    #[arg(long)]
+    pub no_compress: bool,
     /// No status lines on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -145,6 +148,9 @@ pub struct ClientArgs {
     /// and a redirect from wss:// to ws:// is refused.
     #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Handshake")]
     pub max_redirects: u32,
+    /// Offer no compression (permessage-deflate is offered by default).
+    #[arg(long, help_heading = "Handshake")]
+    pub no_compress: bool,
     /// Offer a subprotocol (repeatable, in order of preference).
     #[arg(long = "subprotocol", value_name = "NAME", help_heading = "Handshake")]
     pub subprotocols: Vec<String>,
@@ -211,6 +217,9 @@ impl ClientArgs {
         if let Some(bytes) = self.max_message {
             builder = builder.max_message_size(bytes);
         }
+        if self.no_compress {
+            builder = builder.no_compression();
+        }
         if let Some(capacity) = self.queue_capacity {
             let mut queue = QueueConfig::default();
             queue.max_messages = usize::try_from(capacity).unwrap_or(usize::MAX);
@@ -274,6 +283,7 @@ mod tests {
             "7",
             "--max-redirects",
             "2",
+            "--no-compress",
             "-H",
             "Authorization: Bearer x",
             "--subprotocol",
@@ -296,6 +306,7 @@ mod tests {
         assert_eq!(config.connection.max_message_size, 4096);
         assert_eq!(config.queue.max_messages, 7);
         assert_eq!(config.redirects.max_redirects, 2);
+        assert_eq!(config.connection.deflate, None, "--no-compress");
         assert_eq!(
             config.client.headers,
             [("Authorization".to_owned(), "Bearer x".to_owned())]
@@ -310,6 +321,10 @@ mod tests {
         assert_eq!(builder.config().heartbeat.interval, None);
         assert!(!builder.config().reconnect.enabled);
         assert_eq!(builder.config().redirects.max_redirects, 5, "the default");
+        assert!(
+            builder.config().connection.deflate.is_some(),
+            "compression is offered by default"
+        );
         let cli = Cli::try_parse_from(["resock", "--max-redirects", "0", "ws://h/"]).unwrap();
         assert_eq!(
             cli.client.builder("ws://h/").unwrap().config().redirects.max_redirects,

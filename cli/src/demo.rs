@@ -364,7 +364,7 @@ async fn report_events(mut events: Subscription, out: &Printer, stats: &Mutex<St
                 }
             }
             SessionEvent::StateChanged(state) => state_line(out, stats, state),
-            SessionEvent::Opened { subprotocol } => {
+            SessionEvent::Opened { subprotocol, .. } => {
                 let mut s = lock(stats);
                 s.opens += 1;
                 let text = match (s.opens, s.lost_at.take()) {

@@ -123,11 +123,18 @@ impl Reporter {
                 SessionState::Closing { .. } => self.status_line(Style::Dim, "closing"),
                 _ => {}
             },
-            SessionEvent::Opened { subprotocol } => {
+            SessionEvent::Opened {
+                subprotocol, deflate, ..
+            } => {
                 self.was_open = true;
-                let text = match subprotocol {
-                    Some(p) => format!("connected (subprotocol {p})"),
-                    None => "connected".to_owned(),
+                let agreed: Vec<String> = subprotocol
+                    .map(|p| format!("subprotocol {p}"))
+                    .into_iter()
+                    .chain(deflate.map(|d| d.to_string()))
+                    .collect();
+                let text = match agreed.is_empty() {
+                    false => format!("connected ({})", agreed.join(", ")),
+                    true => "connected".to_owned(),
                 };
                 self.status_line(Style::Green, &text);
             }
@@ -205,7 +212,13 @@ impl Reporter {
                     json_line!("event": "state", "state": "closed", "ok": ok, "reason": why)
                 }
             },
-            SessionEvent::Opened { subprotocol } => json_line!("event": "open", "subprotocol": subprotocol),
+            SessionEvent::Opened {
+                subprotocol, deflate, ..
+            } => json_line!(
+                "event": "open",
+                "subprotocol": subprotocol,
+                "extensions": deflate.map(|d| d.to_string()).unwrap_or_default()
+            ),
             SessionEvent::Closed {
                 code,
                 reason,

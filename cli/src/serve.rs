@@ -15,6 +15,9 @@ use crate::term::{Paint, Style};
 
 pub fn run(args: &ServeArgs) -> ExitCode {
     let mut config = Config::default();
+    if args.no_compress {
+        config = config.deflate(None);
+    }
     if let Some(bytes) = args.max_message {
         config = config.max_message_size(bytes).max_frame_size(bytes);
     }
@@ -93,6 +96,7 @@ fn event_json(event: &ServerEvent) -> String {
             peer,
             path,
             subprotocol,
+            extensions,
             headers,
         } => {
             // Header names lower-cased; repeated headers joined with ", " (as HTTP allows).
@@ -111,6 +115,7 @@ fn event_json(event: &ServerEvent) -> String {
                 "peer": peer.to_string(),
                 "path": path,
                 "subprotocol": subprotocol,
+                "extensions": extensions,
                 "headers": joined,
             )
         }

@@ -56,6 +56,8 @@ pub enum ServerEvent {
         peer: SocketAddr,
         path: String,
         subprotocol: Option<String>,
+        /// The agreed extensions as a `Sec-WebSocket-Extensions` value (empty: none).
+        extensions: String,
         headers: Vec<(String, String)>,
     },
     /// A client sent a message.
@@ -313,6 +315,8 @@ fn serve_client(inner: &Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
     inner.lock_clients().insert(id, Arc::clone(&client));
     let mut reader = stream;
     let mut opened = false;
+    // The request accepted, until the connection's `Opened` says what was agreed.
+    let mut requested = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut read_timeout = None;
     loop {
@@ -322,17 +326,20 @@ fn serve_client(inner: &Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
             match event {
                 Event::Request(request) => {
                     let subprotocol = request.subprotocols.first().cloned();
-                    {
-                        let mut state = client.lock();
-                        state.conn.accept(Instant::now(), &request, subprotocol.as_deref(), &[]);
-                        state.flush();
-                    }
+                    let mut state = client.lock();
+                    state.conn.accept(Instant::now(), &request, subprotocol.as_deref(), &[]);
+                    state.flush();
+                    requested = Some(request);
+                }
+                Event::Opened(accepted) => {
                     opened = true;
+                    let Some(request) = requested.take() else { continue };
                     (inner.observer)(ServerEvent::Connected {
                         id,
                         peer,
                         path: request.path,
-                        subprotocol,
+                        subprotocol: accepted.subprotocol.clone(),
+                        extensions: accepted.extensions(),
                         headers: request.headers,
                     });
                     if let Some(greeting) = &inner.options.greeting {

@@ -112,7 +112,7 @@ pub struct Record {
 impl Record {
     fn observe(&mut self, event: &SessionEvent) {
         match event {
-            SessionEvent::Opened { subprotocol } => {
+            SessionEvent::Opened { subprotocol, .. } => {
                 self.opened += 1;
                 self.subprotocols.push(subprotocol.clone());
             }
@@ -411,7 +411,7 @@ impl TestClient {
     /// Waits for the next connection to open; returns its subprotocol.
     pub fn expect_opened(&mut self, timeout: Duration) -> Option<String> {
         match self.expect_event(timeout, "Opened", |e| matches!(e, SessionEvent::Opened { .. })) {
-            SessionEvent::Opened { subprotocol } => subprotocol,
+            SessionEvent::Opened { subprotocol, .. } => subprotocol,
             _ => unreachable!(),
         }
     }

@@ -49,7 +49,7 @@ pub async fn opened<R: Runtime>(events: &mut Subscription) -> Option<String> {
     })
     .await
     {
-        SessionEvent::Opened { subprotocol } => subprotocol,
+        SessionEvent::Opened { subprotocol, .. } => subprotocol,
         _ => unreachable!(),
     }
 }

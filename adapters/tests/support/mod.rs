@@ -51,7 +51,7 @@ pub fn expect_event(client: &mut Client, what: &str, mut want: impl FnMut(&Sessi
 #[cfg(feature = "blocking")]
 pub fn expect_open(client: &mut Client) -> Option<String> {
     match expect_event(client, "Opened", |e| matches!(e, SessionEvent::Opened { .. })) {
-        SessionEvent::Opened { subprotocol } => subprotocol,
+        SessionEvent::Opened { subprotocol, .. } => subprotocol,
         _ => unreachable!(),
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::header::{ExtensionOffer, parse_extensions};
+use crate::session::ConfigError;
 
 /// The extension's registered name.
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
@@ -113,19 +114,27 @@ impl DeflateConfig {
         self
     }
 
-    /// Checks the settings: the level is 0 to 9 and both window sizes are 8 to 15. The
-    /// message names the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings: the level is 0 to 9 and both window sizes are 8 to 15. The error
+    /// names the setting as it sits in a connection's [`Config`](crate::Config)
+    /// (`connection.deflate.level`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.level > 9 {
-            return Err(format!("deflate level is {}, it must be 0 to 9", self.level));
+            return Err(ConfigError::new(
+                "connection.deflate.level",
+                "must be 0 (store) to 9 (best), zlib's levels",
+            ));
         }
-        for (name, bits) in [
-            ("server_max_window_bits", self.server_max_window_bits),
-            ("client_max_window_bits", self.client_max_window_bits),
-        ] {
-            if !WINDOW_BITS.contains(&bits) {
-                return Err(format!("deflate {name} is {bits}, it must be 8 to 15"));
-            }
+        if !WINDOW_BITS.contains(&self.server_max_window_bits) {
+            return Err(ConfigError::new(
+                "connection.deflate.server_max_window_bits",
+                "must be 8 to 15, the window sizes RFC 7692 allows",
+            ));
+        }
+        if !WINDOW_BITS.contains(&self.client_max_window_bits) {
+            return Err(ConfigError::new(
+                "connection.deflate.client_max_window_bits",
+                "must be 8 to 15, the window sizes RFC 7692 allows",
+            ));
         }
         Ok(())
     }

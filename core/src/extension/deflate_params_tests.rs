@@ -176,21 +176,32 @@ fn server_chooses_the_first_offer_it_can_honour() {
 #[test]
 fn settings_are_checked_with_their_names() {
     assert!(DeflateConfig::default().validate().is_ok());
-    assert!(DeflateConfig::new().level(10).validate().unwrap_err().contains("level"));
-    assert!(
-        DeflateConfig::new()
-            .server_max_window_bits(16)
-            .validate()
-            .unwrap_err()
-            .contains("server_max_window_bits")
+    let setting = |c: DeflateConfig| c.validate().unwrap_err().setting;
+    assert_eq!(setting(DeflateConfig::new().level(10)), "connection.deflate.level");
+    assert_eq!(
+        setting(DeflateConfig::new().server_max_window_bits(16)),
+        "connection.deflate.server_max_window_bits"
     );
-    assert!(
-        DeflateConfig::new()
-            .client_max_window_bits(7)
-            .validate()
-            .unwrap_err()
-            .contains("client_max_window_bits")
+    assert_eq!(
+        setting(DeflateConfig::new().server_max_window_bits(7)),
+        "connection.deflate.server_max_window_bits"
     );
+    assert_eq!(
+        setting(DeflateConfig::new().client_max_window_bits(7)),
+        "connection.deflate.client_max_window_bits"
+    );
+    assert_eq!(
+        setting(DeflateConfig::new().client_max_window_bits(0)),
+        "connection.deflate.client_max_window_bits"
+    );
+    for bits in 8..=15 {
+        DeflateConfig::new()
+            .client_max_window_bits(bits)
+            .server_max_window_bits(bits)
+            .level(bits as u32 % 10)
+            .validate()
+            .unwrap();
+    }
 }
 
 proptest! {

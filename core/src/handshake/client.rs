@@ -164,7 +164,9 @@ impl ClientHandshake {
     /// response is then checked against the offer (RFC 7692 §5, §7). Fails with
     /// [`HandshakeError::InvalidHeader`] naming the setting when the settings are out of range.
     pub fn offer_deflate(&mut self, config: &DeflateConfig) -> Result<(), HandshakeError> {
-        config.validate().map_err(HandshakeError::InvalidHeader)?;
+        config
+            .validate()
+            .map_err(|e| HandshakeError::InvalidHeader(e.to_string()))?;
         self.deflate = Some(config.clone());
         Ok(())
     }

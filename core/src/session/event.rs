@@ -137,10 +137,14 @@ impl From<HandedBack> for SessionEvent {
 pub enum SessionEvent {
     /// The state changed.
     StateChanged(SessionState),
-    /// A connection opened, with the subprotocol the server agreed to.
+    /// A connection opened, with the subprotocol and the compression the server agreed to.
+    #[non_exhaustive]
     Opened {
         /// The agreed subprotocol.
         subprotocol: Option<String>,
+        /// permessage-deflate as agreed, `None` when messages go uncompressed; its
+        /// `Display` is the `Sec-WebSocket-Extensions` value.
+        deflate: Option<crate::extension::DeflateParams>,
     },
     /// A data message arrived.
     Message(Message),

@@ -212,6 +212,7 @@ impl Session {
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
                     subprotocol: accepted.subprotocol,
+                    deflate: accepted.deflate,
                 });
             }
             Event::Message(message) => {

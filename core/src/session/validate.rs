@@ -79,7 +79,11 @@ impl Config {
             "connection.close_timeout",
             self.close_timeout,
             "must be above zero (`Duration::MAX` waits forever)",
-        )
+        )?;
+        match &self.deflate {
+            Some(deflate) => deflate.validate(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -259,6 +263,10 @@ mod tests {
         assert_eq!(
             refused(|c| c.connection.handshake.max_headers = 0),
             "connection.handshake.max_headers"
+        );
+        assert_eq!(
+            refused(|c| c.connection.deflate = Some(crate::DeflateConfig::new().level(11))),
+            "connection.deflate.level"
         );
     }
 
