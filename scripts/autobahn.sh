@@ -105,7 +105,7 @@ if [ "$role" = client ]; then
   "$venv/bin/kosoku" -m fuzzingserver -o "$out" "${cases[@]}" "127.0.0.1:$port_client" >"$out/kosoku.log" 2>&1 &
   pids+=($!)
   wait_port "$port_client"
-  if ! expected=$(timeout 600 "$root/target/release/examples/autobahn_client" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p'); then
+  if ! expected=$(timeout 1500 "$root/target/release/examples/autobahn_client" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p'); then
     echo "autobahn client: the client example failed (see $out/client.log)" >&2
     exit 1
   fi
@@ -115,7 +115,7 @@ else
   "$root/target/release/examples/autobahn_server" "127.0.0.1:$port_server" >"$out/server.log" 2>&1 &
   pids+=($!)
   wait_port "$port_server"
-  timeout 900 "$venv/bin/kosoku" -m fuzzingclient -o "$out" "${cases[@]}" "127.0.0.1:$port_server" >"$out/kosoku.log" 2>&1 || true
+  timeout 1500 "$venv/bin/kosoku" -m fuzzingclient -o "$out" "${cases[@]}" "127.0.0.1:$port_server" >"$out/kosoku.log" 2>&1 || true
   # The selection's size, asked of a fuzzingserver with the same selection, which is then stopped.
   "$venv/bin/kosoku" -m fuzzingserver -o "$out/count" "${cases[@]}" "127.0.0.1:$port_client" >/dev/null 2>&1 &
   count_pid=$!

@@ -27,11 +27,12 @@ pub const WINDOW_BITS: std::ops::RangeInclusive<u8> = 8..=15;
 ///
 /// A client offers the parameters it sets (and always `client_max_window_bits`, so a server
 /// may limit its window); a server accepts the first offer it can honour, adding its own
-/// settings. Memory per connection: the receiving inflater keeps a 32 KiB window (about
-/// 43 KiB in all) once a compressed message has arrived; the compressor, made when the first
-/// message at or above the threshold is sent, takes about 2^(bits+3) bytes plus 70 KiB
-/// (about 330 KiB at 15 bits, 86 KiB at 9). Setting [`no_context_takeover`](Self::no_context_takeover)
-/// does not shrink these buffers but lets the peer's and our own context reset per message.
+/// settings. Memory per connection (measured by `tests/tests/deflate_memory.rs`): nothing
+/// until the first compressed message; then, with context takeover, the inflater keeps about
+/// 46 KiB (a 32 KiB window, whatever the peer's) and the compressor, made by the first message
+/// at or above the threshold, keeps 245 KiB at 9 window bits, 259 KiB at 12 and 371 KiB at 15.
+/// With [`no_context_takeover`](Self::no_context_takeover) both are freed after every message,
+/// so an idle connection holds none of it (each compressed message then sets them up anew).
 /// A window of 8 bits is agreed like any other, but zlib cannot compress with it, so messages
 /// in that direction go out uncompressed, which RFC 7692 allows for any message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -87,10 +87,13 @@ impl Inflater {
         if !self.ended {
             self.feed(&TAIL, out, limit)?;
         }
-        if self.reset_after_message || self.ended {
-            if let Some(inflater) = self.inner.as_mut() {
-                inflater.reset(false);
-            }
+        if self.reset_after_message {
+            // The peer keeps no history either: free the window until its next message.
+            self.inner = None;
+        } else if self.ended
+            && let Some(inflater) = self.inner.as_mut()
+        {
+            inflater.reset(false);
         }
         self.ended = false;
         Ok(())
