@@ -19,7 +19,7 @@ setup_python() {
   local venv="$root/.venv-interop" req="$root/interop/python/requirements.txt"
   local stamp="$venv/.resock-requirements.txt"
   command -v python3 >/dev/null || { echo "interop-setup: python3 not found" >&2; return 1; }
-  if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import websockets, pproxy' 2>/dev/null; then
     echo "interop-setup: python: .venv-interop is up to date ($(tr '\n' ' ' <"$req"| sed 's/ *$//'))"
     return 0
   fi

@@ -43,6 +43,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod message;
+pub mod proxy;
 pub mod rng;
 pub mod session;
 #[cfg(feature = "sim")]
