@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use resock_core::WsUrl;
+use resock_core::proxy::{ProxyHandshake, ProxyUrl};
 use resock_core::session::{TransportError, TransportErrorKind};
 
 #[cfg(feature = "rustls")]
@@ -241,16 +242,20 @@ fn connect_failures(failures: &[(SocketAddr, String)]) -> String {
     format!("connecting to {}", each.join("; "))
 }
 
-/// Opens the transport for `url` before `deadline`: resolve, TCP, and for `wss://` a TLS
-/// handshake verified against `tls`. The stream comes back with `write_timeout` set.
+/// Opens the transport for `url` before `deadline`: resolve, TCP (to the server, or to `proxy`
+/// and then the proxy's tunnel to the server), and for `wss://` a TLS handshake with the
+/// server verified against `tls`. The stream comes back with `write_timeout` set.
 pub(crate) fn connect(
     url: &WsUrl,
     deadline: Instant,
     tls: Option<&TlsConfig>,
     write_timeout: Duration,
+    proxy: Option<&ProxyUrl>,
 ) -> Result<Stream, TransportError> {
-    let addrs = resolve(url, deadline)?;
-    let tcp = connect_tcp(&addrs, deadline)?;
+    let tcp = match proxy {
+        None => connect_tcp(&resolve(url, deadline)?, deadline)?,
+        Some(proxy) => connect_via(url, proxy, deadline)?,
+    };
     let stream = if url.secure {
         tls_handshake(url, tcp, deadline, tls)?
     } else {
@@ -261,6 +266,31 @@ pub(crate) fn connect(
         .set_write_timeout(Some(write_timeout))
         .map_err(|e| transport_error("setting the write timeout", &e))?;
     Ok(stream)
+}
+
+/// TCP to `proxy`, then its handshake for a tunnel to `url`'s server, all before `deadline`
+/// (for `socks5://`, the server's name is resolved here first).
+fn connect_via(url: &WsUrl, proxy: &ProxyUrl, deadline: Instant) -> Result<TcpStream, TransportError> {
+    let resolved = if ProxyHandshake::needs_local_resolution(proxy) {
+        resolve(url, deadline)?.first().map(SocketAddr::ip)
+    } else {
+        None
+    };
+    let proxy_addr = resock_core::WsUrl {
+        secure: false,
+        host: proxy.host.clone(),
+        port: proxy.port,
+        path_and_query: "/".into(),
+    };
+    let mut tcp = resolve(&proxy_addr, deadline)
+        .and_then(|addrs| connect_tcp(&addrs, deadline))
+        .map_err(|e| crate::proxy::during(proxy, e))?;
+    let timeout = left(deadline, "the proxy handshake").map_err(|e| crate::proxy::during(proxy, e))?;
+    tcp.set_read_timeout(Some(timeout))
+        .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+        .map_err(|e| transport_error("setting socket timeouts", &e))?;
+    crate::proxy::tunnel_blocking(&mut tcp, proxy, crate::proxy::handshake(proxy, url, resolved))?;
+    Ok(tcp)
 }
 
 /// Runs the TLS handshake on `tcp` with socket timeouts bounded by `deadline`.

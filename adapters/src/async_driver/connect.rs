@@ -9,15 +9,19 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use resock_core::WsUrl;
+use resock_core::proxy::{ProxyHandshake, ProxyUrl};
 use resock_core::session::{TransportError, TransportErrorKind};
 
 use super::runtime::{ByteStream, Runtime};
+use crate::proxy::{self, ProxyPlan};
 
 /// A transport being opened.
 pub(crate) type Opening<S> = Pin<Box<dyn Future<Output = Result<S, TransportError>> + Send>>;
 
-/// Opens transports on runtime `R`, with the TLS configuration built once per client.
+/// Opens transports on runtime `R`, with the TLS configuration built once per client and the
+/// proxy decision read once (the environment when the client starts).
 pub(crate) struct Connector<R> {
+    proxy: ProxyPlan,
     #[cfg(feature = "rustls")]
     tls: Option<Result<std::sync::Arc<rustls::ClientConfig>, String>>,
     runtime: R,
@@ -30,20 +34,25 @@ impl<R: Runtime> Connector<R> {
         #[cfg(not(feature = "rustls"))]
         let _ = builder;
         Connector {
+            proxy: ProxyPlan::new(&builder.proxy, runtime.proxy_environment()),
             #[cfg(feature = "rustls")]
             tls: (builder.config.url.secure).then(|| builder.tls.client_config().map_err(|e| e.to_string())),
             runtime,
         }
     }
 
-    /// Starts opening a transport to `url`.
+    /// Starts opening a transport to `url`: TCP to the server or to its proxy, the proxy
+    /// handshake, then TLS to the server for `wss://`.
     pub(crate) fn connect(&self, url: &WsUrl) -> Opening<Stream<R>> {
         let host = url.host.clone();
-        let port = url.port;
-        let authority = url.authority();
         let runtime = self.runtime.clone();
+        let proxy = match self.proxy.for_url(url) {
+            Ok(proxy) => proxy,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let open = open_tcp(runtime.clone(), url.clone(), proxy);
         if !url.secure {
-            return Box::pin(async move { Ok(Stream::Plain(connect_tcp(&runtime, host, port, &authority).await?)) });
+            return Box::pin(async move { Ok(Stream::Plain(open.await?)) });
         }
         #[cfg(feature = "rustls")]
         {
@@ -58,7 +67,7 @@ impl<R: Runtime> Connector<R> {
                     }
                 };
                 let name = crate::tls::server_name(&host)?;
-                let tcp = connect_tcp(&runtime, host.clone(), port, &authority).await?;
+                let tcp = open.await?;
                 let stream = runtime
                     .tls_connect(config, name, tcp)
                     .await
@@ -66,6 +75,8 @@ impl<R: Runtime> Connector<R> {
                 Ok(Stream::Tls(Box::new(stream)))
             })
         }
+        #[cfg(not(feature = "rustls"))]
+        let authority = url.authority();
         #[cfg(not(feature = "rustls"))]
         Box::pin(async move {
             // A build without TLS cannot serve this URL on any attempt: a fatal kind.
@@ -75,6 +86,34 @@ impl<R: Runtime> Connector<R> {
             ))
         })
     }
+}
+
+/// A TCP stream that leads to `url`'s server: connected to it, or to `proxy` with the proxy's
+/// tunnel to it open (for `socks5://`, after resolving the server's name here).
+async fn open_tcp<R: Runtime>(runtime: R, url: WsUrl, proxy: Option<ProxyUrl>) -> Result<R::Tcp, TransportError> {
+    let Some(proxy) = proxy else {
+        return connect_tcp(&runtime, url.host.clone(), url.port, &url.authority()).await;
+    };
+    let resolved = if ProxyHandshake::needs_local_resolution(&proxy) {
+        let addrs = runtime
+            .resolve(url.host.clone(), url.port)
+            .await
+            .map_err(|e| crate::io_error::dns_error(&url.authority(), &e))?;
+        let first = addrs.first().ok_or_else(|| {
+            TransportError::new(
+                TransportErrorKind::Dns,
+                format!("{} resolved to no address", url.authority()),
+            )
+        })?;
+        Some(first.ip())
+    } else {
+        None
+    };
+    let mut tcp = connect_tcp(&runtime, proxy.host.clone(), proxy.port, &proxy.authority())
+        .await
+        .map_err(|e| proxy::during(&proxy, e))?;
+    proxy::tunnel_async(&mut tcp, &proxy, proxy::handshake(&proxy, &url, resolved)).await?;
+    Ok(tcp)
 }
 
 /// Resolves `host` (a fresh lookup per attempt) and connects to each address in turn;

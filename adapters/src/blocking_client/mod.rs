@@ -142,7 +142,16 @@ impl ClientBuilder {
             Ok(poller) => (Some(Arc::new(poller)), None),
             Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
         };
-        self.build_blocking(Io::Os { tls, poller_error }, poller, crate::os_seed())
+        let proxy = crate::proxy::ProxyPlan::new(&self.proxy, true);
+        self.build_blocking(
+            Io::Os {
+                tls,
+                poller_error,
+                proxy,
+            },
+            poller,
+            crate::os_seed(),
+        )
     }
 
     /// A blocking client on `io`, its session seeded with `seed`; `poller` wakes the owner

@@ -30,7 +30,8 @@ pub enum TransportErrorKind {
     /// The server's certificate was not trusted or did not match the host (fatal by default).
     TlsCertificate,
     /// The proxy refused or failed the tunnel; [`TransportError::proxy`] says how, and
-    /// [`ProxyError::is_retryable`] whether the default policy tries again.
+    /// [`ProxyError::is_retryable`] whether the default policy tries again. Without a proxy
+    /// answer (an unusable proxy setting) it is fatal.
     Proxy,
     /// Any other IO error.
     Io,
@@ -195,7 +196,7 @@ impl DisconnectReason {
         match self {
             DisconnectReason::Transport(e) if e.kind == TransportErrorKind::TlsCertificate => Decision::Stop,
             DisconnectReason::Transport(e)
-                if e.kind == TransportErrorKind::Proxy && !e.proxy().is_none_or(ProxyError::is_retryable) =>
+                if e.kind == TransportErrorKind::Proxy && !e.proxy().is_some_and(ProxyError::is_retryable) =>
             {
                 Decision::Stop
             }
