@@ -144,10 +144,13 @@ impl Socks5 {
         }
     }
 
-    /// The proxy closed its side.
+    /// The proxy closed its side. Closing right after the credentials, without a status,
+    /// is how some proxies refuse them: that counts as [`ProxyError::AuthenticationFailed`].
     pub fn handle_eof(&mut self) {
-        if !matches!(self.state, State::Done | State::Failed(_)) {
-            self.state = State::Failed(ProxyError::Closed);
+        match self.state {
+            State::Done | State::Failed(_) => {}
+            State::Auth => self.state = State::Failed(ProxyError::AuthenticationFailed),
+            _ => self.state = State::Failed(ProxyError::Closed),
         }
     }
 
@@ -410,6 +413,10 @@ mod tests {
         s.handle_data(&[5]);
         s.handle_eof();
         assert_eq!(s.result(), Some(Err(&ProxyError::Closed)));
+        let mut s = Socks5::new(&name_target(), Some(&creds()));
+        s.handle_data(&[5, 2]);
+        s.handle_eof();
+        assert_eq!(s.result(), Some(Err(&ProxyError::AuthenticationFailed)), "closed instead of a status");
         let long = Target {
             host: TargetHost::Name("a".repeat(256)),
             port: 1,
