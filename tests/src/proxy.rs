@@ -94,7 +94,12 @@ impl Pproxy {
     pub fn url(&self, scheme: &str, with_credentials: bool) -> String {
         match (&self.credentials, with_credentials) {
             (Some((user, password)), true) => {
-                format!("{scheme}://{}:{}@127.0.0.1:{}", encode(user), encode(password), self.port)
+                format!(
+                    "{scheme}://{}:{}@127.0.0.1:{}",
+                    encode(user),
+                    encode(password),
+                    self.port
+                )
             }
             _ => format!("{scheme}://127.0.0.1:{}", self.port),
         }

@@ -46,7 +46,11 @@ fn run(runtime: Runtime, proxy: &str, open_timeout: Duration) -> Ending {
             _ => {}
         }
         if let SessionEvent::StateChanged(SessionState::Closed(reason)) = event {
-            return Ending { reason, attempts, texts };
+            return Ending {
+                reason,
+                attempts,
+                texts,
+            };
         }
     }
     panic!("{runtime}: the session did not close within {LIMIT:?}: {texts:#?}");
@@ -70,7 +74,12 @@ fn fatal(script: Script, scheme: &str, check: impl Fn(&ProxyError) -> bool) {
         let error = proxy_error(reason);
         assert!(check(&error), "{runtime}: {error:?}");
         assert!(!error.is_retryable(), "{runtime}: {error:?}");
-        assert_eq!((ending.attempts, proxy.accepted()), (1, 1), "{runtime}: {:#?}", ending.texts);
+        assert_eq!(
+            (ending.attempts, proxy.accepted()),
+            (1, 1),
+            "{runtime}: {:#?}",
+            ending.texts
+        );
     }
 }
 
@@ -90,16 +99,20 @@ fn retried(script: Script, scheme: &str, check: impl Fn(&ProxyError) -> bool) {
 
 #[test]
 fn a_bad_status_line_is_fatal() {
-    fatal(Script::Http(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()), "http", |e| {
-        matches!(e, ProxyError::Malformed(m) if m.contains("status line"))
-    });
+    fatal(
+        Script::Http(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()),
+        "http",
+        |e| matches!(e, ProxyError::Malformed(m) if m.contains("status line")),
+    );
 }
 
 #[test]
 fn garbage_after_a_200_is_fatal() {
-    fatal(Script::Http(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01garbage".to_vec()), "http", |e| {
-        matches!(e, ProxyError::Malformed(m) if m.contains("followed its 2xx"))
-    });
+    fatal(
+        Script::Http(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01garbage".to_vec()),
+        "http",
+        |e| matches!(e, ProxyError::Malformed(m) if m.contains("followed its 2xx")),
+    );
 }
 
 #[test]
@@ -109,35 +122,50 @@ fn a_64_kib_response_head_is_refused() {
         head.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    fatal(Script::Http(head), "http", |e| matches!(e, ProxyError::HeadTooLarge { .. }));
+    fatal(Script::Http(head), "http", |e| {
+        matches!(e, ProxyError::HeadTooLarge { .. })
+    });
 }
 
 #[test]
 fn a_socks_reply_with_a_bad_version_is_fatal() {
-    fatal(Script::Socks(vec![4, 0]), "socks5h", |e| {
-        matches!(e, ProxyError::Malformed(m) if m.contains("version"))
-    });
+    fatal(
+        Script::Socks(vec![4, 0]),
+        "socks5h",
+        |e| matches!(e, ProxyError::Malformed(m) if m.contains("version")),
+    );
     // The method was fine; the reply to CONNECT has the bad version.
-    fatal(Script::Socks(vec![5, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0]), "socks5h", |e| {
-        matches!(e, ProxyError::Malformed(m) if m.contains("version"))
-    });
+    fatal(
+        Script::Socks(vec![5, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+        "socks5h",
+        |e| matches!(e, ProxyError::Malformed(m) if m.contains("version")),
+    );
 }
 
 #[test]
 fn a_socks_proxy_accepting_no_offered_method_is_fatal() {
     fatal(Script::Socks(vec![5, 0xff]), "socks5h", |e| {
-        matches!(e, ProxyError::NoAcceptableMethod { offered_credentials: false })
+        matches!(
+            e,
+            ProxyError::NoAcceptableMethod {
+                offered_credentials: false
+            }
+        )
     });
 }
 
 #[test]
 fn a_503_is_retried_like_a_server_failure() {
-    retried(Script::Http(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec()), "http", |e| {
-        matches!(e, ProxyError::Status { status: 503, .. })
-    });
-    retried(Script::Http(b"HTTP/1.1 502 Bad Gateway\r\n\r\n".to_vec()), "http", |e| {
-        matches!(e, ProxyError::Status { status: 502, .. })
-    });
+    retried(
+        Script::Http(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec()),
+        "http",
+        |e| matches!(e, ProxyError::Status { status: 503, .. }),
+    );
+    retried(
+        Script::Http(b"HTTP/1.1 502 Bad Gateway\r\n\r\n".to_vec()),
+        "http",
+        |e| matches!(e, ProxyError::Status { status: 502, .. }),
+    );
 }
 
 #[test]
@@ -155,7 +183,11 @@ fn a_407_is_fatal_and_the_credentials_appear_nowhere() {
         let proxy = Hostile::start(Script::Http(
             b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\r\n".to_vec(),
         ));
-        let ending = run(runtime, &proxy.url("http", Some((user, password))), Duration::from_secs(10));
+        let ending = run(
+            runtime,
+            &proxy.url("http", Some((user, password))),
+            Duration::from_secs(10),
+        );
         let ClosedReason::Fatal(reason) = &ending.reason else {
             panic!("{runtime}: not fatal: {:?}", ending.reason);
         };
@@ -166,7 +198,10 @@ fn a_407_is_fatal_and_the_credentials_appear_nowhere() {
         assert_eq!(ending.attempts, 1, "{runtime}");
         // The proxy got the percent-decoded credentials...
         let request = String::from_utf8(proxy.requests()[0].clone()).unwrap();
-        assert!(request.contains(&format!("Proxy-Authorization: Basic {token}\r\n")), "{request}");
+        assert!(
+            request.contains(&format!("Proxy-Authorization: Basic {token}\r\n")),
+            "{request}"
+        );
         assert!(request.starts_with("CONNECT localhost:9 HTTP/1.1\r\n"), "{request}");
         // ...and nothing the application sees holds them, in any form.
         for text in &ending.texts {

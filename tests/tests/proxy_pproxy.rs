@@ -121,7 +121,12 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
     let wss_by_address = format!("-> 127.0.0.1:{}", wss_peer.port());
     let ws_by_name = format!("-> localhost:{}", ws_peer.port());
     for runtime in Runtime::ALL {
-        type Case<'a> = (&'a str, &'a str, Box<dyn Fn() -> Result<(), String> + 'a>, Option<(&'a str, &'a str)>);
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Box<dyn Fn() -> Result<(), String> + 'a>,
+            Option<(&'a str, &'a str)>,
+        );
         let cases: Vec<Case<'_>> = vec![
             (
                 "wss:// through HTTP CONNECT with Basic credentials",
@@ -162,7 +167,10 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
         ];
         for (case, via, run, tunnel) in cases {
             let tunnels = |log: &str| match tunnel {
-                Some((proto, target)) => log.lines().filter(|l| l.starts_with(proto) && l.ends_with(target)).count(),
+                Some((proto, target)) => log
+                    .lines()
+                    .filter(|l| l.starts_with(proto) && l.ends_with(target))
+                    .count(),
                 None => 0,
             };
             let before = tunnels(&proxy.log());
@@ -176,7 +184,10 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
                 Err(e) => format!("FAIL: {e}"),
             };
             eprintln!("{case} | {runtime} | {via} | {shown}");
-            table.push_str(&format!("| {case} | {runtime} | {via} | {} |\n", shown.replace('|', "/")));
+            table.push_str(&format!(
+                "| {case} | {runtime} | {via} | {} |\n",
+                shown.replace('|', "/")
+            ));
             if result.is_err() {
                 failures.push(format!("{case} on {runtime}: {shown}"));
             }

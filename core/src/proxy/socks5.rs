@@ -416,7 +416,11 @@ mod tests {
         let mut s = Socks5::new(&name_target(), Some(&creds()));
         s.handle_data(&[5, 2]);
         s.handle_eof();
-        assert_eq!(s.result(), Some(Err(&ProxyError::AuthenticationFailed)), "closed instead of a status");
+        assert_eq!(
+            s.result(),
+            Some(Err(&ProxyError::AuthenticationFailed)),
+            "closed instead of a status"
+        );
         let long = Target {
             host: TargetHost::Name("a".repeat(256)),
             port: 1,
