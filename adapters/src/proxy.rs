@@ -5,11 +5,10 @@
 //! for any `ByteStream` of the async driver) only move its bytes.
 #![cfg_attr(not(any(feature = "blocking", feature = "async-driver")), allow(dead_code))]
 
-use std::io;
 use std::net::IpAddr;
 
 use resock_core::WsUrl;
-use resock_core::proxy::{ProxyEnv, ProxyError, ProxyHandshake, ProxyScheme, ProxyUrl, ProxyUrlError, Target};
+use resock_core::proxy::{ProxyEnv, ProxyHandshake, ProxyScheme, ProxyUrl, ProxyUrlError, Target};
 use resock_core::session::{TransportError, TransportErrorKind};
 
 /// Which proxy a client uses, as set on the builder.
@@ -124,27 +123,31 @@ pub(crate) fn handshake(proxy: &ProxyUrl, url: &WsUrl, resolved: Option<IpAddr>)
 }
 
 /// A failed handshake as the session sees it.
-fn refused(proxy: &ProxyUrl, error: &ProxyError) -> TransportError {
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
+fn refused(proxy: &ProxyUrl, error: &resock_core::proxy::ProxyError) -> TransportError {
     TransportError::from_proxy(&doing(proxy), error.clone())
 }
 
 /// An IO error while talking to the proxy.
-fn io_failed(proxy: &ProxyUrl, error: &io::Error) -> TransportError {
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
+fn io_failed(proxy: &ProxyUrl, error: &std::io::Error) -> TransportError {
     crate::io_error::transport_error(&format!("{}: the proxy handshake", doing(proxy)), error)
 }
 
 /// The most read from the proxy at once: its answers are small, and nothing past them may be
 /// taken from the stream.
+#[cfg(any(feature = "blocking", feature = "async-driver"))]
 const READ_CHUNK: usize = 512;
 
 /// Runs `handshake` on a blocking stream (its timeouts set by the caller to the open
 /// deadline).
 #[cfg(feature = "blocking")]
-pub(crate) fn tunnel_blocking<S: io::Read + io::Write>(
+pub(crate) fn tunnel_blocking<S: std::io::Read + std::io::Write>(
     stream: &mut S,
     proxy: &ProxyUrl,
     mut handshake: ProxyHandshake,
 ) -> Result<(), TransportError> {
+    use std::io;
     let mut out = Vec::new();
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -181,6 +184,7 @@ pub(crate) async fn tunnel_async<S: crate::async_driver::ByteStream>(
     mut handshake: ProxyHandshake,
 ) -> Result<(), TransportError> {
     use std::future::poll_fn;
+    use std::io;
     let mut out = Vec::new();
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -268,6 +272,8 @@ mod tests {
     #[cfg(feature = "blocking")]
     #[test]
     fn the_blocking_pump_reports_refusals_without_credentials() {
+        use resock_core::proxy::ProxyError;
+        use std::io;
         struct Scripted {
             answer: &'static [u8],
             written: Vec<u8>,

@@ -44,12 +44,13 @@ impl<R: Runtime> Connector<R> {
     /// Starts opening a transport to `url`: TCP to the server or to its proxy, the proxy
     /// handshake, then TLS to the server for `wss://`.
     pub(crate) fn connect(&self, url: &WsUrl) -> Opening<Stream<R>> {
-        let host = url.host.clone();
         let runtime = self.runtime.clone();
         let proxy = match self.proxy.for_url(url) {
             Ok(proxy) => proxy,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
+        #[cfg(feature = "rustls")]
+        let host = url.host.clone();
         let open = open_tcp(runtime.clone(), url.clone(), proxy);
         if !url.secure {
             return Box::pin(async move { Ok(Stream::Plain(open.await?)) });
