@@ -181,7 +181,7 @@ impl WebSocket<Stream> {
         tls: Option<&crate::net::TlsConfig>,
     ) -> Result<Self, Error> {
         let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
-        let stream = crate::net::connect(url, deadline, tls, WRITE_TIMEOUT, None).map_err(Error::Transport)?;
+        let stream = crate::net::connect(url, deadline, tls, WRITE_TIMEOUT).map_err(Error::Transport)?;
         Self::client_on(stream, url, options, config)
     }
 }

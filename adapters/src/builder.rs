@@ -237,11 +237,12 @@ impl ClientBuilder {
     }
 
     /// Connects through this proxy, for every URL (loopback included), instead of the
-    /// environment's: `http://[user:password@]host[:port]` (HTTP `CONNECT`),
-    /// `socks5://` (SOCKS5, the server's name resolved here) or `socks5h://` (resolved by the
+    /// environment's: `http://[user:password@]host[:port]` (HTTP `CONNECT`), `https://`
+    /// (the same over TLS), `socks5://` (SOCKS5, the server's name resolved here) or `socks5h://` (resolved by the
     /// proxy). Credentials are percent-decoded and never appear in errors, logs or events.
-    /// `https://` (TLS to the proxy) parses but fails each attempt in this version. A URL that
-    /// does not parse is refused by [`validate`](Self::validate), with the setting `proxy`.
+    /// `https://` is HTTP `CONNECT` over TLS to the proxy, verified with the client's roots
+    /// (the server's TLS then runs inside it). A URL that does not parse is refused by
+    /// [`validate`](Self::validate), with the setting `proxy`.
     ///
     /// By default a client uses the proxy curl would: `https_proxy` for `wss://`,
     /// `http_proxy` for `ws://`, else `all_proxy` (lowercase names first, then uppercase),

@@ -69,8 +69,8 @@ impl ProxyPlan {
     }
 
     /// The proxy for `url`, or `None` to go direct. A proxy variable that does not parse
-    /// fails every attempt (fatal: a [`TransportErrorKind::Proxy`] without a proxy answer),
-    /// and so does an `https://` proxy, which this version cannot use yet.
+    /// fails every attempt (fatal: a [`TransportErrorKind::Proxy`] without a proxy answer), and
+    /// so does an `https://` proxy in a build without TLS.
     pub(crate) fn for_url(&self, url: &WsUrl) -> Result<Option<ProxyUrl>, TransportError> {
         let proxy = match self {
             ProxyPlan::Off => return Ok(None),
@@ -87,15 +87,31 @@ impl ProxyPlan {
                 }
             },
         };
-        if proxy.scheme == ProxyScheme::Https {
+        if proxy.scheme == ProxyScheme::Https && !cfg!(feature = "rustls") {
             return Err(TransportError::new(
                 TransportErrorKind::Proxy,
                 format!(
-                    "through proxy {proxy}: https:// proxies (TLS to the proxy) are not supported yet; use http://"
+                    "through proxy {proxy}: an https:// proxy needs the rustls feature, which this build does not include"
                 ),
             ));
         }
         Ok(Some(proxy))
+    }
+
+    /// Whether some URL may go through an `https://` proxy (so the client needs its TLS
+    /// configuration even for `ws://`).
+    #[cfg_attr(not(any(feature = "rustls", feature = "blocking")), allow(dead_code))]
+    pub(crate) fn may_use_tls(&self) -> bool {
+        let https = |value: &Option<String>| {
+            value
+                .as_deref()
+                .is_some_and(|v| ProxyUrl::parse(v).is_ok_and(|p| p.scheme == ProxyScheme::Https))
+        };
+        match self {
+            ProxyPlan::Url(proxy) => proxy.scheme == ProxyScheme::Https,
+            ProxyPlan::Environment(env) => https(&env.http) || https(&env.https) || https(&env.all),
+            ProxyPlan::Off => false,
+        }
     }
 }
 
@@ -104,9 +120,10 @@ pub(crate) fn doing(proxy: &ProxyUrl) -> String {
     format!("through proxy {proxy}")
 }
 
-/// `error` of a step with the proxy, prefixed by which proxy, its kind kept.
-pub(crate) fn during(proxy: &ProxyUrl, error: TransportError) -> TransportError {
-    TransportError::new(error.kind, format!("{}: {}", doing(proxy), error.message))
+/// `error` of a step with the proxy, prefixed by which proxy, its kind and details kept.
+pub(crate) fn during(proxy: &ProxyUrl, mut error: TransportError) -> TransportError {
+    error.message = format!("{}: {}", doing(proxy), error.message);
+    error
 }
 
 /// The handshake that asks `proxy` for a tunnel to `url`'s host; `resolved` is the target's
@@ -238,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_environment_and_https_proxies_are_fatal_errors() {
+    fn a_bad_environment_is_a_fatal_error() {
         let env = ProxyEnv::from_lookup(|name| (name == "https_proxy").then(|| "ftp://user:pw@p".to_owned()));
         let error = ProxyPlan::Environment(env)
             .for_url(&WsUrl::parse("wss://example.com").unwrap())
@@ -247,11 +264,11 @@ mod tests {
         assert!(error.proxy().is_none());
         assert!(!error.message.contains("pw"), "{error}");
         let https = ProxyPlan::Url("https://u:pw@p:1".parse().unwrap());
-        let error = https.for_url(&WsUrl::parse("wss://example.com").unwrap()).unwrap_err();
-        assert!(
-            error.message.contains("https://p:1") && !error.message.contains("pw"),
-            "{error}"
-        );
+        assert!(https.may_use_tls());
+        assert!(!ProxyPlan::Url("http://p:1".parse().unwrap()).may_use_tls());
+        assert!(!ProxyPlan::Off.may_use_tls());
+        let env = ProxyEnv::from_lookup(|name| (name == "ALL_PROXY").then(|| "https://p".to_owned()));
+        assert!(ProxyPlan::Environment(env).may_use_tls());
     }
 
     #[test]

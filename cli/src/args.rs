@@ -148,7 +148,7 @@ pub struct ClientArgs {
     pub cacert: Option<PathBuf>,
 
     /// Connect through this proxy: http://[user:password@]host[:port] (CONNECT),
-    /// socks5:// or socks5h:// (names resolved by the proxy). Without it, the proxy comes
+    /// https:// (CONNECT over TLS), socks5:// or socks5h:// (names resolved by the proxy). Without it, the proxy comes
     /// from https_proxy (wss://), http_proxy (ws://) or all_proxy, except for no_proxy hosts
     /// and loopback, as curl reads them.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy", help_heading = "Proxy")]

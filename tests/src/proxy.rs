@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::interop::TlsFiles;
 use crate::peers::{PeerKind, repo_root};
 
 /// How long `pproxy` may take to listen.
@@ -42,11 +43,24 @@ impl Pproxy {
     /// given; `--auth 0` makes it check them on every connection (it otherwise trusts an
     /// address that authenticated once).
     pub fn start(credentials: Option<(&str, &str)>) -> Pproxy {
+        Pproxy::start_with(credentials, None)
+    }
+
+    /// Like [`start`](Self::start), serving HTTP `CONNECT` over TLS (an `https://` proxy)
+    /// with `tls`'s certificate chain and key instead.
+    pub fn start_tls(credentials: Option<(&str, &str)>, tls: &TlsFiles) -> Pproxy {
+        Pproxy::start_with(credentials, Some(tls))
+    }
+
+    fn start_with(credentials: Option<(&str, &str)>, tls: Option<&TlsFiles>) -> Pproxy {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let root = repo_root();
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let mut listen = format!("http+socks5://127.0.0.1:{port}/");
+            let mut listen = match tls {
+                Some(_) => format!("http+ssl://127.0.0.1:{port}/"),
+                None => format!("http+socks5://127.0.0.1:{port}/"),
+            };
             if let Some((user, password)) = credentials {
                 listen.push_str(&format!("#{user}:{password}"));
             }
@@ -56,8 +70,14 @@ impl Pproxy {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             let out = fs::File::create(&log).unwrap();
-            let child = Command::new(root.join(".venv-interop/bin/python"))
-                .args(["-u", "-m", "pproxy", "-l", &listen, "-v", "--auth", "0"])
+            let mut command = Command::new(root.join(".venv-interop/bin/python"));
+            command.args(["-u", "-m", "pproxy", "-l", &listen, "-v", "--auth", "0"]);
+            if let Some(tls) = tls {
+                command
+                    .arg("--ssl")
+                    .arg(format!("{},{}", tls.cert.display(), tls.key.display()));
+            }
+            let child = command
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)

@@ -2,7 +2,8 @@
 //! `scripts/interop-setup.sh`) on loopback, with credentials, in front of the Python
 //! `websockets` peer serving `wss://` with a certificate for `localhost`. On every runtime: HTTP
 //! `CONNECT`, SOCKS5 with the name resolved by the proxy (`socks5h://`) and here (`socks5://`),
-//! `ws://` through `CONNECT`, and refused credentials (fatal, one attempt, no credentials in any
+//! `ws://` through `CONNECT`, `wss://` and `ws://` through an `https://` proxy (TLS to the
+//! proxy, then TLS to the server inside it), and refused credentials (fatal, one attempt, no credentials in any
 //! event). `pproxy -v` logs each tunnel, so every case also proves the traffic went through it.
 //! The table goes to `$CARGO_TARGET_TMPDIR/proxy-matrix.md`.
 
@@ -22,6 +23,11 @@ const PASSWORD: &str = "p@ss word:1";
 
 /// Opens `url` through `proxy` on `runtime`, echoes one message, closes.
 fn echo_through(runtime: Runtime, url: &str, proxy: &str, tls: Option<&TlsFiles>) -> Result<(), String> {
+    echo_sized(runtime, url, proxy, tls, 0)
+}
+
+/// Like [`echo_through`], then echoes a text of `size` bytes too (when not 0).
+fn echo_sized(runtime: Runtime, url: &str, proxy: &str, tls: Option<&TlsFiles>, size: usize) -> Result<(), String> {
     let mut builder = ClientBuilder::new(url)
         .unwrap()
         .proxy(proxy)
@@ -38,6 +44,15 @@ fn echo_through(runtime: Runtime, url: &str, proxy: &str, tls: Option<&TlsFiles>
     match client.recv_message(LIMIT) {
         Some(Message::Text(t)) if t.as_str() == "through the proxy" => {}
         other => return Err(format!("echo: {other:?}")),
+    }
+    if size > 0 {
+        let big: String = (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        client.send_text(big.clone());
+        match client.recv_message(LIMIT) {
+            Some(Message::Text(t)) if t.as_str() == big => {}
+            Some(other) => return Err(format!("a {size}-byte echo came back as {} bytes", other.len())),
+            None => return Err(format!("no {size}-byte echo")),
+        }
     }
     client.close(resock::CloseCode::NORMAL, "");
     client.finish(LIMIT);
@@ -111,6 +126,13 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
     let wss_peer = Peer::start(PeerKind::Python, options).unwrap();
     let ws_peer = Peer::start(PeerKind::Python, PeerOptions::default()).unwrap();
     let proxy = Pproxy::start(Some((USER, PASSWORD)));
+    let https_proxy = Pproxy::start_tls(Some((USER, PASSWORD)), &tls);
+    let https = format!(
+        "https://{}:{}@localhost:{}",
+        resock_tests::proxy::encode(USER),
+        resock_tests::proxy::encode(PASSWORD),
+        https_proxy.port()
+    );
     let wss_url = format!("wss://localhost:{}/echo", wss_peer.port());
     let ws_url = format!("ws://localhost:{}/echo", ws_peer.port());
     let wrong = |scheme: &str| format!("{scheme}://{USER}:wrong-password@127.0.0.1:{}", proxy.port());
@@ -153,6 +175,18 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
                 Some(("http ", &ws_by_name)),
             ),
             (
+                "wss:// through an https:// proxy (TLS inside TLS), Basic credentials, 1 MiB echo",
+                "pproxy http+ssl",
+                Box::new(|| echo_sized(runtime, &wss_url, &https, Some(&tls), 1 << 20)),
+                Some(("http ", &wss_by_name)),
+            ),
+            (
+                "ws:// through an https:// proxy, Basic credentials",
+                "pproxy http+ssl",
+                Box::new(|| echo_through(runtime, &ws_url, &https, Some(&tls))),
+                Some(("http ", &ws_by_name)),
+            ),
+            (
                 "wrong password, HTTP: 407, fatal at once, no credentials in events",
                 "pproxy http",
                 Box::new(|| refused(runtime, &wss_url, &wrong("http"), &tls).map(|_| ())),
@@ -166,6 +200,7 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
             ),
         ];
         for (case, via, run, tunnel) in cases {
+            let log_of = if via == "pproxy http+ssl" { &https_proxy } else { &proxy };
             let tunnels = |log: &str| match tunnel {
                 Some((proto, target)) => log
                     .lines()
@@ -173,10 +208,10 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
                     .count(),
                 None => 0,
             };
-            let before = tunnels(&proxy.log());
+            let before = tunnels(&log_of.log());
             let result = run().and_then(|()| match tunnel {
-                Some(_) if tunnels(&proxy.log()) > before => Ok(()),
-                Some(_) => Err(format!("pproxy logged no new tunnel {tunnel:?}: {}", proxy.log())),
+                Some(_) if tunnels(&log_of.log()) > before => Ok(()),
+                Some(_) => Err(format!("pproxy logged no new tunnel {tunnel:?}: {}", log_of.log())),
                 None => Ok(()),
             });
             let shown = match &result {
@@ -215,4 +250,32 @@ fn the_refusal_reads_as_a_sentence() {
             proxy.port()
         )
     );
+}
+
+#[test]
+fn an_https_proxy_is_verified_against_its_own_name() {
+    if !Pproxy::require_or_skip() {
+        return;
+    }
+    let tls = TlsFiles::generate();
+    let proxy = Pproxy::start_tls(None, &tls);
+    for runtime in [Runtime::Blocking, Runtime::Smol, Runtime::Tokio] {
+        // The proxy's certificate is signed by a CA this client does not trust.
+        let builder = ClientBuilder::new("wss://localhost:9/")
+            .unwrap()
+            .proxy(&format!("https://localhost:{}", proxy.port()));
+        let mut client = TestClient::open(runtime, builder);
+        let (reason, seen) = until_closed(&mut client);
+        let Some(ClosedReason::Fatal(DisconnectReason::Transport(error))) = reason else {
+            panic!("{runtime}: {reason:?}; {seen:?}");
+        };
+        assert_eq!(error.kind, TransportErrorKind::TlsCertificate, "{runtime}: {error}");
+        assert!(
+            error
+                .message
+                .starts_with(&format!("through proxy https://localhost:{}: ", proxy.port())),
+            "{runtime}: {error}"
+        );
+        assert!(error.certificate().is_some(), "{runtime}: {error:?}");
+    }
 }

@@ -66,7 +66,7 @@ impl Io {
             } => match (tls, shared.poller(), poller_error) {
                 (Ok(tls), Some(poller), _) => {
                     let proxy = proxy.for_url(url)?;
-                    net::connect(url, deadline, tls.as_ref(), WRITE_TIMEOUT, proxy.as_ref()).and_then(|stream| {
+                    net::open(url, deadline, tls.as_ref(), WRITE_TIMEOUT, proxy.as_ref()).and_then(|stream| {
                         Registered::new(stream, Arc::clone(poller))
                             .map(Socket::Os)
                             .map_err(|e| net::transport_error("registering the socket with the poller", &e))

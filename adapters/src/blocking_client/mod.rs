@@ -133,7 +133,8 @@ impl ClientBuilder {
     /// ([`validate`](ClientBuilder::validate)).
     pub fn connect_blocking(self) -> Result<Client, resock_core::ConfigError> {
         self.validate()?;
-        let tls = if self.config.url.secure {
+        let proxy = crate::proxy::ProxyPlan::new(&self.proxy, true);
+        let tls = if self.config.url.secure || proxy.may_use_tls() {
             tls_config(&self).map(Some)
         } else {
             Ok(None)
@@ -142,7 +143,6 @@ impl ClientBuilder {
             Ok(poller) => (Some(Arc::new(poller)), None),
             Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
         };
-        let proxy = crate::proxy::ProxyPlan::new(&self.proxy, true);
         self.build_blocking(
             Io::Os {
                 tls,
