@@ -384,6 +384,45 @@ mod tests {
     }
 
     #[test]
+    fn proxy_refusals_stop_and_proxy_outages_retry() {
+        use crate::proxy::{ProxyError, SocksReply};
+        let p = ReconnectPolicy::default();
+        let decide = |error: ProxyError| {
+            DisconnectReason::Transport(TransportError::from_proxy("through proxy http://p:1", error))
+                .default_decision(&p)
+        };
+        assert_eq!(
+            decide(ProxyError::AuthenticationRequired { sent_credentials: true }),
+            Decision::Stop
+        );
+        assert_eq!(decide(ProxyError::AuthenticationFailed), Decision::Stop);
+        assert_eq!(decide(ProxyError::Malformed("x".into())), Decision::Stop);
+        let status = |status| ProxyError::Status {
+            status,
+            reason: String::new(),
+        };
+        for code in [502, 503, 504] {
+            assert_eq!(decide(status(code)), Decision::Retry, "{code}");
+        }
+        assert_eq!(decide(status(403)), Decision::Stop);
+        assert_eq!(decide(ProxyError::Socks(SocksReply::HostUnreachable)), Decision::Retry);
+        assert_eq!(decide(ProxyError::Socks(SocksReply::NotAllowed)), Decision::Stop);
+        assert_eq!(decide(ProxyError::Closed), Decision::Retry);
+        // A proxy setting that cannot work (no answer from any proxy) is fatal.
+        let setting = TransportError::new(TransportErrorKind::Proxy, "the proxy environment is not usable");
+        assert_eq!(
+            DisconnectReason::Transport(setting).default_decision(&p),
+            Decision::Stop
+        );
+        let error = TransportError::from_proxy("through proxy http://p:1", ProxyError::AuthenticationFailed);
+        assert_eq!(
+            error.to_string(),
+            "through proxy http://p:1: the proxy refused: the SOCKS5 proxy rejected the user name and password"
+        );
+        assert_eq!(error.proxy(), Some(&ProxyError::AuthenticationFailed));
+    }
+
+    #[test]
     fn http_dates_parse() {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
