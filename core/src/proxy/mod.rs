@@ -173,3 +173,79 @@ mod tests {
         assert_eq!(Target::name("a.example", 80).authority(), "a.example:80");
     }
 }
+
+#[cfg(test)]
+mod chunking_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Feeds `input` in pieces cut at `cuts`, draining writes between pieces; the result and
+    /// everything written.
+    fn run(proxy: &ProxyUrl, input: &[u8], cuts: &[usize], eof: bool) -> (Option<Result<(), ProxyError>>, Vec<u8>) {
+        let mut handshake = ProxyHandshake::new(proxy, Target::name("example.com", 443));
+        let mut written = Vec::new();
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        cuts.push(0);
+        cuts.push(input.len());
+        cuts.sort_unstable();
+        for pair in cuts.windows(2) {
+            while handshake.poll_transmit(&mut written).is_some() {}
+            handshake.handle_data(&input[pair[0]..pair[1]]);
+        }
+        if eof {
+            handshake.handle_eof();
+        }
+        while handshake.poll_transmit(&mut written).is_some() {}
+        (handshake.result().map(|r| r.map_err(Clone::clone)), written)
+    }
+
+    fn proxies() -> impl Strategy<Value = ProxyUrl> {
+        prop_oneof![
+            Just("http://p:1"),
+            Just("http://u:pw@p:1"),
+            Just("socks5h://p:1"),
+            Just("socks5h://u:pw@p:1"),
+        ]
+        .prop_map(|s| s.parse().unwrap())
+    }
+
+    /// Answers a proxy might send: valid ones, broken ones, and arbitrary bytes after a valid
+    /// prefix.
+    fn answers() -> impl Strategy<Value = Vec<u8>> {
+        let canned = prop_oneof![
+            Just(b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()),
+            Just(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n".to_vec()),
+            Just(b"HTTP/1.0 503 Busy\r\nA: b\r\n\r\nbody".to_vec()),
+            Just(vec![5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80]),
+            Just(vec![5, 2, 1, 0, 5, 0, 0, 3, 3, b'a', b'b', b'c', 0, 80]),
+            Just(vec![5, 2, 1, 1]),
+            Just(vec![5, 0, 5, 4, 0, 1, 0, 0, 0, 0, 0, 0]),
+        ];
+        (canned, prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(mut a, tail)| {
+            a.extend_from_slice(&tail);
+            a
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_result_does_not_depend_on_how_the_answer_is_cut(
+            proxy in proxies(),
+            input in prop_oneof![answers(), prop::collection::vec(any::<u8>(), 0..300)],
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+            eof: bool,
+        ) {
+            let whole = run(&proxy, &input, &[], eof);
+            let cut = run(&proxy, &input, &cuts, eof);
+            prop_assert_eq!(&whole, &cut);
+            let mut bytes = Vec::new();
+            let bytewise: Vec<usize> = (0..input.len()).collect();
+            bytes.push(run(&proxy, &input, &bytewise, eof));
+            prop_assert_eq!(&whole, &bytes[0]);
+            // With no more input and an end of stream, it always comes to a result.
+            if eof {
+                prop_assert!(whole.0.is_some());
+            }
+        }
+    }
+}

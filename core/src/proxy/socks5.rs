@@ -190,7 +190,7 @@ impl Socks5 {
         }
         match (method, &self.credentials) {
             (METHOD_NONE, _) => {
-                self.out = std::mem::take(&mut self.connect);
+                self.out.append(&mut self.connect);
                 State::Reply
             }
             (METHOD_PASSWORD, Some(c)) => {
@@ -200,7 +200,7 @@ impl Socks5 {
                     auth.push(u8::try_from(field.len()).unwrap_or(u8::MAX));
                     auth.extend_from_slice(&field.as_bytes()[..field.len().min(255)]);
                 }
-                self.out = auth;
+                self.out.extend_from_slice(&auth);
                 State::Auth
             }
             (METHOD_REFUSED, c) => State::Failed(ProxyError::NoAcceptableMethod {
@@ -223,7 +223,7 @@ impl Socks5 {
         if status != 0 {
             return State::Failed(ProxyError::AuthenticationFailed);
         }
-        self.out = std::mem::take(&mut self.connect);
+        self.out.append(&mut self.connect);
         State::Reply
     }
 
