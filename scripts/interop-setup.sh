@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up the foreign WebSocket servers that the interop tests talk to (interop/README.md):
-#   .venv-interop/             Python venv with interop/python/requirements.txt (pinned websockets)
+# Sets up the foreign WebSocket servers (and the pproxy proxy) the interop tests talk to (interop/README.md):
+#   .venv-interop/             Python venv with interop/python/requirements.txt (pinned websockets, pproxy)
 #   interop/node/node_modules/ npm ci from interop/node/package-lock.json (pinned ws)
 # Idempotent: each part is redone only when its pins changed since it was last installed (a copy
 # of the pins is kept beside what they installed), so a second run takes well under a second.
@@ -19,7 +19,7 @@ setup_python() {
   local venv="$root/.venv-interop" req="$root/interop/python/requirements.txt"
   local stamp="$venv/.resock-requirements.txt"
   command -v python3 >/dev/null || { echo "interop-setup: python3 not found" >&2; return 1; }
-  if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp" && "$venv/bin/python" -c 'import websockets, pproxy' 2>/dev/null; then
     echo "interop-setup: python: .venv-interop is up to date ($(tr '\n' ' ' <"$req"| sed 's/ *$//'))"
     return 0
   fi
@@ -37,7 +37,7 @@ setup_python() {
   echo "interop-setup: python: pip install -r interop/python/requirements.txt"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$req"
   cp "$req" "$stamp"
-  echo "interop-setup: python: done in $(( $(now_ms) - t0 )) ms ($("$venv/bin/python" -c 'import websockets; print("websockets", websockets.__version__)'))"
+  echo "interop-setup: python: done in $(( $(now_ms) - t0 )) ms ($("$venv/bin/python" -c 'import websockets, importlib.metadata as m; print("websockets", websockets.__version__, "pproxy", m.version("pproxy"))'))"
 }
 
 setup_node() {

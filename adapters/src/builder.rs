@@ -27,6 +27,7 @@ pub struct ClientBuilder {
     pub(crate) event_capacity: usize,
     pub(crate) recv_capacity: usize,
     pub(crate) hooks: crate::hooks::Hooks,
+    pub(crate) proxy: crate::proxy::ProxySetting,
 }
 
 impl ClientBuilder {
@@ -44,6 +45,7 @@ impl ClientBuilder {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             recv_capacity: DEFAULT_RECV_CAPACITY,
             hooks: Default::default(),
+            proxy: Default::default(),
         }
     }
 
@@ -271,6 +273,32 @@ impl ClientBuilder {
         self
     }
 
+    /// Connects through this proxy, for every URL (loopback included), instead of the
+    /// environment's: `http://[user:password@]host[:port]` (HTTP `CONNECT`), `https://`
+    /// (the same over TLS), `socks5://` (SOCKS5, the server's name resolved here) or `socks5h://` (resolved by the
+    /// proxy). Credentials are percent-decoded and never appear in errors, logs or events.
+    /// `https://` is HTTP `CONNECT` over TLS to the proxy, verified with the client's roots
+    /// (the server's TLS then runs inside it). A URL that does not parse is refused by
+    /// [`validate`](Self::validate), with the setting `proxy`.
+    ///
+    /// By default a client uses the proxy curl would: `https_proxy` for `wss://`,
+    /// `http_proxy` for `ws://`, else `all_proxy` (lowercase names first, then uppercase),
+    /// except for hosts in `no_proxy` (names and their subdomains, addresses, CIDR ranges,
+    /// `:port`, `*`) and loopback, read when the client starts.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = match resock_core::proxy::ProxyUrl::parse(url) {
+            Ok(url) => crate::proxy::ProxySetting::Url(url),
+            Err(e) => crate::proxy::ProxySetting::Invalid(e),
+        };
+        self
+    }
+
+    /// Always connects directly, whatever the environment's proxy variables say.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = crate::proxy::ProxySetting::Off;
+        self
+    }
+
     /// Checks every setting; each start method calls it, so a setting that can never work
     /// (a zero ping interval, a queue of zero messages, a backoff cap below its base, no room
     /// for events) is refused with the setting's name before anything connects.
@@ -286,6 +314,9 @@ impl ClientBuilder {
                 "recv_capacity",
                 "must be at least 1; a client with no room for a received message could never deliver one",
             ));
+        }
+        if let Some(problem) = self.proxy.problem() {
+            return Err(ConfigError::new("proxy", problem));
         }
         self.config.validate()
     }
@@ -325,6 +356,19 @@ mod tests {
         assert_eq!(up.config().connection.max_frame_size, 17 << 20);
         let down = ClientBuilder::new("ws://127.0.0.1/").unwrap().max_message_size(1000);
         assert_eq!(down.config().connection.max_frame_size, 1000);
+    }
+
+    #[test]
+    fn the_proxy_setting() {
+        let builder = || ClientBuilder::new("wss://example.com/").unwrap();
+        assert_eq!(builder().proxy, crate::proxy::ProxySetting::Environment);
+        assert_eq!(builder().no_proxy().proxy, crate::proxy::ProxySetting::Off);
+        let with = builder().proxy("socks5h://u:secret@127.0.0.1:1080");
+        with.validate().unwrap();
+        assert!(!format!("{with:?}").contains("secret"), "{with:?}");
+        let bad = builder().proxy("ftp://u:secret@h").validate().unwrap_err();
+        assert_eq!(bad.setting, "proxy");
+        assert!(!bad.to_string().contains("secret"), "{bad}");
     }
 
     #[test]

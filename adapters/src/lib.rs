@@ -61,6 +61,7 @@ mod hooks;
 mod io_error;
 #[cfg(feature = "blocking")]
 mod net;
+mod proxy;
 #[cfg(any(feature = "blocking", feature = "async-driver"))]
 mod read_buf;
 mod seed;

@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use resock_core::WsUrl;
+use resock_core::proxy::{ProxyHandshake, ProxyScheme, ProxyUrl};
 use resock_core::session::{TransportError, TransportErrorKind};
 
 #[cfg(feature = "rustls")]
@@ -249,8 +250,7 @@ pub(crate) fn connect(
     tls: Option<&TlsConfig>,
     write_timeout: Duration,
 ) -> Result<Stream, TransportError> {
-    let addrs = resolve(url, deadline)?;
-    let tcp = connect_tcp(&addrs, deadline)?;
+    let tcp = connect_tcp(&resolve(url, deadline)?, deadline)?;
     let stream = if url.secure {
         tls_handshake(url, tcp, deadline, tls)?
     } else {
@@ -263,32 +263,225 @@ pub(crate) fn connect(
     Ok(stream)
 }
 
+/// Like [`connect`], through `proxy` when there is one: TCP to the proxy (and TLS to an
+/// `https://` proxy), its tunnel to the server, then TLS to the server for `wss://`, all
+/// before `deadline`.
+pub(crate) fn open(
+    url: &WsUrl,
+    deadline: Instant,
+    tls: Option<&TlsConfig>,
+    write_timeout: Duration,
+    proxy: Option<&ProxyUrl>,
+) -> Result<Transport, TransportError> {
+    let Some(proxy) = proxy else {
+        return connect(url, deadline, tls, write_timeout).map(Transport::Stream);
+    };
+    let transport = if proxy.scheme == ProxyScheme::Https {
+        https_tunnel(url, proxy, deadline, tls)?
+    } else {
+        let tcp = connect_via(url, proxy, deadline)?;
+        Transport::Stream(if url.secure {
+            tls_handshake(url, tcp, deadline, tls)?
+        } else {
+            Stream::Plain(tcp)
+        })
+    };
+    transport
+        .tcp()
+        .set_write_timeout(Some(write_timeout))
+        .map_err(|e| transport_error("setting the write timeout", &e))?;
+    Ok(transport)
+}
+
+/// `proxy`'s address as a URL, to resolve and connect like a server's.
+fn proxy_address(proxy: &ProxyUrl) -> WsUrl {
+    WsUrl {
+        secure: proxy.scheme == ProxyScheme::Https,
+        host: proxy.host.clone(),
+        port: proxy.port,
+        path_and_query: "/".into(),
+    }
+}
+
+/// TLS to an `https://` proxy, its tunnel to `url`'s server, then (for `wss://`) TLS to the
+/// server inside.
+#[cfg(feature = "rustls")]
+fn https_tunnel(
+    url: &WsUrl,
+    proxy: &ProxyUrl,
+    deadline: Instant,
+    tls: Option<&TlsConfig>,
+) -> Result<Transport, TransportError> {
+    let during = |e| crate::proxy::during(proxy, e);
+    let address = proxy_address(proxy);
+    let tcp = resolve(&address, deadline)
+        .and_then(|addrs| connect_tcp(&addrs, deadline))
+        .map_err(during)?;
+    let mut stream = tls_client(&proxy.host, tcp, deadline, tls).map_err(during)?;
+    crate::proxy::tunnel_blocking(&mut stream, proxy, crate::proxy::handshake(proxy, url, None))?;
+    if !url.secure {
+        return Ok(Transport::Stream(Stream::Tls(Box::new(stream))));
+    }
+    let outer = tls_connection(&url.host, tls_config(tls)?)?;
+    let rustls::StreamOwned { conn: inner, sock: tcp } = stream;
+    timeouts_to(&tcp, deadline, "TLS handshake")?;
+    crate::tls::nested::TlsInTls::handshake(outer, inner, tcp)
+        .map(|nested| Transport::TlsInTls(Box::new(nested)))
+        .map_err(|e| crate::tls::classify_handshake_error(&url.host, &e))
+}
+
+/// Without the `rustls` feature an `https://` proxy cannot work (the plan refuses it first).
+#[cfg(not(feature = "rustls"))]
+fn https_tunnel(
+    _url: &WsUrl,
+    proxy: &ProxyUrl,
+    _deadline: Instant,
+    _tls: Option<&TlsConfig>,
+) -> Result<Transport, TransportError> {
+    Err(TransportError::new(
+        TransportErrorKind::Proxy,
+        format!("through proxy {proxy}: an https:// proxy needs the rustls feature"),
+    ))
+}
+
+/// What the blocking client runs on: a [`Stream`], or TLS inside TLS (`wss://` through an
+/// `https://` proxy).
+#[derive(Debug)]
+pub(crate) enum Transport {
+    /// Plain TCP or one TLS layer.
+    Stream(Stream),
+    /// The server's TLS inside the proxy's.
+    #[cfg(feature = "rustls")]
+    TlsInTls(Box<crate::tls::nested::TlsInTls>),
+}
+
+impl Transport {
+    /// The TCP connection underneath.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Stream(stream) => stream.tcp(),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => nested.tcp(),
+        }
+    }
+
+    /// See [`Stream::write_nonblocking`].
+    pub(crate) fn write_nonblocking(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Stream(stream) => stream.write_nonblocking(buf),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => nested.write_nonblocking(buf),
+        }
+    }
+
+    /// See [`Stream::flush_nonblocking`].
+    pub(crate) fn flush_nonblocking(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Stream(stream) => stream.flush_nonblocking(),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => nested.flush_nonblocking(),
+        }
+    }
+
+    /// Whether a TLS layer holds records not written yet.
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            Transport::Stream(stream) => stream.wants_write(),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => nested.wants_write(),
+        }
+    }
+
+    /// Ends the stream, as [`Stream::shutdown`].
+    pub(crate) fn shutdown(&mut self) {
+        match self {
+            Transport::Stream(stream) => stream.shutdown(),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => nested.shutdown(CLOSE_NOTIFY_TIMEOUT),
+        }
+    }
+}
+
+impl Read for Transport {
+    /// Plaintext; a TLS peer's close without `close_notify` reads as EOF.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Stream(stream) => stream.read(buf),
+            #[cfg(feature = "rustls")]
+            Transport::TlsInTls(nested) => crate::tls::eof_without_close_notify(nested.read(buf)),
+        }
+    }
+}
+
+/// TCP to `proxy`, then its handshake for a tunnel to `url`'s server, all before `deadline`
+/// (for `socks5://`, the server's name is resolved here first).
+fn connect_via(url: &WsUrl, proxy: &ProxyUrl, deadline: Instant) -> Result<TcpStream, TransportError> {
+    let resolved = if ProxyHandshake::needs_local_resolution(proxy) {
+        resolve(url, deadline)?.first().map(SocketAddr::ip)
+    } else {
+        None
+    };
+    let mut tcp = resolve(&proxy_address(proxy), deadline)
+        .and_then(|addrs| connect_tcp(&addrs, deadline))
+        .and_then(|tcp| timeouts_to(&tcp, deadline, "the proxy handshake").map(|()| tcp))
+        .map_err(|e| crate::proxy::during(proxy, e))?;
+    crate::proxy::tunnel_blocking(&mut tcp, proxy, crate::proxy::handshake(proxy, url, resolved))?;
+    Ok(tcp)
+}
+
 /// Runs the TLS handshake on `tcp` with socket timeouts bounded by `deadline`.
 #[cfg(feature = "rustls")]
 fn tls_handshake(
     url: &WsUrl,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     deadline: Instant,
     tls: Option<&TlsConfig>,
 ) -> Result<Stream, TransportError> {
-    let Some(config) = tls else {
-        return Err(TransportError::new(
+    tls_client(&url.host, tcp, deadline, tls).map(|tls| Stream::Tls(Box::new(tls)))
+}
+
+/// The TLS configuration, or why there is none.
+#[cfg(feature = "rustls")]
+fn tls_config(tls: Option<&TlsConfig>) -> Result<&TlsConfig, TransportError> {
+    tls.ok_or_else(|| {
+        TransportError::new(
             TransportErrorKind::TlsCertificate,
             "no TLS configuration for a wss:// URL",
-        ));
-    };
-    let name = crate::tls::server_name(&url.host)?;
-    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name).map_err(|e| {
+        )
+    })
+}
+
+/// A rustls client connection to `host`, not started.
+#[cfg(feature = "rustls")]
+fn tls_connection(host: &str, config: &TlsConfig) -> Result<rustls::ClientConnection, TransportError> {
+    let name = crate::tls::server_name(host)?;
+    rustls::ClientConnection::new(Arc::clone(config), name).map_err(|e| {
         TransportError::new(
             TransportErrorKind::Tls,
             format!("starting TLS: {}", crate::io_error::plain(&e.to_string())),
         )
-    })?;
+    })
+}
+
+/// Sets both socket timeouts to the time left before `deadline`.
+fn timeouts_to(tcp: &TcpStream, deadline: Instant, what: &str) -> Result<(), TransportError> {
+    let timeout = left(deadline, what)?;
+    tcp.set_read_timeout(Some(timeout))
+        .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+        .map_err(|e| transport_error("setting socket timeouts", &e))
+}
+
+/// TLS with `host` on `tcp`, the handshake done before `deadline`.
+#[cfg(feature = "rustls")]
+fn tls_client(
+    host: &str,
+    mut tcp: TcpStream,
+    deadline: Instant,
+    tls: Option<&TlsConfig>,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, TransportError> {
+    let mut conn = tls_connection(host, tls_config(tls)?)?;
     while conn.is_handshaking() {
-        let timeout = left(deadline, "TLS handshake")?;
-        tcp.set_read_timeout(Some(timeout))
-            .and_then(|()| tcp.set_write_timeout(Some(timeout)))
-            .map_err(|e| transport_error("setting socket timeouts", &e))?;
+        timeouts_to(&tcp, deadline, "TLS handshake")?;
         match conn.complete_io(&mut tcp) {
             Ok((0, 0)) if conn.is_handshaking() => {
                 return Err(TransportError::new(
@@ -298,10 +491,10 @@ fn tls_handshake(
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::tls::classify_handshake_error(&url.host, &e)),
+            Err(e) => return Err(crate::tls::classify_handshake_error(host, &e)),
         }
     }
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+    Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
 /// Without the `rustls` feature a `wss://` URL cannot work; retrying would not change that.

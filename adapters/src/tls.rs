@@ -10,6 +10,8 @@
 
 #[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(dead_code))] // used by the session drivers
 mod classify;
+#[cfg(feature = "blocking")]
+pub(crate) mod nested;
 mod verifier;
 mod x509;
 

@@ -167,3 +167,49 @@ fn a_redirect_is_an_event_and_its_hop_a_span_without_the_query() {
     );
     assert!(!text.contains("secret"), "a credential was logged:\n{text}");
 }
+
+/// A proxy that refuses every credential with 407: the refusal is logged, the credentials
+/// (user, password, their Basic token) never.
+#[test]
+fn a_proxy_refusal_is_logged_without_the_credentials() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxy = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+            .unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut client = ClientBuilder::new("wss://example.com/feed")
+            .unwrap()
+            .proxy(&format!("http://proxy-user:proxy%20secret@127.0.0.1:{port}"))
+            .connect_blocking()
+            .unwrap();
+        let closed = |e: &SessionEvent| matches!(e, SessionEvent::StateChanged(resock::SessionState::Closed(_)));
+        expect_event(&mut client, "closed for good", closed);
+    });
+    let request = proxy.join().unwrap();
+    // The proxy did get them (percent-decoded, in the Basic token).
+    assert!(
+        request.contains("Proxy-Authorization: Basic cHJveHktdXNlcjpwcm94eSBzZWNyZXQ=\r\n"),
+        "{request}"
+    );
+    let text = capture.lines.lock().unwrap().join("\n");
+    assert!(
+        text.contains("407 proxy authentication required"),
+        "the refusal is logged:\n{text}"
+    );
+    for secret in ["proxy-user", "secret", "cHJveHktdXNlcjpwcm94eSBzZWNyZXQ"] {
+        assert!(!text.contains(secret), "{secret} was logged:\n{text}");
+    }
+}

@@ -158,6 +158,16 @@ pub struct ClientArgs {
     /// self-signed server certificate (openssl req -x509) can be given as it is.
     #[arg(long, value_name = "FILE", help_heading = "Handshake")]
     pub cacert: Option<PathBuf>,
+
+    /// Connect through this proxy: http://[user:password@]host[:port] (CONNECT),
+    /// https:// (CONNECT over TLS), socks5:// or socks5h:// (names resolved by the proxy). Without it, the proxy comes
+    /// from https_proxy (wss://), http_proxy (ws://) or all_proxy, except for no_proxy hosts
+    /// and loopback, as curl reads them.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy", help_heading = "Proxy")]
+    pub proxy: Option<String>,
+    /// Connect directly, whatever the proxy environment variables say.
+    #[arg(long, help_heading = "Proxy")]
+    pub no_proxy: bool,
 }
 
 /// Parses `Name: value`; clap reports an error as a usage error (exit 2).
@@ -236,6 +246,11 @@ impl ClientArgs {
                 .add_root_pem_file(path)
                 .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
             builder = builder.tls(tls);
+        }
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy);
+        } else if self.no_proxy {
+            builder = builder.no_proxy();
         }
         // A setting that can never work (`--queue-capacity 0`) is a usage error, before any connect.
         builder.validate().map_err(|e| e.to_string())?;
@@ -355,6 +370,18 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["resock", "--runtime", "tokyo", "ws://h/"]).is_err());
         assert!(Cli::try_parse_from(["resock", "--max-attempts", "0", "ws://h/"]).is_err());
+    }
+
+    #[test]
+    fn proxy_flags() {
+        let cli = Cli::try_parse_from(["resock", "--proxy", "socks5h://u:hunter2@127.0.0.1:1", "wss://h/"]).unwrap();
+        cli.client.builder("wss://h/").unwrap();
+        let cli = Cli::try_parse_from(["resock", "--proxy", "ftp://u:hunter2@p", "wss://h/"]).unwrap();
+        let error = cli.client.builder("wss://h/").unwrap_err();
+        assert!(error.contains("proxy") && !error.contains("hunter2"), "{error}");
+        let cli = Cli::try_parse_from(["resock", "--no-proxy", "wss://h/"]).unwrap();
+        assert!(cli.client.no_proxy);
+        assert!(Cli::try_parse_from(["resock", "--no-proxy", "--proxy", "http://p", "wss://h/"]).is_err());
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod message;
+pub mod proxy;
 pub mod rng;
 pub mod session;
 #[cfg(feature = "sim")]

@@ -124,7 +124,7 @@ pub fn default_port(secure: bool) -> u16 {
     if secure { 443 } else { 80 }
 }
 
-fn split_host_port(authority: &str) -> Result<(String, Option<&str>), UrlError> {
+pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<&str>), UrlError> {
     if authority.is_empty() {
         return Err(UrlError::MissingHost);
     }
@@ -151,7 +151,7 @@ fn split_host_port(authority: &str) -> Result<(String, Option<&str>), UrlError> 
     Ok((host.to_ascii_lowercase(), port))
 }
 
-fn parse_port(p: &str) -> Result<u16, UrlError> {
+pub(crate) fn parse_port(p: &str) -> Result<u16, UrlError> {
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
         return Err(UrlError::InvalidPort);
     }

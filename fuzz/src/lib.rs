@@ -13,12 +13,14 @@
 //! | [`message_stream`] | `Connection::handle_input` after the handshake, both roles | [`stream`] |
 //! | [`json_envelope`] | `JsonEnvelope::decode_envelope`, `Json`, `Router`, RFC 3339 | [`json`] |
 //! | [`session_script`] | `Session` as a sequence of steps | [`session`] |
+//! | [`proxy_handshake`] | `ProxyHandshake` (HTTP `CONNECT`, SOCKS5) reading a proxy's answer | [`proxy`] |
 //! | [`differential`] | resock vs tungstenite on one stream | [`differential`](mod@differential) |
 
 pub mod differential;
 pub mod frame;
 pub mod handshake;
 pub mod json;
+pub mod proxy;
 pub mod seeds;
 pub mod session;
 pub mod stream;
@@ -28,6 +30,7 @@ pub use differential::differential;
 pub use frame::frame_decode;
 pub use handshake::{handshake_request, handshake_response};
 pub use json::json_envelope;
+pub use proxy::proxy_handshake;
 pub use session::session_script;
 pub use stream::message_stream;
 
@@ -43,4 +46,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json_envelope", json_envelope),
     ("session_script", session_script),
     ("differential", differential),
+    ("proxy_handshake", proxy_handshake),
 ];

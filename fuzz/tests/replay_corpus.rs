@@ -162,3 +162,8 @@ fn open_findings_still_crash() {
     }
     assert!(fixed.is_empty(), "open findings no longer crash:\n{}", fixed.join("\n"));
 }
+
+#[test]
+fn proxy_handshake() {
+    replay("proxy_handshake");
+}

@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod interop;
 pub mod pair;
 pub mod peers;
+pub mod proxy;
 pub mod server;
 pub mod test_client;
 pub mod wire;

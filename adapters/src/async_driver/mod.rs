@@ -24,6 +24,8 @@
 mod connect;
 mod runtime;
 mod shared;
+#[cfg(feature = "rustls")]
+mod tls_over;
 mod transport;
 mod wake;
 

@@ -55,6 +55,12 @@ pub(crate) trait Runtime: Clone + Unpin + Send + Sync + 'static {
         crate::os_seed()
     }
 
+    /// Whether the client may read curl's proxy variables from the process environment (not
+    /// in a simulated world, whose runs must not depend on it).
+    fn proxy_environment(&self) -> bool {
+        true
+    }
+
     /// A timer that is not armed (never fires until [`DriverTimer::set_at`]).
     fn timer(&self) -> Self::Timer;
 

@@ -15,6 +15,7 @@ use super::socket::{self, Ready, Registered};
 use crate::blocking::WRITE_TIMEOUT;
 use crate::clock::Clock;
 use crate::net::{self, TlsConfig};
+use crate::proxy::ProxyPlan;
 
 /// How long to wait when the session names no deadline and there is no poller; a guard, as
 /// every state that waits has a deadline or a socket.
@@ -29,6 +30,8 @@ pub(crate) enum Io {
         tls: Result<Option<TlsConfig>, TransportError>,
         /// Why no transport can open when the OS refused a poller.
         poller_error: Option<TransportError>,
+        /// Which proxy each URL goes through.
+        proxy: ProxyPlan,
     },
     /// A shared simulated world.
     #[cfg(feature = "sim")]
@@ -56,9 +59,14 @@ impl Io {
     /// Opens a transport to `url`, giving up at `deadline`.
     pub(super) fn open(&self, url: &WsUrl, deadline: Instant, shared: &Shared) -> Result<Socket, TransportError> {
         match self {
-            Io::Os { tls, poller_error } => match (tls, shared.poller(), poller_error) {
+            Io::Os {
+                tls,
+                poller_error,
+                proxy,
+            } => match (tls, shared.poller(), poller_error) {
                 (Ok(tls), Some(poller), _) => {
-                    net::connect(url, deadline, tls.as_ref(), WRITE_TIMEOUT).and_then(|stream| {
+                    let proxy = proxy.for_url(url)?;
+                    net::open(url, deadline, tls.as_ref(), WRITE_TIMEOUT, proxy.as_ref()).and_then(|stream| {
                         Registered::new(stream, Arc::clone(poller))
                             .map(Socket::Os)
                             .map_err(|e| net::transport_error("registering the socket with the poller", &e))

@@ -133,7 +133,8 @@ impl ClientBuilder {
     /// ([`validate`](ClientBuilder::validate)).
     pub fn connect_blocking(self) -> Result<Client, resock_core::ConfigError> {
         self.validate()?;
-        let tls = if self.config.url.secure {
+        let proxy = crate::proxy::ProxyPlan::new(&self.proxy, true);
+        let tls = if self.config.url.secure || proxy.may_use_tls() {
             tls_config(&self).map(Some)
         } else {
             Ok(None)
@@ -142,7 +143,15 @@ impl ClientBuilder {
             Ok(poller) => (Some(Arc::new(poller)), None),
             Err(e) => (None, Some(crate::net::transport_error("creating the poller", &e))),
         };
-        self.build_blocking(Io::Os { tls, poller_error }, poller, crate::os_seed())
+        self.build_blocking(
+            Io::Os {
+                tls,
+                poller_error,
+                proxy,
+            },
+            poller,
+            crate::os_seed(),
+        )
     }
 
     /// A blocking client on `io`, its session seeded with `seed`; `poller` wakes the owner

@@ -48,6 +48,10 @@ impl Runtime for SimRuntime {
 
     /// Every name resolves to one address of the documentation range: the world has one
     /// server, whatever the URL names.
+    fn proxy_environment(&self) -> bool {
+        false
+    }
+
     fn resolve(&self, _host: String, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static {
         std::future::ready(Ok(vec![SocketAddr::from((Ipv4Addr::new(192, 0, 2, 1), port))]))
     }

@@ -11,6 +11,7 @@ use crate::rng::Rng;
 use super::certificate::CertificateError;
 use super::config::ReconnectPolicy;
 use super::redirect::RedirectError;
+use crate::proxy::ProxyError;
 
 /// What kind of transport failure the driver saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,10 @@ pub enum TransportErrorKind {
     Tls,
     /// The server's certificate was not trusted or did not match the host (fatal by default).
     TlsCertificate,
+    /// The proxy refused or failed the tunnel; [`TransportError::proxy`] says how, and
+    /// [`ProxyError::is_retryable`] whether the default policy tries again. Without a proxy
+    /// answer (an unusable proxy setting) it is fatal.
+    Proxy,
     /// Any other IO error.
     Io,
 }
@@ -45,6 +50,8 @@ pub struct TransportError {
     pub message: String,
     /// Why the server's certificate was refused, for [`TransportErrorKind::TlsCertificate`].
     certificate: Option<Box<CertificateError>>,
+    /// How the proxy failed, for [`TransportErrorKind::Proxy`].
+    proxy: Option<Box<ProxyError>>,
 }
 
 impl TransportError {
@@ -54,6 +61,7 @@ impl TransportError {
             kind,
             message: message.into(),
             certificate: None,
+            proxy: None,
         }
     }
 
@@ -65,7 +73,27 @@ impl TransportError {
             kind: TransportErrorKind::TlsCertificate,
             message: error.to_string(),
             certificate: Some(Box::new(error)),
+            proxy: None,
         }
+    }
+
+    /// A failed proxy handshake: kind [`TransportErrorKind::Proxy`], the message `doing` (what
+    /// was being done, e.g. `through proxy http://p:3128`) then the error's sentence, and the
+    /// error itself for [`proxy`](Self::proxy). A proxy that refused (407, SOCKS
+    /// authentication) is fatal to the default policy; one that could not reach the target
+    /// (502, 503, 504, SOCKS host unreachable) is retried.
+    pub fn from_proxy(doing: &str, error: ProxyError) -> Self {
+        TransportError {
+            kind: TransportErrorKind::Proxy,
+            message: format!("{doing}: {error}"),
+            certificate: None,
+            proxy: Some(Box::new(error)),
+        }
+    }
+
+    /// How the proxy failed, when that is what failed.
+    pub fn proxy(&self) -> Option<&ProxyError> {
+        self.proxy.as_deref()
     }
 
     /// Why the server's certificate was refused, when that is what failed.
@@ -161,18 +189,24 @@ pub enum Decision {
 impl DisconnectReason {
     /// The documented default classification:
     ///
-    /// * retry: transport errors (except certificate errors), timeouts, resets, protocol
+    /// * retry: transport errors (except certificate errors and proxy refusals), timeouts, resets, protocol
     ///   violations by the server, HTTP 5xx, 408 and 429 (honouring `Retry-After`), close codes
     ///   1000, 1001, 1005, 1006, 1011, 1012, 1014 and 3000-4999; 1013 waits at least
     ///   `try_again_later_delay`;
-    /// * stop: certificate errors, handshake validation failures, redirects that were not
-    ///   followed (too many, `wss` to `ws`, no usable `Location`: the server would answer the
-    ///   next attempt the same way), other HTTP statuses, close
+    /// * stop: certificate errors, a proxy's refusal (407, SOCKS authentication, a proxy that
+    ///   does not speak its protocol: see [`ProxyError::is_retryable`]), handshake validation
+    ///   failures, redirects that were not followed (too many, `wss` to `ws`, no usable
+    ///   `Location`: the server would answer the next attempt the same way), other HTTP statuses, close
     ///   codes 1002, 1003, 1007, 1008, 1009, 1010, a message over this client's own size limit,
     ///   and a close the application asked for.
     pub fn default_decision(&self, policy: &ReconnectPolicy) -> Decision {
         match self {
             DisconnectReason::Transport(e) if e.kind == TransportErrorKind::TlsCertificate => Decision::Stop,
+            DisconnectReason::Transport(e)
+                if e.kind == TransportErrorKind::Proxy && !e.proxy().is_some_and(ProxyError::is_retryable) =>
+            {
+                Decision::Stop
+            }
             DisconnectReason::Transport(_)
             | DisconnectReason::OpenTimeout
             | DisconnectReason::PongTimeout
@@ -356,6 +390,45 @@ mod tests {
             DisconnectReason::Handshake(HandshakeError::BadAccept).default_decision(&p),
             Decision::Stop
         );
+    }
+
+    #[test]
+    fn proxy_refusals_stop_and_proxy_outages_retry() {
+        use crate::proxy::{ProxyError, SocksReply};
+        let p = ReconnectPolicy::default();
+        let decide = |error: ProxyError| {
+            DisconnectReason::Transport(TransportError::from_proxy("through proxy http://p:1", error))
+                .default_decision(&p)
+        };
+        assert_eq!(
+            decide(ProxyError::AuthenticationRequired { sent_credentials: true }),
+            Decision::Stop
+        );
+        assert_eq!(decide(ProxyError::AuthenticationFailed), Decision::Stop);
+        assert_eq!(decide(ProxyError::Malformed("x".into())), Decision::Stop);
+        let status = |status| ProxyError::Status {
+            status,
+            reason: String::new(),
+        };
+        for code in [502, 503, 504] {
+            assert_eq!(decide(status(code)), Decision::Retry, "{code}");
+        }
+        assert_eq!(decide(status(403)), Decision::Stop);
+        assert_eq!(decide(ProxyError::Socks(SocksReply::HostUnreachable)), Decision::Retry);
+        assert_eq!(decide(ProxyError::Socks(SocksReply::NotAllowed)), Decision::Stop);
+        assert_eq!(decide(ProxyError::Closed), Decision::Retry);
+        // A proxy setting that cannot work (no answer from any proxy) is fatal.
+        let setting = TransportError::new(TransportErrorKind::Proxy, "the proxy environment is not usable");
+        assert_eq!(
+            DisconnectReason::Transport(setting).default_decision(&p),
+            Decision::Stop
+        );
+        let error = TransportError::from_proxy("through proxy http://p:1", ProxyError::AuthenticationFailed);
+        assert_eq!(
+            error.to_string(),
+            "through proxy http://p:1: the proxy refused: the SOCKS5 proxy rejected the user name and password"
+        );
+        assert_eq!(error.proxy(), Some(&ProxyError::AuthenticationFailed));
     }
 
     #[test]
