@@ -14,7 +14,10 @@
 //! | [`json_envelope`] | `JsonEnvelope::decode_envelope`, `Json`, `Router`, RFC 3339 | [`json`] |
 //! | [`session_script`] | `Session` as a sequence of steps | [`session`] |
 //! | [`differential`] | resock vs tungstenite on one stream | [`differential`](mod@differential) |
+//! | [`deflate_stream`] | a client with permessage-deflate agreed: inflating, RSV1, limits | [`deflate`] |
+//! | [`deflate_roundtrip`] | resock's compressor against its inflater and bare flate2 | [`deflate`] |
 
+pub mod deflate;
 pub mod differential;
 pub mod frame;
 pub mod handshake;
@@ -24,6 +27,7 @@ pub mod session;
 pub mod stream;
 pub mod util;
 
+pub use deflate::{deflate_roundtrip, deflate_stream};
 pub use differential::differential;
 pub use frame::frame_decode;
 pub use handshake::{handshake_request, handshake_response};
@@ -43,4 +47,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json_envelope", json_envelope),
     ("session_script", session_script),
     ("differential", differential),
+    ("deflate_stream", deflate_stream),
+    ("deflate_roundtrip", deflate_roundtrip),
 ];

@@ -1091,5 +1091,10 @@ pub fn all() -> Vec<Seed> {
     for (name, setup, steps) in scripts() {
         add("session_script", name.to_owned(), encode_script(&setup, &steps));
     }
+
+    // deflate_stream and deflate_roundtrip: see `crate::deflate::seeds`.
+    for (target, name, bytes) in crate::deflate::seeds() {
+        add(target, name, bytes);
+    }
     seeds
 }

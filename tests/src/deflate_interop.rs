@@ -195,7 +195,9 @@ impl Rng {
 
 /// The sizes every run includes: the frame length encodings' edges, resock's (256) and Node
 /// ws's (1024) compression thresholds, and 64 KiB.
-const EDGE_SIZES: [usize; 14] = [0, 1, 125, 126, 255, 256, 257, 1023, 1024, 1025, 4096, 32768, 65535, 65536];
+const EDGE_SIZES: [usize; 14] = [
+    0, 1, 125, 126, 255, 256, 257, 1023, 1024, 1025, 4096, 32768, 65535, 65536,
+];
 
 /// JSON-like text of about `size` bytes (a little less when a multi-byte character would be
 /// cut): trade records with changing numbers, and with `unicode` some non-ASCII text, so
@@ -267,7 +269,11 @@ fn assert_echo(i: usize, sent: &Message, got: &Message) {
         return;
     }
     let (a, b) = (sent.as_bytes(), got.as_bytes());
-    let first = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let first = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     panic!(
         "message {i}: sent {} of {} bytes, got {} of {} bytes, first difference at {first}",
         if sent.is_text() { "text" } else { "binary" },
@@ -375,10 +381,10 @@ pub fn resock_server(kind: PeerKind, peer_deflate: PeerDeflate, ours: Option<Def
     let deadline = start + CASE_LIMIT;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let url = format!("ws://127.0.0.1:{}/", listener.local_addr().unwrap().port());
-    let mut client = PeerClient::start(kind, &url, peer_deflate).unwrap_or_else(|e| panic!("starting the {kind} client: {e}"));
-    let stream = accept_until(&listener, deadline).unwrap_or_else(|| {
-        panic!("the {kind} client did not connect; its stderr:\n{}", client.stderr())
-    });
+    let mut client =
+        PeerClient::start(kind, &url, peer_deflate).unwrap_or_else(|e| panic!("starting the {kind} client: {e}"));
+    let stream = accept_until(&listener, deadline)
+        .unwrap_or_else(|| panic!("the {kind} client did not connect; its stderr:\n{}", client.stderr()));
     let (mut driver, accepted) = Driver::server(stream, Config::default().deflate(ours), deadline);
     let line = client
         .next_line(Duration::from_secs(10))
@@ -468,7 +474,8 @@ pub fn tungstenite_client_fallback(n: usize) -> Report {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let url = format!("ws://127.0.0.1:{}/", listener.local_addr().unwrap().port());
     let client = thread::spawn(move || -> Result<String, String> {
-        let stream = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).map_err(|e| e.to_string())?;
+        let stream =
+            TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(CASE_LIMIT)).map_err(|e| e.to_string())?;
         let config = tungstenite::protocol::WebSocketConfig::default()
             .max_frame_size(None)

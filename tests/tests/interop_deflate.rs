@@ -7,7 +7,9 @@
 //! (`scripts/interop-setup.sh`), failed instead with `RESOCK_REQUIRE_PEERS=1`.
 
 use resock_core::{DeflateConfig, DeflateParams};
-use resock_tests::deflate_interop::{Report, resock_client, resock_server, tungstenite_client_fallback, tungstenite_server_fallback};
+use resock_tests::deflate_interop::{
+    Report, resock_client, resock_server, tungstenite_client_fallback, tungstenite_server_fallback,
+};
 use resock_tests::interop::report_line;
 use resock_tests::peers::{PeerDeflate, PeerKind};
 
@@ -17,7 +19,9 @@ const MESSAGES: usize = 1000;
 /// directions travelled compressed, then prints the case's line.
 fn check(name: &str, report: &Report, no_takeover: bool) {
     report_line(&format!("deflate-interop {name}: {report}"));
-    let agreed = report.agreed.unwrap_or_else(|| panic!("{name}: nothing agreed; {report}"));
+    let agreed = report
+        .agreed
+        .unwrap_or_else(|| panic!("{name}: nothing agreed; {report}"));
     assert!(
         report.peer_saw.starts_with("permessage-deflate"),
         "{name}: the peer saw no deflate: {report}"
@@ -28,12 +32,22 @@ fn check(name: &str, report: &Report, no_takeover: bool) {
         "{name}: {report}"
     );
     for param in ["server_no_context_takeover", "client_no_context_takeover"] {
-        assert_eq!(report.peer_saw.contains(param), no_takeover, "{name}: {param}: {report}");
+        assert_eq!(
+            report.peer_saw.contains(param),
+            no_takeover,
+            "{name}: {param}: {report}"
+        );
     }
     assert_eq!(report.messages, MESSAGES);
     // Compressed both ways: well below the payload, though a third of it is random binary.
-    assert!(report.wire_out * 10 < report.payload * 8, "{name}: sent uncompressed? {report}");
-    assert!(report.wire_in * 10 < report.payload * 8, "{name}: received uncompressed? {report}");
+    assert!(
+        report.wire_out * 10 < report.payload * 8,
+        "{name}: sent uncompressed? {report}"
+    );
+    assert!(
+        report.wire_in * 10 < report.payload * 8,
+        "{name}: received uncompressed? {report}"
+    );
 }
 
 fn matrix(kind: PeerKind) {
@@ -45,13 +59,23 @@ fn matrix(kind: PeerKind) {
     check(&format!("{name} client takeover"), &r, false);
     let r = resock_client(kind, PeerDeflate::On, both_off(), MESSAGES);
     check(&format!("{name} client no-takeover(resock asks)"), &r, true);
-    let r = resock_client(kind, PeerDeflate::NoContextTakeover, Some(DeflateConfig::default()), MESSAGES);
+    let r = resock_client(
+        kind,
+        PeerDeflate::NoContextTakeover,
+        Some(DeflateConfig::default()),
+        MESSAGES,
+    );
     check(&format!("{name} client no-takeover(peer demands)"), &r, true);
     // resock as server: the peer's default offer, the peer asking for no context takeover,
     // and resock's server demanding it.
     let r = resock_server(kind, PeerDeflate::On, Some(DeflateConfig::default()), MESSAGES);
     check(&format!("{name} server takeover"), &r, false);
-    let r = resock_server(kind, PeerDeflate::NoContextTakeover, Some(DeflateConfig::default()), MESSAGES);
+    let r = resock_server(
+        kind,
+        PeerDeflate::NoContextTakeover,
+        Some(DeflateConfig::default()),
+        MESSAGES,
+    );
     check(&format!("{name} server no-takeover(peer asks)"), &r, true);
     let r = resock_server(kind, PeerDeflate::On, both_off(), MESSAGES);
     check(&format!("{name} server no-takeover(resock demands)"), &r, true);
@@ -80,7 +104,11 @@ fn python_default_windows_are_twelve_bits() {
     }
     let r = resock_client(PeerKind::Python, PeerDeflate::On, Some(DeflateConfig::default()), 50);
     let agreed = r.agreed.expect("agreed");
-    assert_eq!((agreed.server_max_window_bits, agreed.client_max_window_bits), (12, 12), "{r}");
+    assert_eq!(
+        (agreed.server_max_window_bits, agreed.client_max_window_bits),
+        (12, 12),
+        "{r}"
+    );
 }
 
 /// tungstenite has no compression: the offer (client) and the acceptance (server) fall back
@@ -88,12 +116,21 @@ fn python_default_windows_are_twelve_bits() {
 #[test]
 fn tungstenite_falls_back_in_both_roles() {
     for (name, report) in [
-        ("tungstenite server, resock client", tungstenite_server_fallback(MESSAGES)),
-        ("tungstenite client, resock server", tungstenite_client_fallback(MESSAGES)),
+        (
+            "tungstenite server, resock client",
+            tungstenite_server_fallback(MESSAGES),
+        ),
+        (
+            "tungstenite client, resock server",
+            tungstenite_client_fallback(MESSAGES),
+        ),
     ] {
         report_line(&format!("deflate-interop {name}: {report}"));
         assert_eq!(report.agreed, None::<DeflateParams>, "{name}");
         assert_eq!(report.peer_saw, "", "{name}");
-        assert!(report.wire_out > report.payload && report.wire_in > report.payload, "{name}: {report}");
+        assert!(
+            report.wire_out > report.payload && report.wire_in > report.payload,
+            "{name}: {report}"
+        );
     }
 }

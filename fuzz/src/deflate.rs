@@ -1,0 +1,817 @@
+//! permessage-deflate (RFC 7692) targets.
+//!
+//! [`deflate_stream`]: a client [`Connection`] with deflate agreed receives a server stream
+//! built from a script: valid compressed messages (fragmented or not, the sync-flush tail
+//! kept or removed, ending in a final block), decompression bombs, pings between fragments,
+//! and damage: truncated or corrupted compressed data, RSV1 on a continuation or a control
+//! frame, RSV2/RSV3, raw frames. Oracle: every message of the valid prefix arrives byte for
+//! byte; a message breaking a limit (frame, fragments, compressed or inflated size, UTF-8)
+//! ends the connection with a typed protocol error and is never delivered; after damage,
+//! whatever arrives is within the limit and any end is typed; and memory stays below the
+//! message limit (twice, for the buffer's doubling) plus what the stream itself needs, so a
+//! bomb is caught having inflated at most `max_message_size + 1` bytes.
+//!
+//! [`deflate_roundtrip`]: whatever resock compresses (any level, window 9 to 15, with and
+//! without context takeover, both roles), resock's inflater and a bare flate2 inflater with
+//! exactly the agreed window restore byte for byte.
+//!
+//! Input of `deflate_stream`: a flags byte (bits 0-1 limits profile, see [`limits`]; bit 2
+//! the server resets its context after every message; bit 3 EOF after the stream), a chunking
+//! seed (see [`chunks`]), then the script, read by [`build`].
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use resock_core::handshake::headers::accept_key;
+use resock_core::{ClientOptions, Config, Connection, ConnectionError, DeflateConfig, Event, Input, Message, WsUrl};
+
+use crate::util::{chunks, peak_heap};
+
+/// The tail a sync flush ends with, which RFC 7692 §7.2.1 has the sender remove.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// `(max_frame_size, max_message_size, max_fragments)` by profile: tiny, small, medium, large.
+pub fn limits(profile: u8) -> (usize, usize, usize) {
+    match profile & 3 {
+        0 => (125, 256, 4),
+        1 => (4096, 16 << 10, 64),
+        2 => (64 << 10, 1 << 20, 4096),
+        _ => (1 << 20, 4 << 20, 4096),
+    }
+}
+
+/// The bombs: `size` zero bytes compressed by a fresh compressor (so they refer to nothing
+/// before them and are valid at any point of a stream), cached.
+fn bomb(selector: u8) -> (usize, &'static [u8]) {
+    static BOMBS: OnceLock<Vec<(usize, Vec<u8>)>> = OnceLock::new();
+    let bombs = BOMBS.get_or_init(|| {
+        [64 << 10, 1 << 20, 16 << 20]
+            .into_iter()
+            .map(|size| {
+                let mut c = Compress::new_with_window_bits(Compression::new(9), false, 15);
+                (size, deflate(&mut c, &vec![0; size], FlushCompress::Sync, true))
+            })
+            .collect()
+    });
+    let (size, bytes) = &bombs[usize::from(selector) % bombs.len()];
+    (*size, bytes)
+}
+
+/// Raw DEFLATE of `data` with `flush`, the sync-flush tail removed when `strip`.
+fn deflate(c: &mut Compress, data: &[u8], flush: FlushCompress, strip: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let start = c.total_in();
+    loop {
+        let done = (c.total_in() - start) as usize;
+        let status = c.compress_vec(&data[done..], &mut out, flush).expect("raw deflate");
+        let all_in = (c.total_in() - start) as usize == data.len();
+        if all_in && (out.len() < out.capacity() || status == flate2::Status::StreamEnd) {
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    if strip && out.ends_with(&TAIL) {
+        out.truncate(out.len() - 4);
+    } else if strip && out.is_empty() {
+        // zlib writes nothing for empty input right after a flush; RFC 7692 §7.2.1 still
+        // appends an empty stored block, which leaves 0x00 once its tail is removed.
+        out.push(0x00);
+    } else if out.is_empty() {
+        out.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+    }
+    out
+}
+
+/// A message the connection must deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    /// These bytes, as text or binary.
+    Bytes { text: bool, bytes: Vec<u8> },
+    /// `n` zero bytes (a bomb within the limit), binary.
+    Zeros(usize),
+}
+
+/// What must follow the expected messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Nothing else: every op was valid and within the limits.
+    Open,
+    /// A message broke a limit or a rule with a known outcome: the connection fails with a
+    /// protocol error, and that message is not delivered.
+    Fail,
+    /// Damage with no predictable outcome: only the general invariants hold.
+    Unknown,
+}
+
+/// The stream a script builds and what it must produce.
+#[derive(Debug)]
+struct Built {
+    stream: Vec<u8>,
+    expected: Vec<Expected>,
+    then: Then,
+}
+
+/// An unmasked server frame.
+fn frame(out: &mut Vec<u8>, b0: u8, payload: &[u8]) {
+    out.push(b0);
+    match payload.len() {
+        n @ 0..=125 => out.push(n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// Reads a script: ops until the input ends or the stream passes 8 MiB.
+///
+/// | op byte % 8 | bytes after it | what |
+/// |---|---|---|
+/// | 0, 1 | frag, rep, len, `len` bytes | a compressed message: the bytes repeated `rep % 64 + 1` times; op bit 3 text, bit 4 keep the sync-flush tail (the message is still valid, what follows it with context takeover is not), bit 5 a ping between fragments, bit 6 end with a final block |
+/// | 2 | sel, frag | a bomb (64 KiB, 1 MiB or 16 MiB of zeros) |
+/// | 3 | frag, how, arg, len, `len` bytes | a compressed message, damaged: cut `arg` bytes off the end, flip bits `arg` of one byte, or append `arg` |
+/// | 4 | b0, len, `len` bytes | a raw frame with any first byte |
+/// | 5 | which, len, `len` bytes | RSV1 misuse: on a continuation, on a ping, or RSV2/RSV3 on a compressed message |
+/// | 6 | len, `len` bytes | a ping (at most 125 bytes) |
+/// | 7 | len, `len` bytes | an uncompressed text or binary message (op bit 3 text) |
+///
+/// `frag` 0 sends one frame; otherwise frames of `frag * 16` compressed bytes.
+fn build(script: &[u8], peer_resets: bool, (max_frame, max_message, max_fragments): (usize, usize, usize)) -> Built {
+    let mut c = Compress::new_with_window_bits(Compression::new(6), false, 15);
+    let mut built = Built {
+        stream: Vec::new(),
+        expected: Vec::new(),
+        then: Then::Open,
+    };
+    let mut s = script;
+    let mut take = |n: usize| -> Option<Vec<u8>> {
+        let n = n.min(s.len());
+        let (head, tail) = s.split_at(n);
+        s = tail;
+        Some(head.to_vec())
+    };
+    while let Some(op) = take(1).and_then(|b| b.first().copied()) {
+        if built.stream.len() > 8 << 20 {
+            break;
+        }
+        // Once the outcome is fixed, later ops still go on the wire (the connection must
+        // ignore them), but predict nothing more.
+        let predicting = built.then == Then::Open;
+        let byte = |v: Option<Vec<u8>>| v.and_then(|b| b.first().copied()).unwrap_or(0);
+        match op % 8 {
+            0 | 1 | 3 => {
+                let frag = byte(take(1));
+                let (how, arg) = if op % 8 == 3 {
+                    (byte(take(1)), byte(take(1)))
+                } else {
+                    (0, 0)
+                };
+                let rep = if op % 8 == 3 { 0 } else { byte(take(1)) };
+                let len = byte(take(1));
+                let chunk = take(usize::from(len)).unwrap_or_default();
+                let plain = chunk.repeat(usize::from(rep % 64) + 1);
+                let text = op & 0x08 != 0;
+                let keep_tail = op & 0x10 != 0;
+                let ping_between = op & 0x20 != 0;
+                let final_block = op & 0x40 != 0 && op % 8 != 3;
+                let flush = if final_block {
+                    FlushCompress::Finish
+                } else {
+                    FlushCompress::Sync
+                };
+                let mut body = deflate(&mut c, &plain, flush, !keep_tail && !final_block);
+                if final_block || peer_resets {
+                    c.reset();
+                }
+                if op % 8 == 3 {
+                    match how % 3 {
+                        0 => body.truncate(body.len().saturating_sub(usize::from(arg) + 1)),
+                        1 => {
+                            let at = usize::from(arg) * 7 % body.len().max(1);
+                            if let Some(b) = body.get_mut(at) {
+                                *b ^= arg | 1;
+                            }
+                        }
+                        _ => body.push(arg),
+                    }
+                    // The damaged message left the two contexts apart for good.
+                    c.reset();
+                }
+                let frames = push_message(&mut built.stream, text, &body, frag, ping_between, true);
+                if predicting {
+                    if op % 8 == 3 {
+                        built.then = Then::Unknown;
+                    } else {
+                        let breaks = frames.iter().any(|&n| n > max_frame)
+                            || frames.len() > max_fragments
+                            || body.len() > max_message
+                            || plain.len() > max_message
+                            || (text && std::str::from_utf8(&plain).is_err());
+                        if breaks {
+                            built.then = Then::Fail;
+                        } else {
+                            built.expected.push(Expected::Bytes { text, bytes: plain });
+                            // A payload that kept its 00 00 FF FF ends byte-aligned after a complete empty
+                            // stored block, so the 00 00 FF FF the receiver appends opens a stored block
+                            // it never finishes: the message itself inflates, but a context carried to the
+                            // next message is broken (RFC 7692 §7.2.1 has the sender remove the tail).
+                            if keep_tail && !final_block && !peer_resets {
+                                built.then = Then::Unknown;
+                            }
+                        }
+                    }
+                }
+            }
+            2 => {
+                let (size, body) = bomb(byte(take(1)));
+                let frag = byte(take(1));
+                let frames = push_message(&mut built.stream, false, body, frag.max(1), false, true);
+                // Our own context must not refer to what the inflater saw before the bomb.
+                c.reset();
+                if predicting {
+                    let breaks = frames.iter().any(|&n| n > max_frame)
+                        || frames.len() > max_fragments
+                        || body.len() > max_message
+                        || size > max_message;
+                    if breaks {
+                        built.then = Then::Fail;
+                    } else {
+                        built.expected.push(Expected::Zeros(size));
+                    }
+                }
+            }
+            4 => {
+                let b0 = byte(take(1));
+                let len = byte(take(1));
+                let payload = take(usize::from(len)).unwrap_or_default();
+                frame(&mut built.stream, b0, &payload);
+                if predicting {
+                    built.then = Then::Unknown;
+                }
+            }
+            5 => {
+                let which = byte(take(1));
+                let len = byte(take(1));
+                let plain = take(usize::from(len)).unwrap_or_default();
+                match which % 3 {
+                    0 => {
+                        // RSV1 on the continuation as well as on the first frame.
+                        let body = deflate(&mut c, &plain, FlushCompress::Sync, true);
+                        let (a, b) = body.split_at(body.len() / 2);
+                        frame(&mut built.stream, 0x42, a);
+                        frame(&mut built.stream, 0xC0, b);
+                    }
+                    1 => frame(&mut built.stream, 0xC9, &plain[..plain.len().min(125)]),
+                    _ => {
+                        let body = deflate(&mut c, &plain, FlushCompress::Sync, true);
+                        let rsv = if which & 0x10 != 0 { 0x20 } else { 0x10 };
+                        frame(&mut built.stream, 0xC2 | rsv, &body);
+                    }
+                }
+                c.reset();
+                if predicting {
+                    built.then = Then::Fail;
+                }
+            }
+            6 => {
+                let len = byte(take(1));
+                let payload = take(usize::from(len).min(125)).unwrap_or_default();
+                frame(&mut built.stream, 0x89, &payload);
+            }
+            _ => {
+                let len = byte(take(1));
+                let plain = take(usize::from(len)).unwrap_or_default();
+                let text = op & 0x08 != 0;
+                frame(&mut built.stream, if text { 0x81 } else { 0x82 }, &plain);
+                if predicting {
+                    if plain.len() > max_frame.min(max_message) || (text && std::str::from_utf8(&plain).is_err()) {
+                        built.then = Then::Fail;
+                    } else {
+                        built.expected.push(Expected::Bytes { text, bytes: plain });
+                    }
+                }
+            }
+        }
+    }
+    built
+}
+
+/// Writes a compressed message as frames of `frag * 16` bytes (one frame when `frag` is 0),
+/// RSV1 on the first only, optionally a ping after the first; returns the frame sizes.
+fn push_message(out: &mut Vec<u8>, text: bool, body: &[u8], frag: u8, ping_between: bool, rsv1: bool) -> Vec<usize> {
+    let size = if frag == 0 {
+        body.len().max(1)
+    } else {
+        usize::from(frag) * 16
+    };
+    let parts: Vec<&[u8]> = if body.is_empty() {
+        vec![body]
+    } else {
+        body.chunks(size).collect()
+    };
+    let opcode = if text { 0x1 } else { 0x2 };
+    for (i, part) in parts.iter().enumerate() {
+        let fin = if i + 1 == parts.len() { 0x80 } else { 0 };
+        let b0 = if i == 0 {
+            fin | opcode | if rsv1 { 0x40 } else { 0 }
+        } else {
+            fin
+        };
+        frame(out, b0, part);
+        if i == 0 && ping_between && parts.len() > 1 {
+            frame(out, 0x89, b"between");
+        }
+    }
+    parts.iter().map(|p| p.len()).collect()
+}
+
+/// The opening request of a client with `config`, and the 101 answer with `extensions`.
+fn open_client_with(config: Config, extensions: &str, now: Instant) -> Connection {
+    let url: WsUrl = "ws://example.com/chat".parse().expect("fixed URL");
+    let mut conn = Connection::client(&url, &ClientOptions::default(), config, [1; 32], now).expect("valid client");
+    let mut request = Vec::new();
+    while conn.poll_transmit(&mut request).is_some() {}
+    let text = std::str::from_utf8(&request).expect("request is ASCII");
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("request has a key");
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n",
+        accept_key(key.trim())
+    );
+    conn.handle_input(now, Input::Data(response.as_bytes()));
+    match conn.poll_event() {
+        Some(Event::Opened(accepted)) => assert!(accepted.deflate.is_some(), "deflate not agreed"),
+        other => panic!("handshake did not complete: {other:?}"),
+    }
+    conn
+}
+
+/// What a run delivered.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Messages delivered; each of the first `expected.len()` was checked on arrival.
+    delivered: usize,
+    closed: Option<Option<ConnectionError>>,
+}
+
+/// Feeds `pieces` (and EOF) to a client with deflate agreed, checking every message on
+/// arrival against `expected` (messages past it are only checked against the limit) without
+/// keeping any.
+fn run(
+    config: Config,
+    extensions: &str,
+    pieces: &[&[u8]],
+    eof: bool,
+    max_message: usize,
+    expected: &[Expected],
+) -> Outcome {
+    let now = Instant::now();
+    let mut conn = open_client_with(config, extensions, now);
+    let mut outcome = Outcome::default();
+    let mut tx = Vec::new();
+    let mut drain = |conn: &mut Connection, outcome: &mut Outcome| {
+        while let Some(event) = conn.poll_event() {
+            assert!(outcome.closed.is_none(), "event after Closed: {event:?}");
+            match event {
+                Event::Message(m) => {
+                    assert!(m.len() <= max_message, "a {}-byte message over the limit", m.len());
+                    if let Some(want) = expected.get(outcome.delivered) {
+                        assert!(
+                            matches_expected(&m, want),
+                            "message {}: got {} {} bytes, expected {}",
+                            outcome.delivered,
+                            if m.is_text() { "text" } else { "binary" },
+                            m.len(),
+                            want_summary(want)
+                        );
+                    }
+                    outcome.delivered += 1;
+                }
+                Event::Closed(info) => outcome.closed = Some(info.error),
+                Event::Request(_) | Event::Opened(_) => panic!("handshake event on an open connection"),
+                _ => {}
+            }
+        }
+        tx.clear();
+        while conn.poll_transmit(&mut tx).is_some() {}
+    };
+    for piece in pieces {
+        conn.handle_input(now, Input::Data(piece));
+        drain(&mut conn, &mut outcome);
+    }
+    if eof {
+        conn.handle_input(now, Input::Eof);
+        drain(&mut conn, &mut outcome);
+    }
+    outcome
+}
+
+fn matches_expected(got: &Message, want: &Expected) -> bool {
+    match want {
+        Expected::Bytes { text, bytes } => got.is_text() == *text && got.as_bytes() == &bytes[..],
+        Expected::Zeros(n) => !got.is_text() && got.len() == *n && got.as_bytes().iter().all(|&b| b == 0),
+    }
+}
+
+/// The `deflate_stream` target body.
+pub fn deflate_stream(data: &[u8]) {
+    let _ = explain(data);
+}
+
+/// Runs `deflate_stream` on `data` and says what happened: `"<expected> expected then
+/// <Open|Fail|Unknown>; <n> delivered; peak <bytes>; end <error>"` (for the seed tests).
+pub fn explain(data: &[u8]) -> String {
+    let [flags, seed, script @ ..] = data else {
+        return String::new();
+    };
+    let (max_frame, max_message, max_fragments) = limits(*flags);
+    let peer_resets = flags & 4 != 0;
+    let eof = flags & 8 != 0;
+    let built = build(script, peer_resets, (max_frame, max_message, max_fragments));
+    let config = Config::default()
+        .max_frame_size(max_frame)
+        .max_message_size(max_message)
+        .max_fragments(max_fragments)
+        .deflate(Some(DeflateConfig::default()));
+    let extensions = if peer_resets {
+        "permessage-deflate; server_no_context_takeover"
+    } else {
+        "permessage-deflate"
+    };
+    let pieces = chunks(&built.stream, *seed);
+    let (outcome, peak) = peak_heap(|| run(config, extensions, &pieces, eof, max_message, &built.expected));
+    // The inflated buffer stops at the limit plus one byte: with its doubling, at most about
+    // twice the limit is live at once, plus the inflater and what the stream itself needs.
+    let allowed = 512 * 1024 + 4 * built.stream.len() + 2 * (max_message + 1);
+    assert!(
+        peak <= allowed,
+        "peak heap {peak} bytes for a {}-byte stream and a {max_message}-byte limit",
+        built.stream.len()
+    );
+    let n = built.expected.len();
+    if outcome.delivered < n {
+        panic!(
+            "message {} of {n} expected was not delivered ({}); the end: {:?}",
+            outcome.delivered,
+            want_summary(&built.expected[outcome.delivered]),
+            outcome.closed
+        );
+    }
+    let typed = |error: &Option<ConnectionError>| match error {
+        Some(ConnectionError::Protocol(_)) => true,
+        Some(ConnectionError::ResetWithoutClose) => eof,
+        None => false,
+        Some(_) => false,
+    };
+    match built.then {
+        Then::Open => {
+            assert_eq!(outcome.delivered, n, "more messages than the script sent");
+            match &outcome.closed {
+                None => assert!(!eof),
+                Some(error) => assert!(
+                    eof && matches!(error, Some(ConnectionError::ResetWithoutClose)),
+                    "a valid stream failed: {error:?}"
+                ),
+            }
+        }
+        Then::Fail => {
+            assert_eq!(
+                outcome.delivered, n,
+                "a message breaking a limit or a rule was delivered"
+            );
+            match &outcome.closed {
+                Some(Some(ConnectionError::Protocol(_))) => {}
+                other => panic!("a stream breaking a limit or a rule did not fail: {other:?}"),
+            }
+        }
+        Then::Unknown => {
+            if let Some(error) = &outcome.closed {
+                assert!(typed(error), "an untyped end: {error:?}");
+            }
+        }
+    }
+    format!(
+        "{n} expected then {:?}; {} delivered; peak {peak}; end {:?}",
+        built.then, outcome.delivered, outcome.closed
+    )
+}
+
+fn want_summary(want: &Expected) -> String {
+    match want {
+        Expected::Bytes { text, bytes } => format!("{} {} bytes", if *text { "text" } else { "binary" }, bytes.len()),
+        Expected::Zeros(n) => format!("{n} zeros"),
+    }
+}
+
+// ----- round trip -----
+
+/// A frame's first byte and its unmasked payload.
+type Frame = (u8, Vec<u8>);
+
+/// One frame parsed from `wire`, and the rest.
+fn next_frame(wire: &[u8]) -> Option<(Frame, &[u8])> {
+    let (&b0, rest) = wire.split_first()?;
+    let (&b1, mut rest) = rest.split_first()?;
+    let len = match b1 & 0x7f {
+        126 => {
+            let (l, r) = rest.split_at(2);
+            rest = r;
+            usize::from(u16::from_be_bytes([l[0], l[1]]))
+        }
+        127 => {
+            let (l, r) = rest.split_at(8);
+            rest = r;
+            u64::from_be_bytes(l.try_into().ok()?) as usize
+        }
+        n => usize::from(n),
+    };
+    let key = if b1 & 0x80 != 0 {
+        let (k, r) = rest.split_at(4);
+        rest = r;
+        Some([k[0], k[1], k[2], k[3]])
+    } else {
+        None
+    };
+    let (payload, rest) = rest.split_at(len);
+    let mut payload = payload.to_vec();
+    if let Some(key) = key {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+    }
+    Some(((b0, payload), rest))
+}
+
+/// The messages in `wire`, inflated by a bare flate2 inflater with exactly `bits` of window,
+/// reset after each message when `resets`.
+fn flate2_messages(wire: &[u8], bits: u8, resets: bool) -> Vec<Vec<u8>> {
+    let mut inflater = Decompress::new_with_window_bits(false, bits);
+    let mut out = Vec::new();
+    let mut rest = wire;
+    while let Some(((b0, payload), tail)) = next_frame(rest) {
+        rest = tail;
+        assert_eq!(b0 & 0x80, 0x80, "resock fragmented a whole message");
+        if b0 & 0x40 == 0 {
+            out.push(payload);
+            continue;
+        }
+        let mut input = payload;
+        input.extend_from_slice(&TAIL);
+        let mut plain = Vec::with_capacity(input.len() * 4 + 64);
+        loop {
+            let in_start = inflater.total_in();
+            let status = inflater
+                .decompress_vec(&input, &mut plain, FlushDecompress::Sync)
+                .unwrap_or_else(|e| panic!("flate2 with a {bits}-bit window refused resock's data: {e}"));
+            let used = (inflater.total_in() - in_start) as usize;
+            input.drain(..used);
+            if input.is_empty() && plain.len() < plain.capacity() {
+                break;
+            }
+            assert!(
+                status != flate2::Status::StreamEnd || input.is_empty(),
+                "data after the final block"
+            );
+            plain.reserve(plain.capacity().max(64));
+        }
+        if resets {
+            inflater.reset(false);
+        }
+        out.push(plain);
+    }
+    assert!(rest.is_empty(), "a partial frame on the wire");
+    out
+}
+
+/// The `deflate_roundtrip` target body.
+///
+/// Input: a flags byte (bits 0-3 level % 10, bits 4-6 window 9 + n % 7, bit 7 no context
+/// takeover), a threshold byte (0: compress everything, else that many bytes), then messages,
+/// each a repeat byte, a length byte and that many bytes (repeated `rep % 32 + 1` times; text
+/// when valid UTF-8).
+pub fn deflate_roundtrip(data: &[u8]) {
+    let [flags, threshold, rest @ ..] = data else {
+        return;
+    };
+    let level = u32::from(flags & 0x0f) % 10;
+    let bits = 9 + (flags >> 4 & 7) % 7;
+    let no_takeover = flags & 0x80 != 0;
+    let mut messages = Vec::new();
+    let mut s = rest;
+    while let [rep, len, tail @ ..] = s {
+        let n = usize::from(*len).min(tail.len());
+        let plain = tail[..n].repeat(usize::from(rep % 32) + 1);
+        s = &tail[n..];
+        messages.push(match String::from_utf8(plain) {
+            Ok(text) => Message::text(text),
+            Err(e) => Message::binary(e.into_bytes()),
+        });
+        if messages.len() >= 64 {
+            break;
+        }
+    }
+    let mut ours = DeflateConfig::new()
+        .level(level)
+        .threshold(usize::from(*threshold))
+        .server_max_window_bits(bits)
+        .client_max_window_bits(bits);
+    if no_takeover {
+        ours = ours.no_context_takeover();
+    }
+    let config = Config::default().deflate(Some(ours));
+    let now = Instant::now();
+    let url: WsUrl = "ws://example.com/chat".parse().expect("fixed URL");
+    let mut client = Connection::client(&url, &ClientOptions::default(), config.clone(), [3; 32], now).expect("client");
+    let mut server = Connection::server(config, [4; 32], now);
+    let mut wire = Vec::new();
+    while client.poll_transmit(&mut wire).is_some() {}
+    server.handle_input(now, Input::Data(&wire));
+    let Some(Event::Request(request)) = server.poll_event() else {
+        panic!("the server refused the client's request")
+    };
+    server.accept(now, &request, None, &[]);
+    let Some(Event::Opened(at_server)) = server.poll_event() else {
+        panic!("the server did not open")
+    };
+    wire.clear();
+    while server.poll_transmit(&mut wire).is_some() {}
+    client.handle_input(now, Input::Data(&wire));
+    let Some(Event::Opened(at_client)) = client.poll_event() else {
+        panic!("the client did not open")
+    };
+    let agreed = at_client.deflate.expect("deflate agreed");
+    assert_eq!(Some(agreed), at_server.deflate);
+    assert_eq!(
+        (agreed.server_max_window_bits, agreed.client_max_window_bits),
+        (bits, bits)
+    );
+    // Each direction: resock sends, flate2 with the agreed window and resock both restore.
+    for (from_server, bits, resets) in [
+        (true, agreed.server_max_window_bits, agreed.server_no_context_takeover),
+        (false, agreed.client_max_window_bits, agreed.client_no_context_takeover),
+    ] {
+        let (tx, rx) = if from_server {
+            (&mut server, &mut client)
+        } else {
+            (&mut client, &mut server)
+        };
+        for m in &messages {
+            tx.send(m).expect("send on an open connection");
+        }
+        wire.clear();
+        while tx.poll_transmit(&mut wire).is_some() {}
+        let bare = flate2_messages(&wire, bits, resets);
+        assert_eq!(bare.len(), messages.len());
+        for (m, b) in messages.iter().zip(&bare) {
+            assert!(
+                m.as_bytes() == &b[..],
+                "flate2 restored {} bytes of {}",
+                b.len(),
+                m.len()
+            );
+        }
+        rx.handle_input(now, Input::Data(&wire));
+        for m in &messages {
+            assert_eq!(rx.poll_event().as_ref(), Some(&Event::Message(m.clone())));
+        }
+        assert_eq!(rx.poll_event(), None);
+    }
+}
+
+// ----- seeds -----
+
+/// The committed seeds of both targets as `(target, name, bytes)`; see [`build`] for the
+/// script format and [`deflate_roundtrip`] for its input.
+pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let json: &[u8] = br#"{"seq":1,"sym":"BTC-USD","px":"43210.57","qty":"0.0123","side":"buy"},"#;
+    let unicode = "{\"note\":\"東京 ⇄ 大阪 😀\"},".as_bytes();
+    // A compressed message op: op byte, frag, rep, len, bytes.
+    let msg = |op: u8, frag: u8, rep: u8, bytes: &[u8]| -> Vec<u8> {
+        let mut v = vec![op, frag, rep, bytes.len() as u8];
+        v.extend_from_slice(bytes);
+        v
+    };
+    let with = |flags: u8, seed: u8, ops: &[Vec<u8>]| -> Vec<u8> {
+        let mut v = vec![flags, seed];
+        for op in ops {
+            v.extend_from_slice(op);
+        }
+        v
+    };
+    let text = 0x08;
+    let large = 3; // 1 MiB frames, 4 MiB messages
+    let mut out = Vec::new();
+    let mut add = |name: &str, bytes: Vec<u8>| out.push(("deflate_stream", name.to_owned(), bytes));
+    add("json_one_frame", with(large, 0, &[msg(text, 0, 9, json)]));
+    add("json_bytewise", with(large, 1, &[msg(text, 0, 9, json)]));
+    add(
+        "json_twice_context_takeover",
+        with(large, 0, &[msg(text, 0, 20, json), msg(text, 0, 20, json)]),
+    );
+    add(
+        "json_twice_no_context_takeover",
+        with(large | 4, 3, &[msg(text, 0, 20, json), msg(text, 0, 20, json)]),
+    );
+    add(
+        "unicode_fragmented_ping_between",
+        with(large, 5, &[msg(text | 0x20, 1, 30, unicode)]),
+    );
+    add("sync_flush_tail_kept", with(large, 0, &[msg(text | 0x10, 0, 4, json)]));
+    add(
+        "final_block_then_more",
+        with(large, 0, &[msg(text | 0x40, 0, 4, json), msg(text, 0, 4, json)]),
+    );
+    add("empty_compressed_message", with(large, 0, &[msg(0, 0, 0, b"")]));
+    add(
+        "uncompressed_between_compressed",
+        with(
+            large,
+            0,
+            &[
+                msg(text, 0, 3, json),
+                vec![7 | text, 5, b'p', b'l', b'a', b'i', b'n'],
+                msg(text, 0, 3, json),
+            ],
+        ),
+    );
+    add(
+        "invalid_utf8_inflated",
+        with(large, 0, &[msg(text, 0, 3, &[b'a', 0xff, 0xfe])]),
+    );
+    for (profile, name) in [(0, "tiny"), (1, "small"), (2, "medium"), (3, "large")] {
+        for (sel, size) in [(0u8, "64k"), (1, "1m"), (2, "16m")] {
+            add(
+                &format!("bomb_{size}_limits_{name}"),
+                with(profile, 0, &[vec![2, sel, 200]]),
+            );
+        }
+    }
+    add("bomb_1m_small_frames", with(large, 0, &[vec![2, 1, 1]]));
+    add(
+        "message_too_big_after_a_good_one",
+        with(0, 0, &[msg(text, 0, 2, json), msg(0, 0, 63, &[7; 255])]),
+    );
+    let varied: Vec<u8> = (0..100u32).map(|i| ((i * 37 + 11) % 251) as u8).collect();
+    add("too_many_fragments", with(0, 0, &[msg(0, 1, 0, &varied)]));
+    let damaged = |how: u8, arg: u8| {
+        let mut v = vec![3 | text, 0, how, arg, json.len() as u8];
+        v.extend_from_slice(json);
+        v
+    };
+    add(
+        "truncated_compressed",
+        with(large, 0, &[msg(text, 0, 2, json), damaged(0, 3)]),
+    );
+    add("corrupted_byte", with(large, 2, &[damaged(1, 0x5a)]));
+    add("garbage_after_data", with(large, 0, &[damaged(2, 0xff)]));
+    let misuse = |which: u8| {
+        let mut v = vec![5, which, json.len() as u8];
+        v.extend_from_slice(json);
+        v
+    };
+    add("rsv1_on_continuation", with(large, 0, &[misuse(0)]));
+    add("rsv1_on_ping", with(large, 0, &[misuse(1)]));
+    add("rsv2_on_compressed", with(large, 0, &[misuse(2)]));
+    add("rsv3_on_compressed", with(large, 0, &[misuse(0x12)]));
+    add("raw_frame_rsv1_close", with(large, 0, &[vec![4, 0xC8, 2, 0x03, 0xE8]]));
+    add(
+        "eof_mid_message",
+        with(large | 8, 0, &[msg(text, 1, 9, json), vec![4, 0x41, 3, 1, 2, 3]]),
+    );
+
+    let mut add = |name: &str, bytes: Vec<u8>| out.push(("deflate_roundtrip", name.to_owned(), bytes));
+    let messages = |parts: &[(u8, &[u8])]| -> Vec<u8> {
+        let mut v = Vec::new();
+        for (rep, bytes) in parts {
+            v.push(*rep);
+            v.push(bytes.len() as u8);
+            v.extend_from_slice(bytes);
+        }
+        v
+    };
+    let mixed = messages(&[
+        (30, json),
+        (30, json),
+        (0, b""),
+        (5, unicode),
+        (0, &[0xff, 0x00, 0x13, 0x37]),
+    ]);
+    for (name, flags, threshold) in [
+        ("level6_window15_takeover", 0x66, 0),
+        ("level6_window15_no_takeover", 0xE6, 0),
+        ("level0_window9", 0x00, 0),
+        ("level9_window12_threshold_100", 0x39, 100),
+        ("level1_window11_no_takeover", 0xA1, 0),
+    ] {
+        add(name, [&[flags, threshold][..], &mixed].concat());
+    }
+    out
+}
