@@ -24,7 +24,9 @@ use std::time::Instant;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use resock_core::handshake::headers::accept_key;
-use resock_core::{ClientOptions, Config, Connection, ConnectionError, DeflateConfig, Event, Input, Message, WsUrl};
+use resock_core::{
+    ClientOptions, Config, Connection, ConnectionError, DeflateConfig, Event, Input, Message, ProtocolError, WsUrl,
+};
 
 use crate::util::{chunks, peak_heap};
 
@@ -110,6 +112,9 @@ struct Built {
     stream: Vec<u8>,
     expected: Vec<Expected>,
     then: Then,
+    /// The failure is a message that inflates past the limit and breaks nothing else: it
+    /// must stop at exactly `max_message_size + 1` bytes.
+    inflated_too_large: bool,
 }
 
 /// An unmasked server frame.
@@ -148,6 +153,7 @@ fn build(script: &[u8], peer_resets: bool, (max_frame, max_message, max_fragment
         stream: Vec::new(),
         expected: Vec::new(),
         then: Then::Open,
+        inflated_too_large: false,
     };
     let mut s = script;
     let mut take = |n: usize| -> Option<Vec<u8>> {
@@ -208,13 +214,13 @@ fn build(script: &[u8], peer_resets: bool, (max_frame, max_message, max_fragment
                     if op % 8 == 3 {
                         built.then = Then::Unknown;
                     } else {
-                        let breaks = frames.iter().any(|&n| n > max_frame)
-                            || frames.len() > max_fragments
-                            || body.len() > max_message
-                            || plain.len() > max_message
-                            || (text && std::str::from_utf8(&plain).is_err());
-                        if breaks {
+                        let framing_ok = frames.iter().all(|&n| n <= max_frame)
+                            && frames.len() <= max_fragments
+                            && body.len() <= max_message;
+                        let utf8_ok = !text || std::str::from_utf8(&plain).is_ok();
+                        if !framing_ok || plain.len() > max_message || !utf8_ok {
                             built.then = Then::Fail;
+                            built.inflated_too_large = framing_ok && utf8_ok;
                         } else {
                             built.expected.push(Expected::Bytes { text, bytes: plain });
                             // A payload that kept its 00 00 FF FF ends byte-aligned after a complete empty
@@ -235,12 +241,12 @@ fn build(script: &[u8], peer_resets: bool, (max_frame, max_message, max_fragment
                 // Our own context must not refer to what the inflater saw before the bomb.
                 c.reset();
                 if predicting {
-                    let breaks = frames.iter().any(|&n| n > max_frame)
-                        || frames.len() > max_fragments
-                        || body.len() > max_message
-                        || size > max_message;
-                    if breaks {
+                    let framing_ok = frames.iter().all(|&n| n <= max_frame)
+                        && frames.len() <= max_fragments
+                        && body.len() <= max_message;
+                    if !framing_ok || size > max_message {
                         built.then = Then::Fail;
+                        built.inflated_too_large = framing_ok;
                     } else {
                         built.expected.push(Expected::Zeros(size));
                     }
@@ -488,6 +494,18 @@ pub fn explain(data: &[u8]) -> String {
                 "a message breaking a limit or a rule was delivered"
             );
             match &outcome.closed {
+                Some(Some(ConnectionError::Protocol(ProtocolError::MessageTooLarge { size, limit })))
+                    if built.inflated_too_large =>
+                {
+                    // Inflating stops one byte past the limit, however far the data would go.
+                    assert_eq!((*size, *limit), (max_message as u64 + 1, max_message));
+                }
+                _ if built.inflated_too_large => {
+                    panic!(
+                        "a message inflating past the limit ended otherwise: {:?}",
+                        outcome.closed
+                    )
+                }
                 Some(Some(ConnectionError::Protocol(_))) => {}
                 other => panic!("a stream breaking a limit or a rule did not fail: {other:?}"),
             }
