@@ -179,7 +179,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -189,7 +189,7 @@ impl Rng {
 
     /// A number below `n` (0 when `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -207,7 +207,7 @@ pub fn json_text(rng: &mut Rng, size: usize, unicode: bool) -> String {
     text.push('[');
     let symbols = ["BTC-USD", "ETH-USD", "SOL-EUR", "ADA-GBP"];
     while text.len() < size {
-        let seq = rng.next() % 1_000_000;
+        let seq = rng.next_u64() % 1_000_000;
         let _ = fmt::Write::write_fmt(
             &mut text,
             format_args!(
@@ -216,7 +216,7 @@ pub fn json_text(rng: &mut Rng, size: usize, unicode: bool) -> String {
                 20_000 + rng.below(5_000),
                 rng.below(100),
                 rng.below(10_000),
-                if seq % 2 == 0 { "buy" } else { "sell" },
+                if seq.is_multiple_of(2) { "buy" } else { "sell" },
             ),
         );
         if unicode {
@@ -253,7 +253,7 @@ pub fn mixed_messages(n: usize, seed: u64) -> Vec<Message> {
             };
             match i % 3 {
                 0 => {
-                    let bytes: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
+                    let bytes: Vec<u8> = (0..size).map(|_| rng.next_u64() as u8).collect();
                     Message::binary(bytes)
                 }
                 1 => Message::text(json_text(&mut rng, size, false)),
