@@ -1092,8 +1092,8 @@ pub fn all() -> Vec<Seed> {
         add("session_script", name.to_owned(), encode_script(&setup, &steps));
     }
 
-    // deflate_stream and deflate_roundtrip: see `crate::deflate::seeds`.
-    for (target, name, bytes) in crate::deflate::seeds() {
+    // deflate_stream and deflate_roundtrip: see `crate::deflate_seeds`.
+    for (target, name, bytes) in crate::deflate_seeds::seeds() {
         add(target, name, bytes);
     }
     seeds
