@@ -15,7 +15,12 @@
 //! | [`session_script`] | `Session` as a sequence of steps | [`session`] |
 //! | [`proxy_handshake`] | `ProxyHandshake` (HTTP `CONNECT`, SOCKS5) reading a proxy's answer | [`proxy`] |
 //! | [`differential`] | resock vs tungstenite on one stream | [`differential`](mod@differential) |
+//! | [`deflate_stream`] | a client with permessage-deflate agreed: inflating, RSV1, limits | [`deflate`] |
+//! | [`deflate_roundtrip`] | resock's compressor against its inflater and bare flate2 | [`deflate_roundtrip`](mod@deflate_roundtrip) |
 
+pub mod deflate;
+pub mod deflate_roundtrip;
+pub mod deflate_seeds;
 pub mod differential;
 pub mod frame;
 pub mod handshake;
@@ -26,6 +31,8 @@ pub mod session;
 pub mod stream;
 pub mod util;
 
+pub use deflate::deflate_stream;
+pub use deflate_roundtrip::deflate_roundtrip;
 pub use differential::differential;
 pub use frame::frame_decode;
 pub use handshake::{handshake_request, handshake_response};
@@ -47,4 +54,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("session_script", session_script),
     ("differential", differential),
     ("proxy_handshake", proxy_handshake),
+    ("deflate_stream", deflate_stream),
+    ("deflate_roundtrip", deflate_roundtrip),
 ];

@@ -986,15 +986,35 @@ fn scripts() -> Vec<(&'static str, Setup, Vec<Step>)> {
 fn proxy_answers() -> Vec<(&'static str, u8, Vec<u8>)> {
     vec![
         ("http_200", 0, b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()),
-        ("http_407_with_credentials", 1, b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n".to_vec()),
-        ("http_503_body", 4, b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy".to_vec()),
-        ("http_200_garbage", 0, b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01garbage".to_vec()),
+        (
+            "http_407_with_credentials",
+            1,
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n".to_vec(),
+        ),
+        (
+            "http_503_body",
+            4,
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy".to_vec(),
+        ),
+        (
+            "http_200_garbage",
+            0,
+            b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01garbage".to_vec(),
+        ),
         ("http_bad_status_line", 4, b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()),
         ("http_eof_mid_head", 4, b"HTTP/1.1 200 OK\r\nX: y".to_vec()),
         ("socks_no_auth_v4", 2, vec![5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0x90]),
-        ("socks_auth_name", 3, [&[5u8, 2, 1, 0, 5, 0, 0, 3, 4][..], b"host", &[0, 80]].concat()),
+        (
+            "socks_auth_name",
+            3,
+            [&[5u8, 2, 1, 0, 5, 0, 0, 3, 4][..], b"host", &[0, 80]].concat(),
+        ),
         ("socks_auth_refused", 7, vec![5, 2, 1, 1]),
-        ("socks_host_unreachable_v6", 10, vec![5, 0, 5, 4, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "socks_host_unreachable_v6",
+            10,
+            vec![5, 0, 5, 4, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
         ("socks_bad_version", 6, vec![4, 0]),
         ("socks_no_method", 6, vec![5, 0xff]),
     ]
@@ -1009,7 +1029,11 @@ pub fn all() -> Vec<Seed> {
     // bit 2 EOF after, bit 3 IPv6 target; seed = chunking.
     for (name, sel, answer) in proxy_answers() {
         for (suffix, seed) in [("", 0u8), ("_bytewise", 1)] {
-            add("proxy_handshake", format!("{name}{suffix}"), cat(&[&[sel, seed], &answer]));
+            add(
+                "proxy_handshake",
+                format!("{name}{suffix}"),
+                cat(&[&[sel, seed], &answer]),
+            );
         }
     }
 
@@ -1116,6 +1140,11 @@ pub fn all() -> Vec<Seed> {
 
     for (name, setup, steps) in scripts() {
         add("session_script", name.to_owned(), encode_script(&setup, &steps));
+    }
+
+    // deflate_stream and deflate_roundtrip: see `crate::deflate_seeds`.
+    for (target, name, bytes) in crate::deflate_seeds::seeds() {
+        add(target, name, bytes);
     }
     seeds
 }

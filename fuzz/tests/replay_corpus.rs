@@ -78,6 +78,16 @@ fn differential() {
     replay("differential");
 }
 
+#[test]
+fn deflate_stream() {
+    replay("deflate_stream");
+}
+
+#[test]
+fn deflate_roundtrip() {
+    replay("deflate_roundtrip");
+}
+
 /// The committed seeds are exactly what `seeds::all()` generates (run the `make_seeds` example
 /// after changing it); every target has a corpus.
 #[test]
@@ -128,6 +138,65 @@ fn session_seeds_reach_deep_states() {
     assert_eq!((r.opened, r.retries, r.pongs), (1, 1, 0), "{r:?}");
     let r = report("every_timer_one_ms");
     assert!(r.opened >= 1 && r.retries >= 1, "{r:?}");
+}
+
+/// The deflate seeds reach the outcomes they are named after (so the fuzzer starts there).
+#[test]
+fn deflate_seeds_reach_their_outcomes() {
+    let explain = |name: &str| {
+        let bytes = std::fs::read(corpus_dir("deflate_stream").join(name)).expect("seed file");
+        resock_fuzz::deflate::explain(&bytes)
+    };
+    for name in [
+        "json_one_frame",
+        "json_bytewise",
+        "empty_compressed_message",
+        "bomb_64k_limits_large",
+        "bomb_1m_limits_large",
+    ] {
+        let r = explain(name);
+        assert!(r.starts_with("1 expected then Open; 1 delivered"), "{name}: {r}");
+    }
+    for name in [
+        "json_twice_context_takeover",
+        "json_twice_no_context_takeover",
+        "final_block_then_more",
+    ] {
+        let r = explain(name);
+        assert!(r.starts_with("2 expected then Open; 2 delivered"), "{name}: {r}");
+    }
+    // A kept sync-flush tail: the message arrives, what would follow it is unpredictable.
+    let r = explain("sync_flush_tail_kept");
+    assert!(
+        r.starts_with("1 expected then Unknown; 1 delivered; ") && r.ends_with("end None"),
+        "{r}"
+    );
+    let r = explain("uncompressed_between_compressed");
+    assert!(r.starts_with("3 expected then Open; 3 delivered"), "{r}");
+    // A bomb over the limit stops at the limit plus one byte.
+    let r = explain("bomb_16m_limits_large");
+    assert!(r.contains("Fail; 0 delivered") && r.contains("size: 4194305"), "{r}");
+    let r = explain("bomb_1m_limits_small");
+    assert!(r.contains("Fail; 0 delivered") && r.contains("MessageTooLarge"), "{r}");
+    for name in [
+        "invalid_utf8_inflated",
+        "rsv1_on_continuation",
+        "rsv1_on_ping",
+        "rsv2_on_compressed",
+        "too_many_fragments",
+    ] {
+        let r = explain(name);
+        assert!(r.contains("then Fail") && r.contains("Protocol"), "{name}: {r}");
+    }
+    let r = explain("message_too_big_after_a_good_one");
+    assert!(
+        r.starts_with("1 expected then Fail; 1 delivered") && r.contains("MessageTooLarge"),
+        "{r}"
+    );
+    for name in ["truncated_compressed", "corrupted_byte", "garbage_after_data"] {
+        let r = explain(name);
+        assert!(r.contains("then Unknown"), "{name}: {r}");
+    }
 }
 
 /// Crashes found by fuzzing in code this crate may not fix (listed in `README.md`) wait in

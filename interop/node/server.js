@@ -18,11 +18,18 @@ const SUBPROTOCOLS = ['chat.v2', 'chat.v1'];
 const SENDABLE_CODES = new Set([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]);
 const STOP_GRACE_MS = 2000;
 const EXIT_ADDR_IN_USE = 98;
+// permessage-deflate (RFC 7692) by --deflate: off (the default), on with ws's defaults, or on with
+// both no_context_takeover parameters.
+const DEFLATE_MODES = new Map([
+  ['off', false],
+  ['on', true],
+  ['no-context-takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true }],
+]);
 
 function usage(message) {
   process.stderr.write(`server.js: ${message}\n`);
   process.stderr.write(
-    'usage: server.js [--host H] [--port P] [--log FILE] [--tls-cert PEM --tls-key PEM] [--ignore-stdin]\n',
+    'usage: server.js [--host H] [--port P] [--log FILE] [--tls-cert PEM --tls-key PEM] [--deflate MODE] [--ignore-stdin]\n',
   );
   process.exit(2);
 }
@@ -38,6 +45,7 @@ function options() {
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'ignore-stdin': { type: 'boolean', default: false },
+        deflate: { type: 'string', default: 'off' },
       },
       strict: true,
       allowPositionals: false,
@@ -48,13 +56,14 @@ function options() {
   const port = Number(parsed.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad --port ${parsed.port}`);
   if (Boolean(parsed['tls-cert']) !== Boolean(parsed['tls-key'])) usage('--tls-cert and --tls-key go together');
+  if (!DEFLATE_MODES.has(parsed.deflate)) usage(`bad --deflate ${parsed.deflate} (off, on, no-context-takeover)`);
   return { ...parsed, port };
 }
 
 // The behaviour a request path selects, or null for an unknown path (answered with 404).
 function route(rawPath) {
   const path = (rawPath || '').split('?', 1)[0];
-  if (['/echo', '/headers', '/subprotocol', '/closed-by-client', '/count'].includes(path)) {
+  if (['/echo', '/headers', '/subprotocol', '/closed-by-client', '/count', '/extensions'].includes(path)) {
     return { kind: path.slice(1), code: null };
   }
   const match = /^\/close\/([0-9]{1,4})$/.exec(path);
@@ -98,9 +107,15 @@ function main() {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_MESSAGE,
-    perMessageDeflate: false,
+    perMessageDeflate: DEFLATE_MODES.get(opts.deflate),
     // The first subprotocol the client offers that the server supports.
     handleProtocols: (offered) => [...offered].find((name) => SUBPROTOCOLS.includes(name)) || false,
+  });
+
+  // The Sec-WebSocket-Extensions value of each 101 answer, for the /extensions path.
+  wss.on('headers', (headers, request) => {
+    const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+    request.resockExtensions = line ? line.slice(line.indexOf(':') + 1).trim() : '';
   });
 
   server.on('request', (request, response) => {
@@ -139,6 +154,7 @@ function main() {
     });
     if (kind === 'headers') ws.send(headersJson(request));
     else if (kind === 'subprotocol') ws.send(ws.protocol || '');
+    else if (kind === 'extensions') ws.send(request.resockExtensions || '');
   }
 
   server.on('error', (error) => {

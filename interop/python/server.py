@@ -21,6 +21,7 @@ from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 MAX_MESSAGE = 17 * 1024 * 1024
 SUBPROTOCOLS = ("chat.v2", "chat.v1")
@@ -33,7 +34,7 @@ EXIT_ADDR_IN_USE = 98
 def route(raw_path: str) -> tuple[str, int | None] | None:
     """The behaviour a request path selects, or None for an unknown path (answered with 404)."""
     path = raw_path.split("?", 1)[0]
-    if path in ("/echo", "/headers", "/subprotocol", "/closed-by-client", "/count"):
+    if path in ("/echo", "/headers", "/subprotocol", "/closed-by-client", "/count", "/extensions"):
         return path[1:], None
     if path.startswith("/close/"):
         digits = path[len("/close/") :]
@@ -90,6 +91,8 @@ def make_handler(log: Log, state: dict):
                 await connection.send(headers_json(connection))
             elif kind == "subprotocol":
                 await connection.send(connection.subprotocol or "")
+            elif kind == "extensions":
+                await connection.send(connection.response.headers.get("Sec-WebSocket-Extensions", ""))
             while True:
                 message = await connection.recv()
                 if kind == "close":
@@ -131,6 +134,16 @@ async def main(args: argparse.Namespace) -> int:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
 
+    # permessage-deflate (RFC 7692): off unless --deflate asks for it.
+    compression = None
+    extensions = None
+    if args.deflate == "on":
+        compression = "deflate"  # websockets' defaults: 12-bit windows, context takeover
+    elif args.deflate == "no-context-takeover":
+        extensions = [
+            ServerPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True)
+        ]
+
     try:
         server = await serve(
             make_handler(log, state),
@@ -139,7 +152,8 @@ async def main(args: argparse.Namespace) -> int:
             subprotocols=list(SUBPROTOCOLS),
             select_subprotocol=select_subprotocol,
             process_request=process_request,
-            compression=None,
+            compression=compression,
+            extensions=extensions,
             ping_interval=None,
             max_size=MAX_MESSAGE,
             ssl=tls,
@@ -176,6 +190,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--log", help="append `msg` and `close` lines to this file")
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--deflate",
+        choices=("off", "on", "no-context-takeover"),
+        default="off",
+        help="permessage-deflate: off (default), on (websockets' defaults), or on with both no_context_takeover",
+    )
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit at end of stdin")
     args = parser.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):

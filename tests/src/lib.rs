@@ -4,6 +4,7 @@
 //! independent decoder of the client's frames, after quinn's `Pair` and str0m's run loop.
 
 pub mod alloc;
+pub mod deflate_interop;
 pub mod interop;
 pub mod pair;
 pub mod peers;

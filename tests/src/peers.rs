@@ -128,6 +128,24 @@ impl PeerKind {
         }
     }
 
+    /// The echo client (`interop/<kind>/client.*`) connecting to `url` with `deflate`.
+    fn client_command(self, root: &Path, url: &str, deflate: PeerDeflate) -> Command {
+        let mut cmd = match self {
+            PeerKind::Python => {
+                let mut cmd = Command::new(root.join(".venv-interop/bin/python"));
+                cmd.arg("-u").arg(root.join("interop/python/client.py"));
+                cmd
+            }
+            PeerKind::Node => {
+                let mut cmd = Command::new("node");
+                cmd.arg(root.join("interop/node/client.js"));
+                cmd
+            }
+        };
+        cmd.args(["--url", url, "--deflate", deflate.arg()]);
+        cmd
+    }
+
     fn command(self, root: &Path) -> Command {
         match self {
             PeerKind::Python => {
@@ -160,6 +178,32 @@ pub struct PeerOptions {
     /// The server's log file (appended to). `None`: a fresh temporary file that the `Peer`
     /// removes when dropped.
     pub log: Option<PathBuf>,
+    /// permessage-deflate (`--deflate`); off by default, as the servers' own default.
+    pub deflate: PeerDeflate,
+}
+
+/// The permessage-deflate setting of a foreign server or client (`--deflate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PeerDeflate {
+    /// No compression (the servers' default).
+    #[default]
+    Off,
+    /// The library's defaults (Python `websockets`: 12-bit windows; Node `ws`: threshold
+    /// 1024 bytes), context takeover both ways.
+    On,
+    /// On, with `server_no_context_takeover` and `client_no_context_takeover`.
+    NoContextTakeover,
+}
+
+impl PeerDeflate {
+    /// The `--deflate` value.
+    pub fn arg(self) -> &'static str {
+        match self {
+            PeerDeflate::Off => "off",
+            PeerDeflate::On => "on",
+            PeerDeflate::NoContextTakeover => "no-context-takeover",
+        }
+    }
 }
 
 /// Why a server could not be started or stopped.
@@ -231,6 +275,7 @@ impl From<io::Error> for PeerError {
 pub struct Peer {
     kind: PeerKind,
     tls: Option<(PathBuf, PathBuf)>,
+    deflate: PeerDeflate,
     port: u16,
     log: PathBuf,
     owns_log: bool,
@@ -272,6 +317,7 @@ impl Peer {
         let mut peer = Peer {
             kind,
             tls: opts.tls,
+            deflate: opts.deflate,
             port: opts.port.unwrap_or(0),
             log,
             owns_log,
@@ -451,6 +497,9 @@ impl Peer {
         if let Some((cert, key)) = &self.tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
+        if self.deflate != PeerDeflate::Off {
+            cmd.args(["--deflate", self.deflate.arg()]);
+        }
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(Stderr::default()));
@@ -594,5 +643,79 @@ fn wait_stderr_eof(process: &Process) -> String {
             }
         }
         thread::sleep(POLL);
+    }
+}
+
+/// A foreign echo client (`interop/python/client.py`, `interop/node/client.js`) connected to a
+/// resock server: it reports the server's `Sec-WebSocket-Extensions` answer and echoes every
+/// message until the server closes. Dropping it kills and reaps the process.
+pub struct PeerClient {
+    kind: PeerKind,
+    child: Child,
+    _stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Stderr>>,
+}
+
+impl PeerClient {
+    /// Starts the client towards `url` (the server must already listen).
+    pub fn start(kind: PeerKind, url: &str, deflate: PeerDeflate) -> Result<PeerClient, PeerError> {
+        kind.available().map_err(PeerError::Unavailable)?;
+        let root = repo_root();
+        let mut child = kind
+            .client_command(&root, url, deflate)
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stderr = Arc::new(Mutex::new(Stderr::default()));
+        drain_stderr(child.stderr.take().expect("piped"), Arc::clone(&stderr));
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(PeerClient {
+            kind,
+            child,
+            _stdin: stdin,
+            lines,
+            stderr,
+        })
+    }
+
+    /// The next line the client printed (`EXTENSIONS <value>`, `CLOSED <code>`), waiting at
+    /// most `timeout`; `None` when it printed nothing more in time or its stdout ended.
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// Waits at most `timeout` for the client to exit by itself; kills it otherwise.
+    pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, PeerError> {
+        match wait_timeout(&mut self.child, timeout)? {
+            Some(status) => Ok(status),
+            None => {
+                kill_and_reap(&mut self.child)?;
+                Err(PeerError::StopTimeout { kind: self.kind })
+            }
+        }
+    }
+
+    /// What the client wrote to stderr, the last 64 KiB.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().text.clone()
+    }
+}
+
+impl Drop for PeerClient {
+    fn drop(&mut self) {
+        let _ = kill_and_reap(&mut self.child);
     }
 }

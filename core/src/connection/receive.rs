@@ -32,8 +32,12 @@ struct InFrame {
     header: FrameHeader,
     /// Header bytes still at the front of the read buffer.
     header_len: usize,
+    /// Payload bytes still to come into, or still in, the read buffer.
     len: usize,
     processed: usize,
+    /// Payload bytes already inflated and dropped from the read buffer (a compressed frame
+    /// keeps none of its payload once inflated); the offset of the masking key's phase.
+    dropped: usize,
 }
 
 /// The data message in progress.
@@ -160,6 +164,22 @@ impl Receiver {
                 self.process_payload(frame, available)?;
             }
             if available < frame.len {
+                #[cfg(feature = "deflate")]
+                if self.message.compressed && !frame.header.opcode.is_control() {
+                    // Inflated bytes are not needed again: drop them with the header, so a
+                    // large compressed frame never sits whole in the buffer (and the buffer
+                    // is not grown and copied to hold it).
+                    self.rbuf.advance(frame.header_len + available);
+                    self.frame = Some(InFrame {
+                        header_len: 0,
+                        len: frame.len - available,
+                        processed: 0,
+                        dropped: frame.dropped + available,
+                        ..frame
+                    });
+                    self.release_if_empty();
+                    return Ok(None);
+                }
                 if let Some(f) = self.frame.as_mut() {
                     f.processed = available;
                 }
@@ -276,6 +296,7 @@ impl Receiver {
             header_len,
             len,
             processed: 0,
+            dropped: 0,
         };
         self.frame = Some(frame);
         Ok(Some(frame))
@@ -287,7 +308,7 @@ impl Receiver {
     fn process_payload(&mut self, frame: InFrame, available: usize) -> Result<(), ProtocolError> {
         let fresh = &mut self.rbuf[frame.header_len + frame.processed..frame.header_len + available];
         if let Some(key) = frame.header.mask {
-            apply_mask_at(fresh, key, frame.processed);
+            apply_mask_at(fresh, key, frame.dropped + frame.processed);
         }
         if frame.header.opcode.is_control() {
             return Ok(());

@@ -56,6 +56,14 @@ impl Compressor {
         // The sync flush ends with an empty stored block, 00 00 FF FF; RFC 7692 removes it.
         if out.len() >= start + 4 && out[out.len() - 4..] == [0x00, 0x00, 0xff, 0xff] {
             out.truncate(out.len() - 4);
+        } else if out.len() == start {
+            // An empty message right after a flush: zlib has nothing to write (it refuses a
+            // second flush in a row), but RFC 7692 §7.2.1 still wants an empty stored block
+            // appended and its last four bytes removed. The stream is byte-aligned after the
+            // flush, so that leaves the block's first byte, 0x00. An empty payload instead
+            // would leave the peer's inflater inside a stored block header after it appends
+            // 00 00 FF FF, and the next message would fail or inflate to garbage.
+            out.push(0x00);
         }
         if self.reset_after_message {
             // No history to keep: free the state (about 250-370 KiB) until the next message.
@@ -109,6 +117,20 @@ mod tests {
             false,
             &[text.clone().into_bytes(), text.into_bytes(), Vec::new()],
         );
+    }
+
+    #[test]
+    fn an_empty_message_between_others_keeps_the_stream_in_step() {
+        let text = b"{\"type\":\"trade\",\"price\":\"101.25\"}".repeat(10);
+        for level in [0, 6] {
+            round_trip(level, 15, false, &[text.clone(), Vec::new(), Vec::new(), text.clone()]);
+        }
+        let mut c = Compressor::new(6, 15, false);
+        let mut wire = Vec::new();
+        c.compress(&text, &mut wire);
+        wire.clear();
+        c.compress(b"", &mut wire);
+        assert_eq!(wire, [0x00], "an empty stored block without its last four bytes");
     }
 
     #[test]
