@@ -302,7 +302,15 @@ impl ClientHandshake {
                 location: first("location"),
                 body: Vec::new(),
             };
-            return Ok(Parsed::Rejected(Box::new(rejection), body_length(status, hs)));
+            // A redirect is acted on at once: its body says nothing the `Location` does not,
+            // and a server that keeps the connection open without a length would otherwise
+            // hold the next hop until the open timeout.
+            let want = if (300..400).contains(&status) && rejection.location.is_some() {
+                Some(0)
+            } else {
+                body_length(status, hs)
+            };
+            return Ok(Parsed::Rejected(Box::new(rejection), want));
         }
         self.validate_101(hs).map(Parsed::Accepted)
     }

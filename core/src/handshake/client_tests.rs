@@ -168,13 +168,31 @@ fn h1_rejections_carry_a_bounded_body() {
     assert!(r.body.is_empty());
 
     // No Content-Length: the body runs until EOF.
-    let mut input = head("HTTP/1.1 302 Found", &["Location: wss://elsewhere/"]);
+    let mut input = head("HTTP/1.1 403 Forbidden", &[]);
+    input.extend_from_slice(b"go away");
+    assert_eq!(rejection(&opts, &input).body, b"go away");
+
+    // A redirect is reported as soon as its head is complete, whatever its body: a server that
+    // keeps the connection open after a 302 without a length does not hold the next hop.
+    for framing in [
+        &[][..],
+        &["Transfer-Encoding: chunked"][..],
+        &["Content-Length: 100"][..],
+    ] {
+        let mut lines = vec!["Location: wss://elsewhere/"];
+        lines.extend_from_slice(framing);
+        let mut h = handshake(&opts);
+        let e = h.feed(&head("HTTP/1.1 302 Found", &lines)).unwrap_err();
+        let HandshakeError::Rejected(r) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((r.status, r.location.as_deref()), (302, Some("wss://elsewhere/")));
+        assert!(r.body.is_empty());
+    }
+    // Without a Location, a 3xx is an ordinary rejection with its body.
+    let mut input = head("HTTP/1.1 302 Found", &[]);
     input.extend_from_slice(b"moved");
-    let r = rejection(&opts, &input);
-    assert_eq!(
-        (r.location.as_deref(), &r.body[..]),
-        (Some("wss://elsewhere/"), &b"moved"[..])
-    );
+    assert_eq!(rejection(&opts, &input).body, b"moved");
 
     // Chunked: raw bytes until EOF.
     let mut input = head("HTTP/1.1 500 Oops", &["Transfer-Encoding: chunked"]);
