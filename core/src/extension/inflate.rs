@@ -56,7 +56,7 @@ impl Inflater {
             .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)));
         let mut input = input;
         loop {
-            grow(out, limit);
+            grow(out, limit, input.len());
             let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
             let status = inflater
                 .decompress_vec(input, out, FlushDecompress::Sync)
@@ -100,14 +100,22 @@ impl Inflater {
     }
 }
 
-/// Makes room in `out` for more output, doubling its capacity but never past `limit + 1`
-/// bytes, so a bomb is caught having allocated at most one byte over the limit.
-fn grow(out: &mut Vec<u8>, limit: usize) {
+/// Makes room in `out` for more output, never past `limit + 1` bytes, so a bomb is caught
+/// having allocated at most one byte over the limit. The first allocation is sized from the
+/// compressed bytes at hand (`arrived`, what was received, never a declared length): 5/4 of
+/// them, enough for data that does not compress; after that the capacity doubles.
+fn grow(out: &mut Vec<u8>, limit: usize, arrived: usize) {
     if out.len() < out.capacity() {
         return;
     }
     let cap_limit = limit.saturating_add(1);
-    let want = out.capacity().saturating_mul(2).max(MIN_GROWTH).min(cap_limit);
+    let first = arrived.saturating_add(arrived / 4);
+    let want = out
+        .capacity()
+        .saturating_mul(2)
+        .max(first)
+        .max(MIN_GROWTH)
+        .min(cap_limit);
     if want > out.len() {
         out.reserve_exact(want - out.len());
     }
