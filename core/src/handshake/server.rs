@@ -301,6 +301,13 @@ fn write_accept(
 /// `Upgrade: websocket`; a 405 carries `Allow: GET`. A status outside 100..=999 is
 /// written as 500.
 pub fn reject_response(status: u16, body: &[u8], out: &mut Vec<u8>) {
+    reject_response_with_headers(status, &[], body, out);
+}
+
+/// [`reject_response`] with `extra_headers` (such as `Retry-After` on a 503) written after
+/// the status line; a header that is malformed or that the response writes itself
+/// (`Content-Length`, `Connection`, ...) is left out.
+pub fn reject_response_with_headers(status: u16, extra_headers: &[(String, String)], body: &[u8], out: &mut Vec<u8>) {
     let status = if (100..=999).contains(&status) { status } else { 500 };
     out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
     match status {
@@ -310,6 +317,9 @@ pub fn reject_response(status: u16, body: &[u8], out: &mut Vec<u8>) {
         }
         405 => headers::write_header(out, "Allow", "GET"),
         _ => {}
+    }
+    for (name, value) in extra_headers.iter().filter(|(n, v)| writable(n, v)) {
+        headers::write_header(out, name, value);
     }
     headers::write_header(out, "Content-Length", &body.len().to_string());
     headers::write_header(out, "Connection", "close");
@@ -568,5 +578,24 @@ mod tests {
         assert!(out.starts_with(b"HTTP/1.1 500 Internal Server Error\r\n"));
         assert_eq!(reason_phrase(418), "Client Error");
         assert_eq!(reason_phrase(599), "Server Error");
+    }
+
+    #[test]
+    fn reject_responses_carry_extra_headers_but_never_reserved_ones() {
+        let mut out = Vec::new();
+        let headers = [
+            ("Retry-After".to_owned(), "5".to_owned()),
+            ("Content-Length".to_owned(), "999".to_owned()),
+            ("Bad Name".to_owned(), "x".to_owned()),
+        ];
+        reject_response_with_headers(503, &headers, b"full", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{text}");
+        assert!(text.contains("\r\nRetry-After: 5\r\n"), "{text}");
+        assert!(!text.contains("999") && !text.contains("Bad Name"), "{text}");
+        assert!(
+            text.ends_with("Content-Length: 4\r\nConnection: close\r\n\r\nfull"),
+            "{text}"
+        );
     }
 }
