@@ -13,6 +13,7 @@ mod demo;
 mod executor;
 mod input;
 mod jsonl;
+mod printer;
 mod report;
 mod serve;
 mod server;

@@ -1,6 +1,5 @@
 //! `resock serve [ADDR]`: an echo (or broadcast) server that runs until it is killed.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::args::ServeArgs;
 use crate::jsonl::json_line;
+use crate::printer::{self, Printer};
 use crate::report::hex;
 use crate::server::{Mode, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
@@ -28,9 +28,11 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     };
     let paint = Paint::stderr();
     let (json, quiet) = (args.json_events, args.quiet);
+    let printer = Arc::new(Printer::stdout(printer::DEFAULT_CAPACITY));
+    let events = Arc::clone(&printer);
     let observer = Arc::new(move |event: ServerEvent| {
         if json {
-            print_json(&event_json(&event));
+            events.print(event_json(&event));
         }
         if !quiet {
             if let Some(line) = event_line(&event) {
@@ -52,17 +54,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let addr = server.local_addr();
     let mode = if args.broadcast { "broadcast" } else { "echo" };
     if json {
-        print_json(&json_line!("event": "listening", "addr": addr.to_string(), "port": addr.port(), "mode": mode));
+        printer.print(json_line!("event": "listening", "addr": addr.to_string(), "port": addr.port(), "mode": mode));
     }
     // Always printed (even with --quiet): scripts read the port from it.
     eprintln!("listening on ws://{addr} ({mode})");
     server.wait();
     ExitCode::SUCCESS
-}
-
-fn print_json(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 fn event_line(event: &ServerEvent) -> Option<String> {
