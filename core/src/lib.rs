@@ -46,6 +46,7 @@ pub mod handshake;
 pub mod message;
 pub mod proxy;
 pub mod rng;
+pub mod server;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
