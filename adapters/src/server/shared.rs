@@ -1,0 +1,140 @@
+//! What the tasks of a server share with its handles: [`ServerShared`] (every connection, the
+//! queue of accepted ones, shutdown) and, per connection, [`ConnShared`] (the core connection
+//! behind a mutex never held across an await, the inbox of `recv`, and the wake-ups both ways).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use event_listener::Event;
+use resock_core::server::{ServerClose, ServerConnection};
+use resock_core::{Message, Request};
+
+use super::peer::Peer;
+use super::runtime::AnyTimer;
+use crate::async_driver::DriverWake;
+
+/// A connection that completed its opening handshake: what its handles show.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) request: Request,
+    pub(crate) subprotocol: Option<String>,
+}
+
+/// One connection's state, under [`ConnShared::state`].
+pub(crate) struct ConnState {
+    pub(crate) core: ServerConnection,
+    /// Data messages for `recv`, oldest first (the client's policy: the latest until the
+    /// first `recv`, then a full inbox pauses reading).
+    pub(crate) inbox: VecDeque<Message>,
+    /// `recv` was called: received messages must not be dropped from now on.
+    pub(crate) receiving: bool,
+    /// Why the connection ended, once the core said so.
+    pub(crate) closed: Option<ServerClose>,
+    /// The task ended: nothing more will happen.
+    pub(crate) finished: bool,
+}
+
+impl ConnState {
+    /// Whether the task must stop reading: `recv` is in use, its inbox is full, and the
+    /// connection is open.
+    pub(crate) fn inbox_blocks_reading(&self, capacity: usize) -> bool {
+        self.receiving && self.inbox.len() >= capacity && self.core.is_open()
+    }
+
+    /// Keeps a received data message for `recv`.
+    pub(crate) fn keep_for_recv(&mut self, message: Message, capacity: usize) {
+        if self.inbox.len() >= capacity && !self.receiving {
+            // Nobody reads through `recv` (yet): keep the latest.
+            self.inbox.pop_front();
+        }
+        // Otherwise the read that brought it filled the inbox: reading pauses after it.
+        self.inbox.push_back(message);
+    }
+}
+
+/// One connection, shared by its task, its [`Peer`] handles and the server's registry.
+pub(crate) struct ConnShared {
+    pub(crate) id: u64,
+    pub(crate) peer_addr: SocketAddr,
+    pub(crate) state: Mutex<ConnState>,
+    /// Handles to the task: a message was queued, a close asked for, room made in the inbox,
+    /// the budget or shutdown wants it closed.
+    pub(crate) wake: DriverWake,
+    /// Task to handles: messages arrived, the connection closed or the task ended.
+    pub(crate) changed: Event,
+    /// Live [`Peer`] handles; when the last one goes the task closes with 1000.
+    pub(crate) handles: AtomicUsize,
+    /// The inbound budget chose this connection to close (1009).
+    pub(crate) evict: AtomicBool,
+    /// Most data messages held for `recv`.
+    pub(crate) recv_capacity: usize,
+}
+
+impl ConnShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The accepted connections not yet taken by [`Server::accept`](super::Server::accept).
+#[derive(Default)]
+pub(crate) struct AcceptQueue {
+    pub(crate) peers: VecDeque<Peer>,
+    /// No connection will be queued any more (the server stopped accepting).
+    pub(crate) closed: bool,
+}
+
+/// A server's state, shared by its accept loop, its connection tasks and its handles.
+pub(crate) struct ServerShared {
+    pub(crate) accepted: Mutex<AcceptQueue>,
+    /// A connection was queued or the queue closed.
+    pub(crate) accepted_changed: Event,
+    /// Every connection task still running, handshakes included.
+    pub(crate) registry: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// A connection task ended.
+    pub(crate) task_ended: Event,
+    /// `shutdown` was called: every connection closes with 1001, none is accepted.
+    pub(crate) shutting_down: AtomicBool,
+    /// The accept loop must stop (shutdown, or the `Server` dropped).
+    pub(crate) stop_accepting: AtomicBool,
+    /// Wakes the accept loop.
+    pub(crate) acceptor_wake: DriverWake,
+    /// The connections' close timeout: how long `shutdown` waits for close handshakes.
+    pub(crate) close_timeout: Duration,
+    /// A timer of the server's runtime.
+    pub(crate) timer: Arc<dyn Fn() -> AnyTimer + Send + Sync>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ServerShared {
+    pub(crate) fn accepted(&self) -> MutexGuard<'_, AcceptQueue> {
+        lock(&self.accepted)
+    }
+
+    pub(crate) fn registry(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnShared>>> {
+        lock(&self.registry)
+    }
+
+    /// Every connection task still running.
+    pub(crate) fn connections(&self) -> Vec<Arc<ConnShared>> {
+        self.registry().values().cloned().collect()
+    }
+
+    /// Stops the accept loop and closes the queue of accepted connections.
+    pub(crate) fn stop(&self) {
+        self.stop_accepting.store(true, Ordering::Release);
+        self.acceptor_wake.notify();
+    }
+
+    /// Closes the accept queue: `accept` answers `None` once it is empty.
+    pub(crate) fn close_queue(&self) {
+        self.accepted().closed = true;
+        self.accepted_changed.notify(usize::MAX);
+    }
+}
