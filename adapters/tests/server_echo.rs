@@ -1,0 +1,68 @@
+//! The async server from outside, on every runtime: echo (to 1 MiB), the decision hook
+//! (subprotocol, rejection), the handle's view of the request.
+#![cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+
+#[macro_use]
+mod server_support;
+
+use std::sync::Arc;
+
+use resock::{Decision, ServerBuilder};
+use server_support::{Rt, connect, serve_echo};
+use tungstenite::Message;
+
+on_server_runtimes!(echo_round_trip_up_to_one_mebibyte, the_decision_chooses_a_subprotocol_or_rejects);
+
+fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = Arc::new(rt.bind(ServerBuilder::new()));
+    let addr = server.local_addr();
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(addr, "/echo?x=1", &[]).unwrap();
+    ws.send(Message::text("hello")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hello"));
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    ws.send(Message::binary(big.clone())).unwrap();
+    match ws.read().unwrap() {
+        Message::Binary(data) => assert!(data == big, "1 MiB came back changed"),
+        other => panic!("expected the binary echo, got {other:?}"),
+    }
+    ws.close(None).unwrap();
+    let _ = ws.read();
+}
+
+fn the_decision_chooses_a_subprotocol_or_rejects<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let builder = ServerBuilder::new().decide(|request| {
+        if request.path() == "/forbidden" {
+            return Decision::reject(403).body("no entry");
+        }
+        assert!(request.peer_addr().ip().is_loopback());
+        let chat = request.subprotocols().iter().any(|p| p == "chat");
+        Decision::accept()
+            .subprotocol(if chat { "chat" } else { "none" })
+            .header("X-Decided", "yes")
+    });
+    let server = Arc::new(rt.bind(builder));
+    let addr = server.local_addr();
+
+    let (mut ws, protocol) = connect(addr, "/room", &["superchat", "chat"]).unwrap();
+    assert_eq!(protocol, "chat");
+    let peer = rt.block_on(server.accept()).expect("the accepted connection");
+    assert_eq!(peer.subprotocol(), Some("chat"));
+    assert_eq!(peer.request().path, "/room");
+    assert_eq!(peer.request().subprotocols, ["superchat", "chat"]);
+    ws.send(Message::text("to the server")).unwrap();
+    let got = rt.block_on(peer.recv()).expect("a message");
+    assert_eq!(got.as_text(), Some("to the server"));
+    peer.send("to the client").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("to the client"));
+
+    match connect(addr, "/forbidden", &[]) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            assert_eq!(response.body().as_deref(), Some(&b"no entry"[..]));
+        }
+        other => panic!("expected a 403, got {:?}", other.map(|_| ())),
+    }
+}
