@@ -217,7 +217,11 @@ pub fn read_until_close(ws: &mut Client) -> (Option<u16>, usize) {
     let mut messages = 0;
     loop {
         match ws.read() {
-            Ok(tungstenite::Message::Close(frame)) => return (frame.map(|f| u16::from(f.code)), messages),
+            Ok(tungstenite::Message::Close(frame)) => {
+                // tungstenite queued the close reply: send it now.
+                let _ = ws.flush();
+                return (frame.map(|f| u16::from(f.code)), messages);
+            }
             Ok(tungstenite::Message::Text(_) | tungstenite::Message::Binary(_)) => messages += 1,
             Ok(_) => {}
             Err(e) => panic!("reading until the close frame: {e}"),
