@@ -105,7 +105,10 @@ fn shutdown_closes_every_client_with_1001<R: Rt>() {
     for client in clients {
         assert_eq!(client.join().unwrap(), Some(1001));
     }
-    assert!(rt.block_on(server.accept()).is_none(), "no more connections after shutdown");
+    assert!(
+        rt.block_on(server.accept()).is_none(),
+        "no more connections after shutdown"
+    );
     assert!(
         std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "the listener is closed"

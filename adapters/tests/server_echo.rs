@@ -11,7 +11,10 @@ use resock::{Decision, ServerBuilder};
 use server_support::{Rt, connect, serve_echo};
 use tungstenite::Message;
 
-on_server_runtimes!(echo_round_trip_up_to_one_mebibyte, the_decision_chooses_a_subprotocol_or_rejects);
+on_server_runtimes!(
+    echo_round_trip_up_to_one_mebibyte,
+    the_decision_chooses_a_subprotocol_or_rejects
+);
 
 fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
     let rt = Arc::new(R::new());

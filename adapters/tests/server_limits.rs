@@ -36,7 +36,10 @@ fn a_partial_request_is_answered_408_within_the_handshake_timeout<R: Rt>() {
     let (mut stream, head) = raw_exchange(server.local_addr(), b"GET / HTTP/1.1\r\nHost: slow\r\n");
     let elapsed = start.elapsed();
     assert!(head.starts_with("HTTP/1.1 408 "), "{head:?}");
-    assert!(elapsed >= timeout - Duration::from_millis(20), "answered early: {elapsed:?}");
+    assert!(
+        elapsed >= timeout - Duration::from_millis(20),
+        "answered early: {elapsed:?}"
+    );
     assert!(elapsed < timeout + Duration::from_secs(1), "answered late: {elapsed:?}");
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest); // the server closes
@@ -58,7 +61,11 @@ fn past_max_connections_503_with_retry_after_promptly_and_a_freed_place_serves_a
         let (_, head) = raw_exchange(addr, upgrade_request(addr).as_bytes());
         assert!(head.starts_with("HTTP/1.1 503 "), "{head:?}");
         assert!(head.contains("\r\nRetry-After: 7\r\n"), "{head:?}");
-        assert!(start.elapsed() < Duration::from_secs(1), "answered late: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "answered late: {:?}",
+            start.elapsed()
+        );
     }
     second.send(tungstenite::Message::text("still served")).unwrap();
     assert_eq!(second.read().unwrap(), tungstenite::Message::text("still served"));
@@ -108,7 +115,12 @@ fn the_largest_holder_past_the_inbound_budget_is_closed_with_1009<R: Rt>() {
     assert_eq!(header[0], 0x88, "a close frame, fin");
     let mut body = vec![0u8; usize::from(header[1] & 0x7f)];
     stream.read_exact(&mut body).unwrap();
-    assert_eq!(u16::from_be_bytes([body[0], body[1]]), 1009, "{:?}", String::from_utf8_lossy(&body[2..]));
+    assert_eq!(
+        u16::from_be_bytes([body[0], body[1]]),
+        1009,
+        "{:?}",
+        String::from_utf8_lossy(&body[2..])
+    );
     assert!(start.elapsed() < LIMIT);
 
     // The small one is untouched.

@@ -113,7 +113,7 @@ fn choose_victims(holders: &mut Holders, limit: usize) -> Vec<Evict> {
         .iter()
         .filter(|(_, e)| !e.evicted && e.held > 0)
         .collect();
-    by_size.sort_unstable_by(|a, b| b.1.held.cmp(&a.1.held));
+    by_size.sort_unstable_by_key(|(_, entry)| std::cmp::Reverse(entry.held));
     let mut chosen = Vec::new();
     for (id, entry) in by_size {
         if live <= limit {

@@ -37,6 +37,8 @@ pub use builder::{
 pub use decide::{Decision, RequestInfo};
 pub use handle::Server;
 pub use peer::Peer;
-pub(crate) use runtime::{Listen, Spawner, Task};
+#[cfg(feature = "tokio")]
+pub(crate) use runtime::Task;
+pub(crate) use runtime::{Listen, Spawner};
 #[cfg(feature = "rustls")]
 pub use tls::{ServerTls, ServerTlsError};

@@ -13,7 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::async_driver::{ByteStream, DriverTimer, Runtime};
+#[cfg(feature = "rustls")]
+use crate::async_driver::ByteStream;
+use crate::async_driver::{DriverTimer, Runtime};
 
 /// A boxed task, as a [`Spawner`] receives it.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

@@ -233,11 +233,10 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             match event {
                 ServerEvent::Request(request) => self.pending_request = Some(request),
                 ServerEvent::Opened(accepted) => self.on_opened(accepted.subprotocol),
-                ServerEvent::Message(message) => {
-                    if !self.closed_for_handles {
-                        state.keep_for_recv(message, self.conn.recv_capacity);
-                        self.changed = true;
-                    }
+                // Nobody can take it once every handle is gone.
+                ServerEvent::Message(message) if !self.closed_for_handles => {
+                    state.keep_for_recv(message, self.conn.recv_capacity);
+                    self.changed = true;
                 }
                 ServerEvent::Closed(close) => {
                     state.closed = Some(close);
