@@ -28,6 +28,8 @@ pub trait Rt: Sized + Send + Sync + 'static {
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
     /// Runs `future` as a task of the runtime.
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static);
+    /// Starts a resock client on this runtime.
+    fn client(&self, builder: resock::ClientBuilder) -> resock::Client;
 }
 
 /// tokio's multi-thread runtime, two workers.
@@ -58,6 +60,11 @@ impl Rt for Tokio {
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         drop(self.0.spawn(future));
     }
+
+    fn client(&self, builder: resock::ClientBuilder) -> resock::Client {
+        let _entered = self.0.enter();
+        builder.start_tokio().expect("a valid client")
+    }
 }
 
 /// smol's global executor.
@@ -81,6 +88,10 @@ impl Rt for Smol {
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         smol::spawn(future).detach();
     }
+
+    fn client(&self, builder: resock::ClientBuilder) -> resock::Client {
+        builder.start_smol().expect("a valid client")
+    }
 }
 
 /// async-std's executor.
@@ -103,6 +114,10 @@ impl Rt for AsyncStd {
 
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         drop(async_std::task::spawn(future));
+    }
+
+    fn client(&self, builder: resock::ClientBuilder) -> resock::Client {
+        builder.start_async_std().expect("a valid client")
     }
 }
 
