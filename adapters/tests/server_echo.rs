@@ -8,12 +8,17 @@ mod server_support;
 use std::sync::Arc;
 
 use resock::{Decision, ServerBuilder};
-use server_support::{Rt, connect, serve_echo};
+use std::time::Duration;
+
+use resock::ServerConfig;
+use server_support::{Rt, connect, read_until_close, serve_echo};
 use tungstenite::Message;
 
 on_server_runtimes!(
     echo_round_trip_up_to_one_mebibyte,
-    the_decision_chooses_a_subprotocol_or_rejects
+    the_decision_chooses_a_subprotocol_or_rejects,
+    dropping_the_last_handle_closes_with_1000,
+    the_server_pings_a_quiet_client,
 );
 
 fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
@@ -67,5 +72,42 @@ fn the_decision_chooses_a_subprotocol_or_rejects<R: Rt>() {
             assert_eq!(response.body().as_deref(), Some(&b"no entry"[..]));
         }
         other => panic!("expected a 403, got {:?}", other.map(|_| ())),
+    }
+}
+
+fn dropping_the_last_handle_closes_with_1000<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = rt.bind(ServerBuilder::new());
+    let (mut ws, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    let peer = rt.block_on(server.accept()).unwrap();
+    let copy = peer.clone();
+    drop(peer);
+    copy.send("one more").unwrap();
+    drop(copy);
+    let (code, messages) = read_until_close(&mut ws);
+    assert_eq!((code, messages), (Some(1000), 1), "queued messages first, then 1000");
+}
+
+fn the_server_pings_a_quiet_client<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let config = ServerConfig::default().ping_interval(Some(Duration::from_millis(100)));
+    let server = Arc::new(rt.bind(ServerBuilder::new().config(config)));
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    let start = std::time::Instant::now();
+    match ws.read().unwrap() {
+        Message::Ping(_) => {}
+        other => panic!("expected a ping, got {other:?}"),
+    }
+    assert!(start.elapsed() >= Duration::from_millis(80), "{:?}", start.elapsed());
+    // tungstenite answers on its next read or flush; the connection stays open.
+    ws.flush().unwrap();
+    ws.send(Message::text("still open")).unwrap();
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(text) => break assert_eq!(text.as_str(), "still open"),
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -18,6 +18,7 @@ on_server_runtimes!(
     past_max_connections_503_with_retry_after_promptly_and_a_freed_place_serves_again,
     past_the_per_ip_limit_429_with_retry_after,
     the_largest_holder_past_the_inbound_budget_is_closed_with_1009,
+    past_max_refusals_a_socket_is_closed_at_once_without_an_answer,
 );
 
 fn config_with(connection: impl FnOnce(Config) -> Config) -> ServerConfig {
@@ -126,4 +127,23 @@ fn the_largest_holder_past_the_inbound_budget_is_closed_with_1009<R: Rt>() {
     // The small one is untouched.
     small.send(tungstenite::Message::text("still here")).unwrap();
     assert_eq!(small.read().unwrap(), tungstenite::Message::text("still here"));
+}
+
+fn past_max_refusals_a_socket_is_closed_at_once_without_an_answer<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let builder = ServerBuilder::new().max_connections(1).max_refusals(1);
+    let server = Arc::new(rt.bind(builder));
+    let addr = server.local_addr();
+    serve_echo(&rt, Arc::clone(&server));
+    let (_held, _) = connect(addr, "/", &[]).unwrap();
+    // Refused and silent: it holds the one refusal place while the server waits for its
+    // request (up to the handshake timeout, at most 5 s).
+    let _silent = tcp(addr);
+    std::thread::sleep(Duration::from_millis(50)); // let the accept loop take it first
+    let start = Instant::now();
+    let mut flooded = tcp(addr);
+    let mut answer = Vec::new();
+    let _ = flooded.read_to_end(&mut answer); // EOF or reset: either way, at once
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    assert!(start.elapsed() < Duration::from_secs(1), "closed late: {:?}", start.elapsed());
 }
