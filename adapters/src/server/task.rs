@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use resock_core::server::{ServerClose, ServerCloseReason};
 use resock_core::{CloseCode, ConnectionError, Input, Request};
@@ -37,6 +37,15 @@ use crate::read_buf::with_read_buf;
 
 /// Rounds of work in one poll before the task yields to other tasks.
 const ROUNDS_PER_POLL: usize = 32;
+/// The longest a finished connection's last bytes and TCP close may take.
+const FINISH_WITHIN: Duration = Duration::from_secs(2);
+
+/// Where closing the stream of a finished connection stands.
+enum Finish {
+    Done,
+    Wrote,
+    Waiting,
+}
 
 /// The run loop of one connection.
 pub(crate) struct ConnTask<S, T> {
@@ -64,6 +73,8 @@ pub(crate) struct ConnTask<S, T> {
     changed: bool,
     /// Core is finished: the stream is being closed, until this instant at the latest.
     finishing: Option<Instant>,
+    /// The last `poll_transmit` (with nothing left to write) gave nothing.
+    transmit_drained: bool,
     done: bool,
 }
 
@@ -95,6 +106,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             reported: 0,
             changed: false,
             finishing: None,
+            transmit_drained: false,
             done: false,
         }
     }
@@ -138,26 +150,29 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             }
             progress |= self.drain_events(&mut state);
             self.report_budget(&state);
-            if self.finishing.is_none() && !self.io.broken && self.io.is_idle() {
-                progress |= state.core.poll_transmit(&mut self.io.out).is_some();
+            if !self.io.broken && self.io.is_idle() {
+                let took = state.core.poll_transmit(&mut self.io.out).is_some();
+                self.transmit_drained = !took;
+                progress |= took;
             }
-            if self.finishing.is_none() && state.core.is_finished() && (self.io.is_idle() || self.io.broken) {
-                let at = resock_core::saturating_later(now, self.server.close_timeout);
+            if self.finishing.is_none() && state.core.is_finished() {
+                // Core is done; its last bytes get a short while to leave, then the stream
+                // is closed (core's own timeouts have run already).
+                let at = resock_core::saturating_later(now, self.server.close_timeout.min(FINISH_WITHIN));
                 self.finishing = Some(at);
                 progress = true;
             }
-            match self.finishing {
-                Some(at) => Some(at),
-                None => state.core.poll_timeout(),
-            }
+            state.core.poll_timeout()
         };
         if let Some(at) = self.finishing {
-            self.timer_at = Some(at);
-            if self.poll_finish(cx, at) {
-                self.end();
-                return true;
-            }
-            return progress;
+            return match self.poll_finish(cx, at) {
+                Finish::Done => {
+                    self.end();
+                    true
+                }
+                Finish::Wrote => true,
+                Finish::Waiting => progress,
+            };
         }
         progress |= self.poll_write(cx);
         if !self.reads_paused {
@@ -357,21 +372,29 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         false
     }
 
-    /// Writes core's last bytes and closes the stream, until `deadline`; true when done.
-    fn poll_finish(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
+    /// Writes core's last bytes and closes the stream, until `deadline`.
+    fn poll_finish(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Finish {
         if self.io.broken {
-            return true;
+            return Finish::Done;
         }
-        self.timer.set_at(deadline);
+        if self.timer_at != Some(deadline) {
+            self.timer.set_at(deadline);
+            self.timer_at = Some(deadline);
+        }
         if self.timer.poll_fired(cx).is_ready() {
-            return true;
+            return Finish::Done;
         }
         match self.io.poll_write_out(cx) {
-            Poll::Pending => return false,
-            Poll::Ready(Err(_)) => return true,
-            Poll::Ready(Ok(_)) => {}
+            Poll::Pending => Finish::Waiting,
+            Poll::Ready(Err(_)) => Finish::Done,
+            // Written: the next round takes what core has left.
+            Poll::Ready(Ok(true)) => Finish::Wrote,
+            Poll::Ready(Ok(false)) if !self.transmit_drained => Finish::Wrote,
+            Poll::Ready(Ok(false)) => match self.io.stream.poll_close(cx) {
+                Poll::Ready(_) => Finish::Done,
+                Poll::Pending => Finish::Waiting,
+            },
         }
-        self.io.stream.poll_close(cx).is_ready()
     }
 }
 
