@@ -16,6 +16,7 @@ use tungstenite::Message;
 
 on_server_runtimes!(
     a_subscriber_that_stops_reading_is_closed_1008_and_the_others_get_everything,
+    a_subscriber_that_never_reads_again_is_let_go_within_the_close_timeout,
     shutdown_closes_every_client_with_1001,
 );
 
@@ -113,4 +114,25 @@ fn shutdown_closes_every_client_with_1001<R: Rt>() {
         std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "the listener is closed"
     );
+}
+
+fn a_subscriber_that_never_reads_again_is_let_go_within_the_close_timeout<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let config = ServerConfig::default()
+        .max_queued_messages(2)
+        .connection(Config::default().close_timeout(Duration::from_millis(300)));
+    let server = rt.bind(ServerBuilder::new().config(config));
+    let (_stuck, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    let peer = rt.block_on(server.accept()).unwrap();
+    let hub = server.broadcast();
+    let start = Instant::now();
+    let mut n = 0;
+    while hub.send(vec![1u8; 256 << 10]).dropped_slow == 0 {
+        n += 1;
+        assert!(n < 1000, "never found slow");
+    }
+    let close = rt.block_on(peer.closed());
+    assert_eq!(close.code.0, 1008, "{close}");
+    eventually("the task to end", || server.connections() == 0);
+    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
 }
