@@ -14,6 +14,8 @@ mod outbound;
 mod prepared;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
 
 pub use config::{ServerConfig, ServerConfigError};
 pub use connection::{ServerConnection, TRANSMIT_CHUNK};
