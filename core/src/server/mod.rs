@@ -10,6 +10,8 @@
 mod config;
 mod connection;
 mod event;
+#[cfg(test)]
+mod limit_tests;
 mod outbound;
 mod prepared;
 #[cfg(test)]
