@@ -240,3 +240,13 @@ fn every_reason_reads_as_one_lower_case_sentence() {
         assert!(!text.ends_with('.'), "{text}");
     }
 }
+
+#[test]
+fn the_types_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    fn shared<T: Send + Sync + 'static>() {}
+    send::<ServerConnection>();
+    shared::<PreparedMessage>();
+    shared::<ServerEvent>();
+    shared::<ServerConfig>();
+}

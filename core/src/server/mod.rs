@@ -15,6 +15,8 @@ mod limit_tests;
 mod outbound;
 mod prepared;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod timer_tests;
