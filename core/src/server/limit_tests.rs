@@ -250,3 +250,19 @@ fn the_types_cross_threads() {
     shared::<ServerEvent>();
     shared::<ServerConfig>();
 }
+
+#[test]
+fn a_prepared_message_keeps_one_buffer_for_frame_and_message() {
+    for message in [Message::text("héllo"), Message::binary(vec![4u8; 300])] {
+        let prepared = PreparedMessage::new(&message);
+        assert_eq!(prepared.message(), &message);
+        let frame = prepared.frame();
+        let payload = prepared.message().as_bytes();
+        let frame_range = frame.as_ptr() as usize..frame.as_ptr() as usize + frame.len();
+        assert!(
+            frame_range.contains(&(payload.as_ptr() as usize)),
+            "the payload lies inside the frame"
+        );
+        assert_eq!(&frame[frame.len() - payload.len()..], payload);
+    }
+}
