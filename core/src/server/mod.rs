@@ -10,10 +10,16 @@
 mod config;
 mod connection;
 mod event;
+#[cfg(test)]
+mod limit_tests;
 mod outbound;
 mod prepared;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
 
 pub use config::{ServerConfig, ServerConfigError};
 pub use connection::{ServerConnection, TRANSMIT_CHUNK};

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::frame::{OpCode, encode_frame};
-use crate::message::Message;
+use crate::message::{Message, Text};
 
 /// A [`Message`] encoded **once** as an unmasked server frame, for a broadcast: every
 /// subscriber's queue holds the same bytes (`Clone` only counts a reference).
@@ -19,7 +19,8 @@ pub struct PreparedMessage {
 
 impl PreparedMessage {
     /// Encodes `message` as one final, unmasked frame (the bytes `Connection::send` writes on a
-    /// server connection without compression).
+    /// server connection without compression). One allocation: the message kept for
+    /// compressing connections shares the frame's payload bytes.
     pub fn new(message: &Message) -> Self {
         let (opcode, payload) = match message {
             Message::Text(text) => (OpCode::Text, text.as_bytes()),
@@ -27,10 +28,13 @@ impl PreparedMessage {
         };
         let mut frame = Vec::new();
         encode_frame(&mut frame, true, opcode, payload, None);
-        PreparedMessage {
-            frame: Bytes::from(frame),
-            message: message.clone(),
-        }
+        let frame = Bytes::from(frame);
+        let body = frame.slice(frame.len() - payload.len()..);
+        let message = match message {
+            Message::Text(_) => Message::Text(Text::from_validated(body)),
+            Message::Binary(_) => Message::Binary(body),
+        };
+        PreparedMessage { frame, message }
     }
 
     /// The encoded frame: header and payload.

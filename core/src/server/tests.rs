@@ -199,3 +199,43 @@ fn poll_transmit_returns_whole_frames_about_a_chunk_at_a_time() {
     client.handle_input(now, Input::Data(&all));
     assert_eq!(client_events(&mut client).len(), 20);
 }
+
+#[test]
+fn a_request_and_a_message_fed_one_byte_at_a_time_arrive_whole() {
+    let now = Instant::now();
+    let mut server = ServerConnection::new(&quiet(), [0; 32], now);
+    for byte in REQUEST {
+        server.handle_input(now, Input::Data(std::slice::from_ref(byte)));
+    }
+    assert!(matches!(server.poll_event(), Some(ServerEvent::Request(_))));
+    server.accept(now, Some("chat"), &[]);
+    assert!(matches!(server.poll_event(), Some(ServerEvent::Opened(a)) if a.subprotocol.as_deref() == Some("chat")));
+    let frame = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+    for byte in &frame {
+        server.handle_input(now, Input::Data(std::slice::from_ref(byte)));
+    }
+    assert_eq!(events(&mut server), vec![ServerEvent::Message(Message::text("hi"))]);
+}
+
+#[test]
+fn a_bad_request_whole_or_byte_by_byte_is_answered_400_and_ends_with_the_error() {
+    let bad = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    for chunk in [bad.len(), 1] {
+        let now = Instant::now();
+        let mut server = ServerConnection::new(&quiet(), [0; 32], now);
+        for part in bad.chunks(chunk) {
+            server.handle_input(now, Input::Data(part));
+        }
+        let out = String::from_utf8(transmit(&mut server)).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+        let evs = events(&mut server);
+        assert!(
+            matches!(
+                closed(&evs).map(|c| &c.why),
+                Some(ServerCloseReason::Error(crate::ConnectionError::Handshake(_)))
+            ),
+            "{evs:?}"
+        );
+        assert!(server.is_finished());
+    }
+}
