@@ -16,8 +16,10 @@ use tungstenite::Message;
 
 on_server_runtimes!(
     echo_round_trip_up_to_one_mebibyte,
+    echo_on_the_ipv6_loopback,
     the_decision_chooses_a_subprotocol_or_rejects,
     dropping_the_last_handle_closes_with_1000,
+    dropping_the_server_closes_the_connections_nobody_accepted,
     the_server_pings_a_quiet_client,
 );
 
@@ -110,4 +112,29 @@ fn the_server_pings_a_quiet_client<R: Rt>() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+fn echo_on_the_ipv6_loopback<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = Arc::new(rt.bind_at(ServerBuilder::new(), "[::1]:0"));
+    let addr = server.local_addr();
+    assert!(addr.is_ipv6());
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(addr, "/", &[]).unwrap();
+    ws.send(Message::text("v6")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("v6"));
+}
+
+fn dropping_the_server_closes_the_connections_nobody_accepted<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = rt.bind(ServerBuilder::new());
+    let addr = server.local_addr();
+    let (mut ws, _) = connect(addr, "/", &[]).unwrap();
+    server_support::eventually("the connection to open", || server.connections() == 1);
+    drop(server);
+    assert_eq!(read_until_close(&mut ws).0, Some(1000));
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "the listener is closed"
+    );
 }

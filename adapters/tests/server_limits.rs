@@ -145,5 +145,9 @@ fn past_max_refusals_a_socket_is_closed_at_once_without_an_answer<R: Rt>() {
     let mut answer = Vec::new();
     let _ = flooded.read_to_end(&mut answer); // EOF or reset: either way, at once
     assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
-    assert!(start.elapsed() < Duration::from_secs(1), "closed late: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "closed late: {:?}",
+        start.elapsed()
+    );
 }

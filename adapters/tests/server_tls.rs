@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use resock::{ClientBuilder, Config, ServerBuilder, ServerConfig, ServerTls, TlsOptions};
 use server_support::{LIMIT, Rt, eventually, serve_echo, tcp};
 
-on_server_runtimes!(wss_echo_with_the_resock_client, a_tls_handshake_that_never_comes_is_dropped_in_time);
+on_server_runtimes!(
+    wss_echo_with_the_resock_client,
+    a_tls_handshake_that_never_comes_is_dropped_in_time
+);
 
 fn certificate() -> (String, String) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();

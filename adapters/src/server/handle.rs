@@ -20,8 +20,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// A listening WebSocket server, from [`ServerBuilder`](super::ServerBuilder)'s `bind_*`
 /// methods. Its accept loop and connections run as tasks of the runtime; this handle takes the
-/// accepted connections, broadcasts and shuts down. Dropping it stops accepting (open
-/// connections stay until they close).
+/// accepted connections, broadcasts and shuts down. Dropping it stops accepting and closes the
+/// connections [`accept`](Self::accept) had not handed out; the others stay until they close
+/// or their last [`Peer`] is dropped.
 pub struct Server {
     pub(crate) shared: Arc<ServerShared>,
     pub(crate) local_addr: SocketAddr,
@@ -34,8 +35,7 @@ impl Server {
     }
 
     /// The next connection that completed its opening handshake (the decision hook accepted
-    /// it), in order; `None` once the server stopped accepting and every accepted connection
-    /// was taken. Cancel-safe.
+    /// it), in order; `None` once the server stopped accepting (shutdown). Cancel-safe.
     pub async fn accept(&self) -> Option<Peer> {
         loop {
             let listener: EventListener = {

@@ -132,9 +132,15 @@ impl ServerShared {
         self.acceptor_wake.notify();
     }
 
-    /// Closes the accept queue: `accept` answers `None` once it is empty.
+    /// Closes the accept queue: `accept` answers `None` from now on, and the connections
+    /// nobody took lose their only handle (so they close with 1000, or 1001 in a shutdown).
     pub(crate) fn close_queue(&self) {
-        self.accepted().closed = true;
+        let unclaimed = {
+            let mut queue = self.accepted();
+            queue.closed = true;
+            std::mem::take(&mut queue.peers)
+        };
+        drop(unclaimed);
         self.accepted_changed.notify(usize::MAX);
     }
 }

@@ -23,7 +23,11 @@ pub trait Rt: Sized + Send + Sync + 'static {
     /// A runtime for one test.
     fn new() -> Self;
     /// Binds `builder` on 127.0.0.1, port chosen by the system.
-    fn bind(&self, builder: ServerBuilder) -> Server;
+    fn bind(&self, builder: ServerBuilder) -> Server {
+        self.bind_at(builder, "127.0.0.1:0")
+    }
+    /// Binds `builder` on `addr`.
+    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server;
     /// Runs `future` to its end on the test's thread, inside the runtime.
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
     /// Runs `future` as a task of the runtime.
@@ -48,9 +52,9 @@ impl Rt for Tokio {
         )
     }
 
-    fn bind(&self, builder: ServerBuilder) -> Server {
+    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
         let _entered = self.0.enter();
-        builder.bind_tokio("127.0.0.1:0").expect("bind")
+        builder.bind_tokio(addr).expect("bind")
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
@@ -77,8 +81,8 @@ impl Rt for Smol {
         Smol
     }
 
-    fn bind(&self, builder: ServerBuilder) -> Server {
-        builder.bind_smol("127.0.0.1:0").expect("bind")
+    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
+        builder.bind_smol(addr).expect("bind")
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
@@ -104,8 +108,8 @@ impl Rt for AsyncStd {
         AsyncStd
     }
 
-    fn bind(&self, builder: ServerBuilder) -> Server {
-        builder.bind_async_std("127.0.0.1:0").expect("bind")
+    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
+        builder.bind_async_std(addr).expect("bind")
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
