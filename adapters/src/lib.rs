@@ -16,6 +16,7 @@
 //! | `async-driver` | with `async` / `tokio` | the runtime-independent part of both (the driver loop, `Client`, subscriptions); selects no runtime by itself |
 //! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
+//! | `tokio`, `smol`, `async-std`, `async` | no | also the async server: `ServerBuilder` (`bind_tokio`, `bind_smol`, `bind_async_std`, `bind_async`), `Server`, `Peer`, `Broadcast`: admission with 503/429 + `Retry-After`, a shared inbound budget, fan-out that never waits, graceful shutdown |
 //!
 //! ```no_run
 //! use resock::blocking::WebSocket;
