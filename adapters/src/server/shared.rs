@@ -46,11 +46,17 @@ impl ConnState {
 
     /// Keeps a received data message for `recv`.
     pub(crate) fn keep_for_recv(&mut self, message: Message, capacity: usize) {
-        if self.inbox.len() >= capacity && !self.receiving {
-            // Nobody reads through `recv` (yet): keep the latest.
-            self.inbox.pop_front();
+        if self.inbox.len() >= capacity {
+            if !self.receiving {
+                // Nobody reads through `recv` (yet): keep the latest.
+                self.inbox.pop_front();
+            } else if !self.core.is_open() {
+                // Closing: reads go on to the end regardless of the inbox, so the newest
+                // are dropped and the inbox stays bounded.
+                return;
+            }
+            // Otherwise the read that brought it filled the inbox: reading pauses after it.
         }
-        // Otherwise the read that brought it filled the inbox: reading pauses after it.
         self.inbox.push_back(message);
     }
 }
@@ -142,5 +148,65 @@ impl ServerShared {
         };
         drop(unclaimed);
         self.accepted_changed.notify(usize::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use resock_core::Input;
+    use resock_core::server::{ServerConfig, ServerEvent};
+
+    use super::*;
+
+    fn state(open: bool) -> ConnState {
+        let now = Instant::now();
+        let mut core = ServerConnection::new(&ServerConfig::default(), [7; 32], now);
+        if open {
+            let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            core.handle_input(now, Input::Data(request.as_bytes()));
+            assert!(matches!(core.poll_event(), Some(ServerEvent::Request(_))));
+            core.accept(now, None, &[]);
+            assert!(core.is_open());
+        }
+        ConnState {
+            core,
+            inbox: VecDeque::new(),
+            receiving: false,
+            closed: None,
+            finished: false,
+        }
+    }
+
+    fn texts(state: &ConnState) -> Vec<String> {
+        state.inbox.iter().map(|m| m.as_text().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_inbox_keeps_the_latest_until_recv_then_pauses_reading_and_drops_the_newest_once_closing() {
+        let mut open = state(true);
+        for n in 0..5 {
+            open.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        assert_eq!(texts(&open), ["2", "3", "4"], "before recv: the latest");
+        assert!(!open.inbox_blocks_reading(3), "nobody called recv: reading goes on");
+        open.receiving = true;
+        assert!(open.inbox_blocks_reading(3));
+        open.keep_for_recv(Message::text("5"), 3);
+        assert_eq!(texts(&open), ["2", "3", "4", "5"], "after recv: nothing lost");
+
+        let mut closing = state(false);
+        closing.receiving = true;
+        for n in 0..5 {
+            closing.keep_for_recv(Message::text(n.to_string()), 3);
+        }
+        assert_eq!(
+            texts(&closing),
+            ["0", "1", "2"],
+            "not open: bounded, the newest dropped"
+        );
+        assert!(!closing.inbox_blocks_reading(3), "not open: reads go on to the end");
     }
 }
