@@ -15,7 +15,8 @@ use server_support::{LIMIT, Rt, eventually, serve_echo, tcp};
 
 on_server_runtimes!(
     wss_echo_with_the_resock_client,
-    a_tls_handshake_that_never_comes_is_dropped_in_time
+    a_tls_handshake_that_never_comes_is_dropped_in_time,
+    a_full_wss_server_answers_503_over_tls,
 );
 
 fn certificate() -> (String, String) {
@@ -57,4 +58,41 @@ fn a_tls_handshake_that_never_comes_is_dropped_in_time<R: Rt>() {
     assert!(start.elapsed() < LIMIT, "never dropped");
     assert!(rest.is_empty(), "no answer without TLS: {rest:?}");
     eventually("the connection to be forgotten", || server.connections() == 0);
+}
+
+fn a_full_wss_server_answers_503_over_tls<R: Rt>() {
+    use std::io::Write;
+
+    use rustls::pki_types::pem::PemObject;
+
+    let rt = Arc::new(R::new());
+    let (cert, key) = certificate();
+    let tls = ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let server = Arc::new(rt.bind(ServerBuilder::new().tls(tls).max_connections(1)));
+    let addr = server.local_addr();
+    serve_echo(&rt, Arc::clone(&server));
+    let _held = tcp(addr); // holds the one place from its accept on, TLS or not
+    eventually("the first connection to be counted", || server.connections() == 1);
+
+    let mut roots = rustls::RootCertStore::empty();
+    for der in rustls::pki_types::CertificateDer::pem_slice_iter(cert.as_bytes()) {
+        roots.add(der.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut stream = rustls::StreamOwned::new(connection, tcp(addr));
+    stream
+        .write_all(server_support::upgrade_request(addr).as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer); // until close_notify or the TCP close
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(answer.contains("\r\nRetry-After: 5\r\n"), "{answer:?}");
 }
