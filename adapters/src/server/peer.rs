@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use event_listener::EventListener;
-use resock_core::server::{ServerClose, ServerSendError};
+use resock_core::server::{PreparedMessage, ServerClose, ServerSendError};
 use resock_core::{CloseCode, CloseError, Message, Request};
 
 use super::shared::{ConnShared, ConnState, Opened};
@@ -54,6 +54,14 @@ impl Peer {
     pub fn send(&self, message: impl Into<Message>) -> Result<(), ServerSendError> {
         let message = message.into();
         let result = self.shared.lock().core.send(Instant::now(), &message);
+        self.shared.wake.notify();
+        result
+    }
+
+    /// Queues a message encoded once for many connections (see
+    /// [`Broadcast`](super::Broadcast)); never waits, and fails as [`send`](Self::send) does.
+    pub fn send_prepared(&self, message: &PreparedMessage) -> Result<(), ServerSendError> {
+        let result = self.shared.lock().core.send_prepared(Instant::now(), message);
         self.shared.wake.notify();
         result
     }
