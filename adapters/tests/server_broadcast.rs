@@ -15,6 +15,7 @@ use server_support::{LIMIT, Rt, connect, eventually, read_until_close};
 use tungstenite::Message;
 
 on_server_runtimes!(
+    a_broadcast_reaches_a_compressing_client_and_a_plain_one_alike,
     a_subscriber_that_stops_reading_is_closed_1008_and_the_others_get_everything,
     a_subscriber_that_never_reads_again_is_let_go_within_the_close_timeout,
     shutdown_closes_every_client_with_1001,
@@ -135,4 +136,35 @@ fn a_subscriber_that_never_reads_again_is_let_go_within_the_close_timeout<R: Rt>
     assert_eq!(close.code.0, 1008, "{close}");
     eventually("the task to end", || server.connections() == 0);
     assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+}
+
+fn a_broadcast_reaches_a_compressing_client_and_a_plain_one_alike<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = rt.bind(ServerBuilder::new());
+    let addr = server.local_addr();
+    // The resock client offers permessage-deflate (feature `deflate`); tungstenite does not.
+    let compressing = rt.client(resock::ClientBuilder::new(&format!("ws://{addr}/z")).unwrap());
+    let compressing_peer = rt.block_on(server.accept()).unwrap();
+    let (mut plain, _) = connect(addr, "/plain", &[]).unwrap();
+    let plain_peer = rt.block_on(server.accept()).unwrap();
+    let agreed = compressing_peer
+        .request()
+        .header("Sec-WebSocket-Extensions")
+        .is_some_and(|offer| offer.contains("permessage-deflate"));
+    assert_eq!(agreed, cfg!(feature = "deflate"));
+    assert!(plain_peer.request().header("Sec-WebSocket-Extensions").is_none());
+
+    let text = "tick ".repeat(1000);
+    let report = server.broadcast().send(text.as_str());
+    assert_eq!((report.delivered, report.dropped_slow, report.skipped), (2, 0, 0));
+    let prepared = resock::PreparedMessage::new(&resock::Message::text("to one"));
+    plain_peer.send_prepared(&prepared).unwrap();
+    compressing_peer.send_prepared(&prepared).unwrap();
+
+    assert_eq!(plain.read().unwrap(), Message::text(text.clone()));
+    assert_eq!(plain.read().unwrap(), Message::text("to one"));
+    rt.block_on(async {
+        assert_eq!(compressing.recv().await.unwrap().as_text(), Some(text.as_str()));
+        assert_eq!(compressing.recv().await.unwrap().as_text(), Some("to one"));
+    });
 }
