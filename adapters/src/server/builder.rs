@@ -282,3 +282,56 @@ impl std::fmt::Debug for ServerBuilder {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn a_zero_bound_is_refused_with_the_setting_name() {
+        assert!(ServerBuilder::new().validate().is_ok(), "the defaults work");
+        let cases = [
+            (ServerBuilder::new().max_connections(0), "max_connections"),
+            (ServerBuilder::new().max_connections_per_ip(0), "max_connections_per_ip"),
+            (ServerBuilder::new().inbound_budget(0), "inbound_budget"),
+            (ServerBuilder::new().recv_capacity(0), "recv_capacity"),
+            (
+                ServerBuilder::new().config(ServerConfig::default().max_queued_messages(0)),
+                "max_queued_messages",
+            ),
+        ];
+        for (builder, setting) in cases {
+            let error = builder.validate().unwrap_err();
+            assert_eq!(error.setting, setting, "{error}");
+        }
+    }
+
+    proptest! {
+        /// Any combination of the server's own bounds is accepted exactly when none is zero,
+        /// and `max_refusals` 0 (answer no refusal, close at once) and any `retry_after` are
+        /// always fine.
+        #[test]
+        fn bounds_are_valid_exactly_when_none_is_zero(
+            max_connections in prop_oneof![Just(0usize), 1usize..100, Just(usize::MAX)],
+            max_per_ip in proptest::option::of(prop_oneof![Just(0usize), 1usize..100, Just(usize::MAX)]),
+            max_refusals in prop_oneof![Just(0usize), Just(usize::MAX)],
+            budget in prop_oneof![Just(0usize), 1usize..100, Just(usize::MAX)],
+            recv in prop_oneof![Just(0usize), 1usize..100, Just(usize::MAX)],
+            retry_secs in prop_oneof![Just(0u64), Just(u64::MAX)],
+        ) {
+            let mut builder = ServerBuilder::new()
+                .max_connections(max_connections)
+                .max_refusals(max_refusals)
+                .inbound_budget(budget)
+                .recv_capacity(recv)
+                .retry_after(Duration::from_secs(retry_secs));
+            if let Some(max) = max_per_ip {
+                builder = builder.max_connections_per_ip(max);
+            }
+            let valid = max_connections > 0 && max_per_ip != Some(0) && budget > 0 && recv > 0;
+            prop_assert_eq!(builder.validate().is_ok(), valid);
+        }
+    }
+}

@@ -117,3 +117,32 @@ mod tests {
         assert!(text.contains(&format!("\r\nRetry-After: {}\r\n", u64::MAX)), "{text}");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any `Retry-After` setting, zero and `Duration::MAX` included, is written as whole
+        /// seconds rounded up, at least 1, without a panic.
+        #[test]
+        fn retry_after_is_whole_seconds_rounded_up_at_least_one(
+            secs in prop_oneof![Just(0u64), 0u64..100_000, Just(u64::MAX)],
+            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        ) {
+            let retry_after = Duration::new(secs, nanos);
+            let answer = RefusalAnswer { retry_after, read_within: Duration::MAX, limits: HandshakeLimits::default() };
+            let text = String::from_utf8(answer.response(Refusal::Full)).unwrap();
+            let value: u64 = text
+                .split("\r\n")
+                .find_map(|line| line.strip_prefix("Retry-After: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let expected = secs.saturating_add(u64::from(nanos > 0)).max(1);
+            prop_assert_eq!(value, expected);
+        }
+    }
+}
