@@ -68,6 +68,19 @@ fn the_decision_chooses_a_subprotocol_or_rejects<R: Rt>() {
     peer.send("to the client").unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("to the client"));
 
+    // The hook answers "none", which this client did not offer: left out of the 101
+    // (tungstenite would refuse that answer, so the client is raw).
+    let request =
+        server_support::upgrade_request(addr).replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n");
+    let (_raw, head) = server_support::raw_exchange(addr, request.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head:?}");
+    assert!(
+        !head.to_ascii_lowercase().contains("sec-websocket-protocol"),
+        "{head:?}"
+    );
+    let peer = rt.block_on(server.accept()).expect("the accepted connection");
+    assert_eq!(peer.subprotocol(), None);
+
     match connect(addr, "/forbidden", &[]) {
         Err(tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);

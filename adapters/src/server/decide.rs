@@ -92,9 +92,10 @@ impl Decision {
         }
     }
 
-    /// Accept choosing `name`, which should be one of the client's
-    /// [`subprotocols`](RequestInfo::subprotocols) (a client refuses any other). No effect on
-    /// a rejection.
+    /// Accept choosing `name`, one of the client's
+    /// [`subprotocols`](RequestInfo::subprotocols); a name the client did not offer is left
+    /// out of the answer (the connection opens without a subprotocol). No effect on a
+    /// rejection.
     pub fn subprotocol(mut self, name: impl Into<String>) -> Self {
         if let Verdict::Accept { subprotocol } = &mut self.verdict {
             *subprotocol = Some(name.into());

@@ -268,6 +268,8 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         let Some(request) = self.accepted_request.take() else {
             return;
         };
+        // The handshake writes only an offered subprotocol; say the same to the handles.
+        let subprotocol = subprotocol.filter(|chosen| request.subprotocols.contains(chosen));
         let opened = Arc::new(Opened { request, subprotocol });
         let peer = Peer::new(Arc::clone(&self.conn), opened);
         self.handed_out = true;
