@@ -26,8 +26,8 @@ pub struct ServerConfig {
     /// No data message either way for this long closes the connection with 1000 "idle
     /// timeout". `None` never closes an idle connection. Default: 300 s.
     pub idle_timeout: Option<Duration>,
-    /// A ping goes out after this long without any bytes from the client (a frame or part of one). `None` sends no pings
-    /// (and then no pong deadline runs). Default: 30 s.
+    /// A ping goes out after this long without any bytes from the client (a frame or part of
+    /// one). `None` sends no pings (and then no pong deadline runs). Default: 30 s.
     pub ping_interval: Option<Duration>,
     /// The peer is failed (close 1011 "pong timeout", no wait for its reply) when nothing at
     /// all arrived within this long after the oldest unanswered ping. `Duration::MAX` never
