@@ -301,3 +301,23 @@ fn inbound_buffered_counts_inflated_bytes() {
     );
     assert_eq!(server.inbound_buffered(), 0);
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn a_deflate_connection_drains_its_queue_compressed_before_the_close_frame() {
+    let now = Instant::now();
+    let config = ServerConfig::default().idle_timeout(None).ping_interval(None);
+    let (mut client, mut server) = open_pair(&config, now);
+    let one = Message::text("first ".repeat(100));
+    let two = Message::binary(vec![5u8; 4000]);
+    server.send(now, &one).unwrap();
+    server.send(now, &two).unwrap();
+    server.going_away(now);
+    let out = transmit(&mut server);
+    assert!(out.len() < 1000, "compressed: {} bytes", out.len());
+    client.handle_input(now, Input::Data(&out));
+    let got = client_events(&mut client);
+    assert_eq!(got[0], Event::Message(one));
+    assert_eq!(got[1], Event::Message(two));
+    assert!(matches!(&got[2], Event::CloseReceived { code, .. } if *code == CloseCode::GOING_AWAY));
+}
