@@ -13,7 +13,7 @@ use crate::session::ConfigError;
 /// | `connection` | [`Config::default`] with 1 MiB frames and messages | a client pinning memory with huge messages |
 /// | `connection.handshake_timeout` | 10 s | slowloris requests (answered 408) and undecided requests (503) |
 /// | `idle_timeout` | 300 s | connections where no data message moves either way |
-/// | `ping_interval` / `pong_timeout` | 30 s / 10 s | dead peers: failed within interval + timeout of their last frame |
+/// | `ping_interval` / `pong_timeout` | 30 s / 10 s | dead peers: failed within interval + timeout of the last bytes they sent |
 /// | `max_queued_messages` / `max_queued_bytes` | 1024 / 4 MiB | a client that stops reading (closed 1008 "slow consumer") |
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -26,8 +26,8 @@ pub struct ServerConfig {
     /// No data message either way for this long closes the connection with 1000 "idle
     /// timeout". `None` never closes an idle connection. Default: 300 s.
     pub idle_timeout: Option<Duration>,
-    /// A ping goes out after this long without any frame from the peer. `None` sends no pings
-    /// (and then no pong deadline runs). Default: 30 s.
+    /// A ping goes out after this long without any bytes from the client (a frame or part of
+    /// one). `None` sends no pings (and then no pong deadline runs). Default: 30 s.
     pub ping_interval: Option<Duration>,
     /// The peer is failed (close 1011 "pong timeout", no wait for its reply) when nothing at
     /// all arrived within this long after the oldest unanswered ping. `Duration::MAX` never

@@ -72,7 +72,6 @@ pub struct ServerConnection {
     closing: Option<LocalClose>,
     /// The latest `now` given to any call.
     now: Instant,
-    closed: bool,
 }
 
 impl ServerConnection {
@@ -96,7 +95,6 @@ impl ServerConnection {
             last_activity: now,
             closing: None,
             now,
-            closed: false,
         }
     }
 
@@ -381,7 +379,6 @@ impl ServerConnection {
                     return Some(ServerEvent::Message(message));
                 }
                 Event::Closed(info) => {
-                    self.closed = true;
                     self.heartbeat.stop();
                     self.queue.clear();
                     return Some(ServerEvent::Closed(self.server_close(info)));

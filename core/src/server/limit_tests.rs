@@ -266,3 +266,58 @@ fn a_prepared_message_keeps_one_buffer_for_frame_and_message() {
         assert_eq!(&frame[frame.len() - payload.len()..], payload);
     }
 }
+
+/// A compressed message in progress holds its inflated bytes; they count, and are let go
+/// when the message is delivered.
+#[cfg(feature = "deflate")]
+#[test]
+fn inbound_buffered_counts_inflated_bytes() {
+    use crate::extension::compress::Compressor;
+    use crate::frame::{apply_mask, encode_frame, write_compressed_header};
+
+    let now = Instant::now();
+    let config = ServerConfig::default().idle_timeout(None).ping_interval(None);
+    let (_client, mut server) = open_pair(&config, now);
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut body = Vec::new();
+    Compressor::new(6, 15, false).compress(&payload, &mut body);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let key = [9, 8, 7, 6];
+    let mut frame = Vec::new();
+    write_compressed_header(&mut frame, false, OpCode::Binary, first.len(), Some(key));
+    let start = frame.len();
+    frame.extend_from_slice(first);
+    apply_mask(&mut frame[start..], key);
+    server.handle_input(now, Input::Data(&frame));
+    assert_eq!(events(&mut server), vec![]);
+    let held = server.inbound_buffered();
+    assert!(held > first.len() * 4, "inflated bytes are counted: {held}");
+    let mut last = Vec::new();
+    encode_frame(&mut last, true, OpCode::Continuation, rest, Some(key));
+    server.handle_input(now, Input::Data(&last));
+    assert_eq!(
+        events(&mut server),
+        vec![ServerEvent::Message(Message::binary(payload))]
+    );
+    assert_eq!(server.inbound_buffered(), 0);
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn a_deflate_connection_drains_its_queue_compressed_before_the_close_frame() {
+    let now = Instant::now();
+    let config = ServerConfig::default().idle_timeout(None).ping_interval(None);
+    let (mut client, mut server) = open_pair(&config, now);
+    let one = Message::text("first ".repeat(100));
+    let two = Message::binary(vec![5u8; 4000]);
+    server.send(now, &one).unwrap();
+    server.send(now, &two).unwrap();
+    server.going_away(now);
+    let out = transmit(&mut server);
+    assert!(out.len() < 1000, "compressed: {} bytes", out.len());
+    client.handle_input(now, Input::Data(&out));
+    let got = client_events(&mut client);
+    assert_eq!(got[0], Event::Message(one));
+    assert_eq!(got[1], Event::Message(two));
+    assert!(matches!(&got[2], Event::CloseReceived { code, .. } if *code == CloseCode::GOING_AWAY));
+}

@@ -243,4 +243,107 @@ proptest! {
             }
         }
     }
+
+    /// The idle close comes exactly `idle_timeout` after the last data message either way,
+    /// and never when that is past `Instant`'s range; pings (here off) play no part.
+    #[test]
+    fn an_idle_connection_is_closed_exactly_at_the_idle_timeout(
+        idle in duration(),
+        activity in proptest::collection::vec((any::<bool>(), 0u32..8), 0..5),
+    ) {
+        let start = Instant::now();
+        let config = quiet().idle_timeout(Some(idle));
+        let (_client, mut server) = open_pair(&config, start);
+        let mut now = start;
+        let mut last = start;
+        let mut finished_at = None;
+        for (from_client, eighths) in activity {
+            let gap = idle.as_nanos().saturating_mul(u128::from(eighths)) / 8;
+            let Some(target) = u64::try_from(gap).ok().and_then(|g| now.checked_add(Duration::from_nanos(g))) else {
+                break;
+            };
+            // Each gap is shorter than the idle timeout: the connection stays open.
+            prop_assert!(drive_until(&mut server, &mut now, target, 100, &mut finished_at)?);
+            prop_assert!(server.is_open());
+            if from_client {
+                server.handle_input(target, Input::Data(&client_frame()));
+                prop_assert_eq!(server.poll_event(), Some(ServerEvent::Message(Message::text("x"))));
+            } else {
+                server.send(target, &Message::text("y")).unwrap();
+                let _ = super::tests::transmit(&mut server);
+            }
+            last = target;
+        }
+        let mut closed_at = None;
+        let horizon = last.checked_add(idle).unwrap_or_else(|| now.checked_add(Duration::from_secs(1 << 30)).unwrap_or(now));
+        let mut steps = 0;
+        while let Some(deadline) = server.poll_timeout() {
+            if deadline > horizon || steps > 100 {
+                break;
+            }
+            prop_assert!(deadline >= now);
+            now = deadline;
+            server.handle_timeout(now);
+            if !server.is_open() && closed_at.is_none() {
+                closed_at = Some(now);
+            }
+            steps += 1;
+        }
+        prop_assert_eq!(closed_at, last.checked_add(idle));
+    }
+
+    /// The handshake deadline: 408 for an incomplete request, 503 for an undecided one,
+    /// exactly at the timeout, never for one past `Instant`'s range.
+    #[test]
+    fn the_handshake_deadline_answers_408_or_503_exactly_on_time(
+        timeout in any_duration(),
+        complete in any::<bool>(),
+    ) {
+        let start = Instant::now();
+        let config = quiet().connection(quiet().connection.handshake_timeout(timeout));
+        let mut server = ServerConnection::new(&config, [3; 32], start);
+        let request = if complete { REQUEST } else { &REQUEST[..REQUEST.len() - 2] };
+        server.handle_input(start, Input::Data(request));
+        while server.poll_event().is_some() {}
+        prop_assert_eq!(server.poll_timeout(), start.checked_add(timeout));
+        if let Some(deadline) = server.poll_timeout() {
+            if let Some(before) = deadline.checked_sub(Duration::from_nanos(1)).filter(|b| *b >= start) {
+                server.handle_timeout(before);
+                prop_assert!(!server.is_finished());
+            }
+            server.handle_timeout(deadline);
+            prop_assert!(server.is_finished());
+            let out = super::tests::transmit(&mut server);
+            let status: &[u8] = if complete { b"HTTP/1.1 503 " } else { b"HTTP/1.1 408 " };
+            prop_assert!(out.starts_with(status));
+            let why = if complete { ServerCloseReason::DecisionTimeout } else { ServerCloseReason::HandshakeTimeout };
+            let closed = std::iter::from_fn(|| server.poll_event()).find_map(|e| match e {
+                ServerEvent::Closed(c) => Some(c.why),
+                _ => None,
+            });
+            prop_assert_eq!(closed, Some(why));
+        }
+    }
+
+    /// A close the client never answers (and a queue it never takes) ends exactly at the
+    /// close timeout after the close was asked for; never when that is past the range.
+    #[test]
+    fn an_unanswered_close_ends_exactly_at_the_close_timeout(
+        timeout in any_duration(),
+        queued in 0usize..3,
+    ) {
+        let start = Instant::now();
+        let config = quiet().connection(quiet().connection.close_timeout(timeout));
+        let (_client, mut server) = open_pair(&config, start);
+        for _ in 0..queued {
+            server.send(start, &Message::text("q")).unwrap();
+        }
+        server.going_away(start);
+        prop_assert_eq!(server.poll_timeout(), start.checked_add(timeout));
+        if let Some(deadline) = server.poll_timeout() {
+            server.handle_timeout(deadline);
+            prop_assert!(server.is_finished());
+            prop_assert_eq!(server.queued(), (0, 0));
+        }
+    }
 }

@@ -234,3 +234,60 @@ fn an_unanswered_close_ends_at_the_close_timeout() {
     let evs = events(&mut server);
     assert_eq!(closed(&evs).map(|c| &c.why), Some(&ServerCloseReason::Local));
 }
+
+#[test]
+fn pings_and_pongs_do_not_keep_an_idle_connection_open() {
+    let start = Instant::now();
+    let config = heartbeat(30, 10).idle_timeout(Some(Duration::from_secs(100)));
+    let (mut client, mut server) = open_pair(&config, start);
+    let mut now = start;
+    while server.is_open() {
+        now = server.poll_timeout().unwrap();
+        server.handle_timeout(now);
+        if !server.is_open() {
+            break;
+        }
+        // The client answers every ping at once.
+        client.handle_input(now, Input::Data(&transmit(&mut server)));
+        while client.poll_event().is_some() {}
+        let mut pong = Vec::new();
+        while client.poll_transmit(&mut pong).is_some() {}
+        server.handle_input(now, Input::Data(&pong));
+        assert_eq!(events(&mut server), vec![]);
+    }
+    assert_eq!(now, start + Duration::from_secs(100));
+    client.handle_input(now, Input::Data(&transmit(&mut server)));
+    let got: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, Event::CloseReceived { reason, .. } if reason == "idle timeout"))
+    );
+}
+
+#[test]
+fn going_away_answers_an_undecided_request_503() {
+    let start = Instant::now();
+    let mut server = ServerConnection::new(&quiet(), [0; 32], start);
+    server.handle_input(start, Input::Data(REQUEST));
+    assert!(matches!(server.poll_event(), Some(ServerEvent::Request(_))));
+    server.going_away(start);
+    let out = String::from_utf8(transmit(&mut server)).unwrap();
+    assert!(out.starts_with("HTTP/1.1 503 "), "{out}");
+    let evs = events(&mut server);
+    assert_eq!(closed(&evs).map(|c| &c.why), Some(&ServerCloseReason::GoingAway));
+}
+
+#[test]
+fn close_before_accept_ends_without_an_answer() {
+    let start = Instant::now();
+    let mut server = ServerConnection::new(&quiet(), [0; 32], start);
+    server.handle_input(start, Input::Data(&REQUEST[..10]));
+    server.close(start, CloseCode::NORMAL, "").unwrap();
+    assert!(transmit(&mut server).is_empty());
+    let evs = events(&mut server);
+    assert_eq!(closed(&evs).map(|c| &c.why), Some(&ServerCloseReason::Local));
+    assert_eq!(
+        server.close(start, CloseCode::NORMAL, ""),
+        Err(crate::CloseError::AlreadyClosing)
+    );
+}
