@@ -33,7 +33,9 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 pub const DEFAULT_SERVER_RECV_CAPACITY: usize = 256;
 
 /// Everything needed to start a server; `bind_tokio`, `bind_smol`, `bind_async_std` or
-/// `bind_async` (by feature) starts it.
+/// `bind_async` (by feature) starts it. Their address is resolved as
+/// `std::net::TcpListener::bind` resolves it (a name is looked up, blocking, once); the first
+/// address that binds is used.
 ///
 /// ```no_run
 /// # #[cfg(feature = "tokio")]
