@@ -72,15 +72,74 @@ pub struct ServeArgs {
     /// One JSON object per line on stdout for every event.
     #[arg(long)]
     pub json_events: bool,
-    /// Largest message accepted from a client, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_message: Option<usize>,
-    /// Accept no compression (permessage-deflate is accepted when a client offers it).
-    #[arg(long)]
-    pub no_compress: bool,
-    /// No status lines on stderr.
+    /// No status lines on stderr (the listening line is always printed).
     #[arg(short, long)]
     pub quiet: bool,
+    /// The runtime the server runs on (smol, async-std or tokio).
+    #[arg(long, value_enum, default_value_t = Runtime::Smol)]
+    pub runtime: Runtime,
+
+    /// Largest message accepted from a client, in bytes [default: 1 MiB].
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_message: Option<usize>,
+    /// Most connections at once, handshakes included; past it a client is answered 503 with
+    /// Retry-After [default: 10000].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_connections: Option<usize>,
+    /// Most connections at once from one IP address; past it 429 with Retry-After [default:
+    /// no limit].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Bytes all connections together may hold for unfinished incoming messages; past it the
+    /// largest holders are closed with 1009 [default: 256 MiB].
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub inbound_budget: Option<usize>,
+    /// Most messages waiting to be written to one client; one more closes it with 1008 (slow
+    /// consumer) [default: 1024].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_queued_messages: Option<usize>,
+    /// Most bytes waiting to be written to one client; past it the client is closed with 1008
+    /// (slow consumer) [default: 4 MiB].
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_queued_bytes: Option<usize>,
+
+    /// Time allowed for the opening request (408 past it), in ms [default: 10000].
+    #[arg(long, value_name = "MS", help_heading = "Timing")]
+    pub handshake_timeout: Option<u64>,
+    /// Close a connection with 1000 when no message moved either way for this long, in ms; 0
+    /// keeps idle connections [default: 300000].
+    #[arg(long, value_name = "MS", help_heading = "Timing")]
+    pub idle_timeout: Option<u64>,
+    /// Ping a client after this long without a byte from it, in ms; 0 sends no pings
+    /// [default: 30000].
+    #[arg(long, value_name = "MS", help_heading = "Timing")]
+    pub ping_interval: Option<u64>,
+    /// Close a client (1011) that sent nothing within this long after a ping, in ms
+    /// [default: 10000].
+    #[arg(long, value_name = "MS", help_heading = "Timing")]
+    pub pong_timeout: Option<u64>,
+    /// Time allowed for a close handshake, also on shutdown (SIGINT, SIGTERM), in ms
+    /// [default: 10000].
+    #[arg(long, value_name = "MS", help_heading = "Timing")]
+    pub close_timeout: Option<u64>,
+
+    /// Accept only requests whose Origin header is one of these (repeatable); others, and
+    /// requests without an Origin, are answered 403. Without it any origin is accepted.
+    #[arg(long = "origin", value_name = "ORIGIN", help_heading = "Handshake")]
+    pub origins: Vec<String>,
+    /// A subprotocol the server speaks (repeatable); the first of the client's offers that is
+    /// in this list is chosen. Without it no subprotocol is ever chosen.
+    #[arg(long = "subprotocol", value_name = "NAME", help_heading = "Handshake")]
+    pub subprotocols: Vec<String>,
+    /// Accept no compression (permessage-deflate is accepted when a client offers it).
+    #[arg(long, help_heading = "Handshake")]
+    pub no_compress: bool,
+    /// Serve wss://: the certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,12 @@
-//! The async runtimes the client and the demo run on (`--runtime smol`, `async-std` or
+//! The async runtimes the client, the server and the demo run on (`--runtime smol`, `async-std` or
 //! `tokio`): where the driver task is spawned, how the main thread waits, and whose timers the
 //! report loop sleeps on. Each mode uses only its own runtime: tokio's needs no async-io thread.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use resock::{Client, ClientBuilder, Subscription};
+use resock::{Client, ClientBuilder, Server, ServerBuilder, ServerError, Subscription};
 
 use crate::args::Runtime;
 
@@ -70,6 +71,28 @@ impl Executor {
         }
     }
 
+    /// Binds `builder`'s server on `addr`, its tasks on this runtime. Tokio's must be called
+    /// from a future run by [`block_on`](Self::block_on) (it binds in that runtime's context).
+    pub fn bind(&self, builder: ServerBuilder, addr: SocketAddr) -> Result<Server, ServerError> {
+        match self {
+            Executor::Smol => builder.bind_smol(addr),
+            Executor::AsyncStd => builder.bind_async_std(addr),
+            Executor::Tokio(runtime) => {
+                let _entered = runtime.enter();
+                builder.bind_tokio(addr)
+            }
+        }
+    }
+
+    /// A cloneable handle that starts tasks on this runtime.
+    pub fn spawner(&self) -> Spawner {
+        match self {
+            Executor::Smol => Spawner::Smol,
+            Executor::AsyncStd => Spawner::AsyncStd,
+            Executor::Tokio(runtime) => Spawner::Tokio(runtime.handle().clone()),
+        }
+    }
+
     /// Runs `future` to its end on the calling thread.
     pub fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         match self {
@@ -87,6 +110,25 @@ impl Executor {
             Executor::Smol | Executor::AsyncStd => {
                 async_io::Timer::after(duration).await;
             }
+        }
+    }
+}
+
+/// Starts detached tasks on one runtime (from [`Executor::spawner`]).
+#[derive(Clone)]
+pub enum Spawner {
+    Smol,
+    AsyncStd,
+    Tokio(tokio::runtime::Handle),
+}
+
+impl Spawner {
+    /// Starts `task`; it runs to its end or until the runtime goes away.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        match self {
+            Spawner::Smol => smol::spawn(task).detach(),
+            Spawner::AsyncStd => drop(async_std::task::spawn(task)),
+            Spawner::Tokio(handle) => drop(handle.spawn(task)),
         }
     }
 }

@@ -14,9 +14,11 @@ mod executor;
 mod input;
 mod jsonl;
 mod printer;
+mod relay;
 mod report;
 mod serve;
 mod server;
+mod signals;
 mod term;
 
 use std::process::ExitCode;

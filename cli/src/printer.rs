@@ -4,9 +4,9 @@
 //! and reported by one `{"event":"skipped","lines":N}` line as soon as the queue has room again.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crate::jsonl::json_line;
@@ -16,9 +16,10 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 
 /// The sending side; cheap to share between connections.
 pub struct Printer {
-    queue: Option<SyncSender<String>>,
+    /// `None` once [`finish`](Printer::finish)ed.
+    queue: Mutex<Option<SyncSender<String>>>,
     skipped: Arc<AtomicU64>,
-    writer: Option<JoinHandle<()>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Printer {
@@ -35,15 +36,22 @@ impl Printer {
             .spawn(move || write_lines(lines, out))
             .ok();
         Printer {
-            queue: Some(queue),
+            queue: Mutex::new(Some(queue)),
             skipped: Arc::new(AtomicU64::new(0)),
-            writer,
+            writer: Mutex::new(writer),
         }
     }
 
-    /// Queues `line`, or counts it as skipped when the queue is full. Never blocks.
+    /// A printer writing to stderr.
+    pub fn stderr(capacity: usize) -> Self {
+        Self::new(capacity, std::io::stderr())
+    }
+
+    /// Queues `line`, or counts it as skipped when the queue is full. Never blocks (the lock
+    /// is held only for a `try_send`).
     pub fn print(&self, line: String) {
-        let Some(queue) = &self.queue else { return };
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = queue.as_ref() else { return };
         let skipped = self.skipped.load(Ordering::Relaxed);
         if skipped > 0 {
             let notice = json_line!("event": "skipped", "lines": skipped);
@@ -69,16 +77,18 @@ impl Printer {
     }
 
     /// Writes what is queued (and a last `skipped` line if some were) and stops the writer;
-    /// dropping the printer does this.
-    fn shutdown(&mut self) {
-        if let Some(queue) = self.queue.take() {
+    /// later lines are dropped. Dropping the printer does this too.
+    pub fn finish(&self) {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(queue) = queue {
             let skipped = self.skipped.swap(0, Ordering::Relaxed);
             if skipped > 0 {
                 // At the end the writer may take its time: this one line is worth waiting for.
                 let _ = queue.send(json_line!("event": "skipped", "lines": skipped));
             }
         }
-        if let Some(writer) = self.writer.take() {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(writer) = writer {
             let _ = writer.join();
         }
     }
@@ -86,7 +96,7 @@ impl Printer {
 
 impl Drop for Printer {
     fn drop(&mut self) {
-        self.shutdown();
+        self.finish();
     }
 }
 

@@ -196,13 +196,14 @@ impl Proc {
         self.wait_exit_within(LIMIT)
     }
 
-    /// The port of a `resock serve` from its `listening on ws://ADDR` line.
+    /// The port of a `resock serve` from its `listening on ws://ADDR` (or `wss://`) line.
     pub fn wait_listening(&self) -> u16 {
         let text = self.wait_stderr("the listening line", |t| {
-            t.contains("listening on ws://") && t.contains('\n')
+            t.split_inclusive('\n')
+                .any(|l| l.starts_with("listening on ") && l.ends_with('\n'))
         });
-        let line = text.lines().find(|l| l.contains("listening on ws://")).unwrap();
-        let addr = line.split("ws://").nth(1).unwrap().split_whitespace().next().unwrap();
+        let line = text.lines().find(|l| l.starts_with("listening on ")).unwrap();
+        let addr = line.split("://").nth(1).unwrap().split_whitespace().next().unwrap();
         addr.rsplit(':').next().unwrap().parse().expect("a port")
     }
 }

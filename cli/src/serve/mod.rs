@@ -1,0 +1,114 @@
+//! `resock serve [ADDR]`: an echo (or broadcast) server on resock's async server, with its
+//! limits as flags; SIGINT or SIGTERM closes every connection with 1001, waits for the close
+//! handshakes (at most the close timeout), prints a summary and exits 0.
+
+mod events;
+mod settings;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::args::{Runtime, ServeArgs};
+use crate::executor::Executor;
+use crate::jsonl::json_line;
+use crate::printer::{self, Printer};
+use crate::relay::{Mode, Relay};
+use crate::signals::StopSignals;
+use crate::term::{Paint, Style};
+
+use events::Events;
+
+/// The exit status of a usage error, as clap uses it.
+const USAGE: u8 = 2;
+/// How long the connection tasks are given, after the shutdown, to report their end.
+const REPORT_WITHIN: Duration = Duration::from_millis(500);
+
+pub fn run(args: &ServeArgs) -> ExitCode {
+    let paint = Paint::stderr();
+    let error = |message: &str| eprintln!("{} {message}", paint.paint(Style::Red, "resock: error:"));
+    if args.runtime == Runtime::Blocking {
+        error("serve runs on smol, async-std or tokio (--runtime blocking is for `resock URL`)");
+        return ExitCode::from(USAGE);
+    }
+    let events = Arc::new(Events {
+        json: args
+            .json_events
+            .then(|| Arc::new(Printer::stdout(printer::DEFAULT_CAPACITY))),
+        status: (!args.quiet).then(|| Arc::new(Printer::stderr(printer::DEFAULT_CAPACITY))),
+        paint,
+    });
+    let refusals = Arc::clone(&events);
+    let builder = match settings::builder(args, Arc::new(move |request, status| refusals.refused(request, status))) {
+        Ok(builder) => builder,
+        Err(message) => {
+            error(&message);
+            return ExitCode::from(USAGE);
+        }
+    };
+    let executor = match Executor::new(args.runtime) {
+        Ok(executor) => executor,
+        Err(message) => {
+            error(&message);
+            return ExitCode::FAILURE;
+        }
+    };
+    // Caught from before the listening line on: a signal right after it is a shutdown.
+    let signals = match StopSignals::new() {
+        Ok(signals) => signals,
+        Err(e) => {
+            error(&format!("cannot catch SIGINT and SIGTERM: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = executor.block_on(serve(&executor, builder, args, &events, signals));
+    // Connection tasks may outlive this on the runtime: write what is queued now.
+    for printer in [&events.json, &events.status].into_iter().flatten() {
+        printer.finish();
+    }
+    code
+}
+
+async fn serve(
+    executor: &Executor,
+    builder: resock::ServerBuilder,
+    args: &ServeArgs,
+    events: &Arc<Events>,
+    mut signals: StopSignals,
+) -> ExitCode {
+    let server = match executor.bind(builder, args.addr) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "{} cannot listen on {}: {e}",
+                events.paint.paint(Style::Red, "resock: error:"),
+                args.addr
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr();
+    let (mode, mode_name) = match args.broadcast {
+        true => (Mode::Broadcast, "broadcast"),
+        false => (Mode::Echo, "echo"),
+    };
+    let scheme = if args.tls_cert.is_some() { "wss" } else { "ws" };
+    if let Some(json) = &events.json {
+        json.print(json_line!(
+            "event": "listening",
+            "addr": addr.to_string(),
+            "port": addr.port(),
+            "mode": mode_name,
+            "scheme": scheme,
+            "runtime": executor.name(),
+        ));
+    }
+    // Always printed (even with --quiet): scripts read the port from it.
+    eprintln!("listening on {scheme}://{addr} ({mode_name}, {})", executor.name());
+    let relay = Relay::start(server, executor.spawner(), mode, None, Arc::clone(events) as _);
+    let counts = relay.counts_handle();
+    let signal = signals.next().await;
+    let stopped = relay.shutdown(executor, REPORT_WITHIN).await;
+    events.stopped(signal, stopped, &counts, addr);
+    ExitCode::SUCCESS
+}
