@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use futures_lite::future;
 use resock::core::session::{HeartbeatConfig, ReconnectPolicy, SessionEvent, SessionState};
 use resock::core::typed::{JsonEnvelope, Router};
-use resock::{Client, ClientBuilder, CloseCode, Config, Message, Subscription};
+use resock::{Client, ClientBuilder, CloseCode, Decision, Message, Peer, ServerBuilder, ServerClose, Subscription};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Runtime;
 use crate::executor::Executor;
+use crate::relay::{Mode, Observer, Relay};
 use crate::report::{describe, seconds};
-use crate::server::{Observer, Server, ServerEvent, ServerOptions};
 use crate::term::{Paint, Style};
 
 const PING_INTERVAL: Duration = Duration::from_millis(200);
@@ -30,6 +30,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 const OUTAGE: Duration = Duration::from_millis(1100);
 /// Bound of every wait in the script, so a broken build fails instead of hanging.
 const STEP_LIMIT: Duration = Duration::from_secs(5);
+/// How long a stopped server's connection tasks may take to finish after the close.
+const SERVER_REPORT: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Chat {
@@ -128,7 +130,12 @@ async fn demo(executor: &Executor) -> Result<(), String> {
     out.section("connect and chat in typed JSON");
 
     let connections = Arc::new(AtomicU64::new(0));
-    let server = start_server("127.0.0.1:0".parse().expect("a socket address"), &out, &connections)?;
+    let server = start_server(
+        executor,
+        "127.0.0.1:0".parse().expect("a socket address"),
+        &out,
+        &connections,
+    )?;
     let addr = server.local_addr();
     let url = format!("ws://{addr}/chat");
     out.line(
@@ -169,11 +176,14 @@ async fn demo(executor: &Executor) -> Result<(), String> {
 
     out.section("the server goes away (and the port stays closed for a while)");
     let outage_start = Instant::now();
-    let closed = server.stop(CloseCode::GOING_AWAY, "restarting");
+    let stopped = server.shutdown(executor, SERVER_REPORT).await;
     out.line(
         "server",
         Style::Magenta,
-        format!("stopped: closed {closed} connection with 1001 (going away), port released"),
+        format!(
+            "stopped: closed {} connection with 1001 (going away), port released",
+            stopped.open
+        ),
     );
     wait_for(executor, "the disconnect", || lock(&stats).lost_at.is_some()).await?;
     executor.sleep(Duration::from_millis(100)).await;
@@ -195,7 +205,7 @@ async fn demo(executor: &Executor) -> Result<(), String> {
     let why = client.close(CloseCode::NORMAL, "demo done").await;
     drop(client);
     reporter.join().map_err(|_| "the event reporter panicked")?;
-    server.stop(CloseCode::GOING_AWAY, "demo over");
+    server.shutdown(executor, SERVER_REPORT).await;
     if !matches!(why, resock::core::session::ClosedReason::User) {
         return Err(format!("the session ended unexpectedly: {why}"));
     }
@@ -279,30 +289,52 @@ async fn wait_for(executor: &Executor, what: &str, mut done: impl FnMut() -> boo
     Ok(())
 }
 
-fn start_server(addr: SocketAddr, out: &Arc<Printer>, connections: &Arc<AtomicU64>) -> Result<Server, String> {
+/// The demo's server: echo, a welcome for each connection, the `demo.v1` subprotocol.
+fn start_server(
+    executor: &Executor,
+    addr: SocketAddr,
+    out: &Arc<Printer>,
+    connections: &Arc<AtomicU64>,
+) -> Result<Relay, String> {
     let counter = Arc::clone(connections);
-    let options = ServerOptions {
-        mode: crate::server::Mode::Echo,
-        config: Config::default(),
-        greeting: Some(Arc::new(move |_| {
-            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-            JsonEnvelope::new()
-                .encode("welcome", &serde_json::json!({ "connection": n }), None)
-                .unwrap_or_else(|_| Message::text(r#"{"type":"welcome"}"#))
-        })),
-    };
-    let printer = Arc::clone(out);
-    let observer: Observer = Arc::new(move |event| {
-        if let ServerEvent::Connected { subprotocol, .. } = event {
-            let subprotocol = subprotocol.unwrap_or_default();
-            printer.line(
-                "server",
-                Style::Magenta,
-                format!("accepted a client (subprotocol {subprotocol})"),
-            );
-        }
+    let greeting = Arc::new(move |_| {
+        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        JsonEnvelope::new()
+            .encode("welcome", &serde_json::json!({ "connection": n }), None)
+            .unwrap_or_else(|_| Message::text(r#"{"type":"welcome"}"#))
     });
-    Server::start(addr, options, observer).map_err(|e| format!("cannot listen on {addr}: {e}"))
+    let builder = ServerBuilder::new().decide(|_| Decision::accept().subprotocol("demo.v1"));
+    let server = executor
+        .bind(builder, addr)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let observer = Arc::new(ServerLines { out: Arc::clone(out) });
+    Ok(Relay::start(
+        server,
+        executor.spawner(),
+        Mode::Echo,
+        Some(greeting),
+        observer,
+    ))
+}
+
+/// The server's lines in the demo's output.
+struct ServerLines {
+    out: Arc<Printer>,
+}
+
+impl Observer for ServerLines {
+    fn connected(&self, peer: &Peer) {
+        let subprotocol = peer.subprotocol().unwrap_or_default();
+        self.out.line(
+            "server",
+            Style::Magenta,
+            format!("accepted a client (subprotocol {subprotocol})"),
+        );
+    }
+
+    fn message(&self, _: u64, _: &Message) {}
+
+    fn disconnected(&self, _: u64, _: &ServerClose) {}
 }
 
 /// Binds the same port again; a few tries in case the OS is slow to release it.
@@ -311,10 +343,10 @@ async fn restart_server(
     addr: SocketAddr,
     out: &Arc<Printer>,
     connections: &Arc<AtomicU64>,
-) -> Result<Server, String> {
+) -> Result<Relay, String> {
     let mut tries = 0;
     loop {
-        match start_server(addr, out, connections) {
+        match start_server(executor, addr, out, connections) {
             Ok(server) => return Ok(server),
             Err(e) if tries >= 20 => return Err(e),
             Err(_) => {

@@ -17,7 +17,6 @@ mod printer;
 mod relay;
 mod report;
 mod serve;
-mod server;
 mod signals;
 mod term;
 
