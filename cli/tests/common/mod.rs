@@ -8,6 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod raw;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_resock");
 /// Bound of every wait in the tests.
 pub const LIMIT: Duration = Duration::from_secs(15);
