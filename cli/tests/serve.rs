@@ -86,3 +86,64 @@ fn reconnect_to_a_restarted_server(runtime: &str) {
     let texts: Vec<_> = events(&all, "message").iter().map(|m| m["text"].clone()).collect();
     assert_eq!(texts, ["before", "during the outage"], "{runtime}");
 }
+
+/// SIGINT stops the server like SIGTERM: each client is closed with 1001, the events say
+/// why, a summary follows, and the exit status is 0.
+#[test]
+fn sigint_closes_every_client_with_1001_and_exits_0() {
+    let (mut server, port) = serve(&["--json-events", "--runtime", "tokio"]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url, "--no-reconnect"]);
+    client.wait_stderr("the connection", |err| err.contains("connected"));
+    server.wait_stdout("the connection", |out| out.contains("\"connected\""));
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    assert!(server.wait_exit().success(), "{}", server.stderr());
+    let all = json_lines(&server.stdout());
+    let gone = events(&all, "disconnected");
+    assert_eq!(gone[0]["code"], 1001);
+    assert_eq!(gone[0]["why"], "going-away");
+    let summary = events(&all, "shutdown");
+    assert_eq!(summary[0]["signal"], "SIGINT");
+    assert_eq!(summary[0]["closed_going_away"], 1);
+    assert!(
+        server.stderr().contains("SIGINT: stopped listening"),
+        "{}",
+        server.stderr()
+    );
+    client.wait_exit();
+    assert!(client.stderr().contains("1001"), "{}", client.stderr());
+}
+
+/// An idle client is closed with 1000 after `--idle-timeout`; the event says why.
+#[test]
+fn an_idle_client_is_closed_with_1000_and_the_event_says_why() {
+    let (server, port) = serve(&["--json-events", "--idle-timeout", "200", "--runtime", "async-std"]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url, "--no-reconnect", "-q"]);
+    assert!(client.wait_exit().success(), "{}", client.stderr());
+    let log = server.wait_stdout("the disconnect", |out| out.contains("\"disconnected\""));
+    let all = json_lines(&log);
+    let gone = events(&all, "disconnected")[0];
+    assert_eq!(gone["code"], 1000);
+    assert_eq!(gone["why"], "idle-timeout");
+    assert_eq!(gone["error"], serde_json::Value::Null);
+}
+
+#[test]
+fn serve_refuses_the_blocking_runtime_and_settings_that_cannot_work() {
+    for (flags, needle) in [
+        (&["--runtime", "blocking"][..], "smol, async-std or tokio"),
+        (&["--pong-timeout", "0"][..], "--pong-timeout"),
+        (&["--max-connections", "0"][..], "--max-connections"),
+    ] {
+        let mut args = vec!["serve", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let mut server = Proc::start(&args);
+        assert_eq!(server.wait_exit().code(), Some(2), "{flags:?}");
+        assert!(server.stderr().contains(needle), "{flags:?}: {}", server.stderr());
+    }
+}

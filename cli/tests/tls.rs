@@ -242,3 +242,58 @@ fn an_untrusted_certificate_ends_with_a_sentence_naming_cacert() {
     // Its CA makes it work.
     echo_with_cacert(&server, &other.path("ca.pem"), "smol");
 }
+
+/// `resock serve --tls-cert --tls-key` serves wss:// on each runtime; the client trusts it
+/// with `--cacert`.
+#[test]
+fn serve_with_a_certificate_serves_wss_on_every_runtime() {
+    let pki = Pki::new("serve").self_signed_ca();
+    let (cert, key) = (pki.path("c.pem"), pki.path("k.pem"));
+    for runtime in ["smol", "tokio", "async-std"] {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let (server, port) = common::serve(&["--runtime", runtime, "--tls-cert", cert, "--tls-key", key]);
+        assert!(
+            server
+                .stderr()
+                .starts_with(&format!("listening on wss://127.0.0.1:{port} ")),
+            "{runtime}: {}",
+            server.stderr()
+        );
+        let url = format!("wss://localhost:{port}/");
+        let mut client = Proc::start(&[&url, "--cacert", cert, "-q", "--runtime", runtime]);
+        client.write_stdin(b"over tls\n");
+        client.wait_stdout("the echo", |out| out == "over tls\n");
+        client.close_stdin();
+        assert!(client.wait_exit().success(), "{runtime}: {}", client.stderr());
+    }
+}
+
+/// A certificate or key that cannot be read is a usage error naming the file.
+#[test]
+fn serve_names_the_tls_file_it_cannot_use() {
+    let pki = Pki::new("serve-bad").self_signed_ca();
+    let cert = pki.path("c.pem");
+    let missing = pki.path("missing.pem");
+    let mut server = Proc::start(&[
+        "serve",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(server.wait_exit().code(), Some(2));
+    let err = server.stderr();
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    let mut server = Proc::start(&[
+        "serve",
+        "127.0.0.1:0",
+        "--tls-cert",
+        pki.path("k.pem").to_str().unwrap(),
+        "--tls-key",
+        pki.path("k.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(server.wait_exit().code(), Some(2));
+    let err = server.stderr();
+    assert!(err.contains("no usable certificate in"), "{err}");
+}

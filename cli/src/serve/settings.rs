@@ -155,7 +155,7 @@ mod tests {
         let mut all = vec!["resock", "serve"];
         all.extend_from_slice(flags);
         match Cli::try_parse_from(all).unwrap().command {
-            Some(Command::Serve(args)) => args,
+            Some(Command::Serve(args)) => *args,
             other => panic!("not serve: {other:?}"),
         }
     }
