@@ -182,3 +182,26 @@ fn settings_at_their_extremes_serve_and_shut_down<R: Rt>() {
     assert_eq!(rt.block_on(server.shutdown()), 0);
     assert_eq!(closing.join().unwrap(), Some(1001));
 }
+
+/// `bind_async` on an executor of the caller's choosing: here, a thread per task.
+#[cfg(feature = "async")]
+#[test]
+fn bind_async_runs_on_any_executor() {
+    let server = ServerBuilder::new()
+        .bind_async("127.0.0.1:0", |task| {
+            std::thread::spawn(move || async_io::block_on(task));
+        })
+        .unwrap();
+    let (mut ws, _) = connect(server.local_addr(), "/any", &[]).unwrap();
+    let peer = async_io::block_on(server.accept()).unwrap();
+    assert_eq!(peer.request().path, "/any");
+    ws.send(Message::text("hi")).unwrap();
+    let message = async_io::block_on(peer.recv()).unwrap();
+    peer.send(message).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hi"));
+    let closing = std::thread::spawn(move || read_until_close(&mut ws).0);
+    let start = std::time::Instant::now();
+    assert_eq!(async_io::block_on(server.shutdown()), 0);
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(closing.join().unwrap(), Some(1001));
+}
