@@ -54,6 +54,28 @@ pub enum Runtime {
     Blocking,
 }
 
+/// The runtimes the server runs on (it has no blocking mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ServeRuntime {
+    /// smol's executor (one thread).
+    #[default]
+    Smol,
+    /// async-std's executor.
+    AsyncStd,
+    /// A tokio multi-thread runtime with one worker.
+    Tokio,
+}
+
+impl From<ServeRuntime> for Runtime {
+    fn from(runtime: ServeRuntime) -> Runtime {
+        match runtime {
+            ServeRuntime::Smol => Runtime::Smol,
+            ServeRuntime::AsyncStd => Runtime::AsyncStd,
+            ServeRuntime::Tokio => Runtime::Tokio,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The runtime of the demo's client (smol, async-std or tokio).
@@ -75,9 +97,9 @@ pub struct ServeArgs {
     /// No status lines on stderr (the listening line is always printed).
     #[arg(short, long)]
     pub quiet: bool,
-    /// The runtime the server runs on (smol, async-std or tokio).
-    #[arg(long, value_enum, default_value_t = Runtime::Smol)]
-    pub runtime: Runtime,
+    /// The runtime the server runs on.
+    #[arg(long, value_enum, default_value_t = ServeRuntime::Smol)]
+    pub runtime: ServeRuntime,
 
     /// Largest message accepted from a client, in bytes [default: 1 MiB].
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]

@@ -136,7 +136,10 @@ fn an_idle_client_is_closed_with_1000_and_the_event_says_why() {
 #[test]
 fn serve_refuses_the_blocking_runtime_and_settings_that_cannot_work() {
     for (flags, needle) in [
-        (&["--runtime", "blocking"][..], "smol, async-std or tokio"),
+        (
+            &["--runtime", "blocking"][..],
+            "[possible values: smol, async-std, tokio]",
+        ),
         (&["--pong-timeout", "0"][..], "--pong-timeout"),
         (&["--max-connections", "0"][..], "--max-connections"),
     ] {
@@ -146,4 +149,30 @@ fn serve_refuses_the_blocking_runtime_and_settings_that_cannot_work() {
         assert_eq!(server.wait_exit().code(), Some(2), "{flags:?}");
         assert!(server.stderr().contains(needle), "{flags:?}: {}", server.stderr());
     }
+}
+
+/// A second signal while a client keeps the close handshake waiting ends the wait at once,
+/// with status 1.
+#[test]
+fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
+    use common::raw::{Ending, Raw};
+    use std::time::{Duration, Instant};
+    let (mut server, port) = serve(&["--close-timeout", "10000"]);
+    let mut silent = Raw::open(port);
+    let kill = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    kill("-TERM");
+    // The close frame arrived: the server is waiting for the answer that never comes.
+    assert_eq!(silent.wait_close(Duration::from_secs(5)), Ending::Close(1001));
+    let again = Instant::now();
+    kill("-INT");
+    let status = server.wait_exit_within(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1), "{}", server.stderr());
+    assert!(again.elapsed() < Duration::from_secs(5));
+    assert!(server.stderr().contains("SIGINT again"), "{}", server.stderr());
 }

@@ -56,6 +56,14 @@ impl Events {
         ));
     }
 
+    /// A second signal cut the shutdown short.
+    pub fn impatient(&self, signal: &str) {
+        self.json(|| json_line!("event": "shutdown_cut", "signal": signal));
+        self.status(format!(
+            "{signal} again: exiting without waiting for the close handshakes"
+        ));
+    }
+
     /// The shutdown: what the signal closed and how long it took.
     pub fn stopped(&self, signal: &str, stopped: Stopped, counts: &Counts, addr: SocketAddr) {
         use std::sync::atomic::Ordering::Relaxed;

@@ -1,6 +1,7 @@
 //! `resock serve [ADDR]`: an echo (or broadcast) server on resock's async server, with its
 //! limits as flags; SIGINT or SIGTERM closes every connection with 1001, waits for the close
-//! handshakes (at most the close timeout), prints a summary and exits 0.
+//! handshakes (at most the close timeout), prints a summary and exits 0. A second signal during
+//! that wait exits at once, with 1.
 
 mod events;
 mod settings;
@@ -8,6 +9,8 @@ mod settings;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_lite::future;
 
 use crate::args::{Runtime, ServeArgs};
 use crate::executor::Executor;
@@ -27,10 +30,6 @@ const REPORT_WITHIN: Duration = Duration::from_millis(500);
 pub fn run(args: &ServeArgs) -> ExitCode {
     let paint = Paint::stderr();
     let error = |message: &str| eprintln!("{} {message}", paint.paint(Style::Red, "resock: error:"));
-    if args.runtime == Runtime::Blocking {
-        error("serve runs on smol, async-std or tokio (--runtime blocking is for `resock URL`)");
-        return ExitCode::from(USAGE);
-    }
     let events = Arc::new(Events {
         json: args
             .json_events
@@ -46,7 +45,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let executor = match Executor::new(args.runtime) {
+    let executor = match Executor::new(Runtime::from(args.runtime)) {
         Ok(executor) => executor,
         Err(message) => {
             error(&message);
@@ -108,7 +107,18 @@ async fn serve(
     let relay = Relay::start(server, executor.spawner(), mode, None, Arc::clone(events) as _);
     let counts = relay.counts_handle();
     let signal = signals.next().await;
-    let stopped = relay.shutdown(executor, REPORT_WITHIN).await;
-    events.stopped(signal, stopped, &counts, addr);
-    ExitCode::SUCCESS
+    // A second signal while the close handshakes run ends the wait.
+    let stopping = async { Some(relay.shutdown(executor, REPORT_WITHIN).await) };
+    let impatient = async {
+        let again = signals.next().await;
+        events.impatient(again);
+        None
+    };
+    match future::or(stopping, impatient).await {
+        Some(stopped) => {
+            events.stopped(signal, stopped, &counts, addr);
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::FAILURE,
+    }
 }
