@@ -52,8 +52,14 @@ fn config(args: &ServeArgs) -> ServerConfig {
     if let Some(count) = args.max_queued_messages {
         config = config.max_queued_messages(count);
     }
-    if let Some(bytes) = args.max_queued_bytes {
-        config = config.max_queued_bytes(bytes);
+    match args.max_queued_bytes {
+        Some(bytes) => config = config.max_queued_bytes(bytes),
+        // The queue holds at least one message of the largest size accepted, or its echo
+        // could never be sent.
+        None => {
+            let at_least = config.connection.max_message_size;
+            config.max_queued_bytes = config.max_queued_bytes.max(at_least);
+        }
     }
     config
 }
@@ -73,6 +79,14 @@ pub fn builder(args: &ServeArgs, on_refused: OnRefused) -> Result<ServerBuilder,
     builder
         .validate()
         .map_err(|e| format!("{}: {}", flag_of(e.setting), e.problem))?;
+    if let (Some(queue), Some(message)) = (args.max_queued_bytes, args.max_message) {
+        if queue < message {
+            return Err(format!(
+                "--max-queued-bytes: {queue} is below --max-message {message}; the answer to the largest \
+                 message could never be queued"
+            ));
+        }
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls = ServerTls::from_pem_files(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
         builder = builder.tls(tls);
@@ -195,6 +209,15 @@ mod tests {
         assert_eq!(config.ping_interval, Some(ms(250)));
         assert_eq!(config.pong_timeout, ms(900));
         assert_eq!((config.max_queued_messages, config.max_queued_bytes), (7, 8192));
+        let big = super::config(&serve_args(&["--max-message", "67108864"]));
+        assert_eq!(big.max_queued_bytes, 64 << 20, "the queue holds the largest message");
+        assert!(
+            builder(
+                &serve_args(&["--max-message", "2048", "--max-queued-bytes", "1024"]),
+                ignore()
+            )
+            .is_err()
+        );
         let defaults = super::config(&serve_args(&[]));
         assert_eq!(defaults.connection.max_message_size, ServerConfig::DEFAULT_MAX_MESSAGE);
         assert_eq!(defaults.idle_timeout, Some(Duration::from_secs(300)));
