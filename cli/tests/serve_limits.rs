@@ -170,6 +170,31 @@ fn full_server(runtime: &str) {
     );
 }
 
+/// With `--max-connections-per-ip 3`, a fourth connection from the same address is answered
+/// 429 with Retry-After while the three stay served.
+fn per_ip_limit(runtime: &str) {
+    let (_server, port) = start(runtime, &["-q", "--max-connections-per-ip", "3"]);
+    let mut clients: Vec<Raw> = (0..3).map(|_| Raw::open(port)).collect();
+    let asked = Instant::now();
+    let mut extra = Raw::connect(port);
+    extra.tcp.write_all(raw::request("/").as_bytes()).unwrap();
+    let head = extra.read_head(Duration::from_secs(2)).expect("an answer");
+    let answered = asked.elapsed();
+    assert!(head.starts_with("HTTP/1.1 429"), "{runtime}: {head}");
+    assert!(head.contains("\r\nRetry-After: "), "{runtime}: {head}");
+    for raw in &mut clients {
+        raw.send(TEXT, b"served").unwrap();
+        assert_eq!(raw.read_frame(Duration::from_secs(3)).unwrap().payload, b"served");
+    }
+    let attack = "per-IP: --max-connections-per-ip 3, a fourth from 127.0.0.1";
+    record(
+        runtime,
+        attack,
+        "time to 429 + Retry-After",
+        format!("{} ms", answered.as_millis()),
+    );
+}
+
 /// 8 clients each send the header of a 32 MiB message and 16 MiB of it, under
 /// `--max-message 64 MiB` and `--inbound-budget 8 MiB`: the largest holders are closed with
 /// 1009 and the server's peak RSS stays far below the 128 MiB attempted. Returns the peak RSS
@@ -381,6 +406,7 @@ on_every_runtime!(
     slowloris,
     idle_flood,
     full_server,
+    per_ip_limit,
     memory_budget,
     slow_consumer,
     sigterm
