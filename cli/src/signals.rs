@@ -1,5 +1,7 @@
 //! SIGINT and SIGTERM as a future, on any of the three runtimes (`async-signal`: a self-pipe
-//! on async-io's reactor, so it needs no help from the runtime that awaits it).
+//! on async-io's reactor, so it needs no help from the runtime that awaits it). Under
+//! `serve --runtime tokio` this starts async-io's reactor thread for the signal pipe alone; the
+//! server's sockets and timers stay on tokio.
 
 use std::io;
 

@@ -20,6 +20,7 @@ pub struct Events {
     pub json: Option<Arc<Printer>>,
     /// Status lines on stderr, unless `-q`.
     pub status: Option<Arc<Printer>>,
+    /// Colour of the status lines (only on a terminal).
     pub paint: Paint,
 }
 

@@ -27,6 +27,9 @@ const USAGE: u8 = 2;
 /// How long the connection tasks are given, after the shutdown, to report their end.
 const REPORT_WITHIN: Duration = Duration::from_millis(500);
 
+/// Runs `resock serve` until a signal stops it; the exit status: 0 after a graceful stop, 1
+/// when the server could not start (or a second signal cut the stop short), 2 for settings
+/// that cannot work.
 pub fn run(args: &ServeArgs) -> ExitCode {
     let paint = Paint::stderr();
     let error = |message: &str| eprintln!("{} {message}", paint.paint(Style::Red, "resock: error:"));
@@ -68,6 +71,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     code
 }
 
+/// Binds, prints the listening line, relays until a signal, then shuts down.
 async fn serve(
     executor: &Executor,
     builder: resock::ServerBuilder,
