@@ -176,3 +176,67 @@ fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
     assert!(again.elapsed() < Duration::from_secs(5));
     assert!(server.stderr().contains("SIGINT again"), "{}", server.stderr());
 }
+
+/// `--json-events` with a stdout nobody reads: the connection is still served at full speed
+/// (lines are skipped, never waited for), and the loss is reported once stdout is read.
+#[test]
+fn a_stopped_stdout_reader_costs_event_lines_never_a_connection() {
+    use common::raw::{Raw, TEXT};
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    const COUNT: usize = 8000;
+    let child = Command::new(common::BIN)
+        .args(["serve", "127.0.0.1:0", "--json-events", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = ChildGuard(child);
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line.split("ws://").nth(1).unwrap().split_whitespace().next().unwrap();
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    // stdout is not read while the client runs: its pipe and the printer's queue fill up.
+    let mut client = Raw::open(port);
+    for n in 0..COUNT {
+        let text = format!("message {n}");
+        client.send(TEXT, text.as_bytes()).unwrap();
+        let echo = client.read_frame(Duration::from_secs(5)).expect("every echo, at once");
+        assert_eq!(echo.payload, text.as_bytes());
+    }
+    client.send_close(1000).unwrap();
+    let ending = client.wait_close(Duration::from_secs(5));
+    assert_eq!(ending, common::raw::Ending::Close(1000));
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut out = String::new();
+    server.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(server.0.wait().unwrap().success());
+    let all = json_lines(&out);
+    let skipped: u64 = events(&all, "skipped")
+        .iter()
+        .map(|e| e["lines"].as_u64().unwrap())
+        .sum();
+    let printed = all.iter().filter(|e| e["event"] != "skipped").count() as u64;
+    assert!(skipped > 0, "the queue cannot hold {COUNT} lines");
+    // listening, connected, the messages, disconnected, shutdown: printed or counted.
+    assert_eq!(
+        printed + skipped,
+        COUNT as u64 + 4,
+        "{}",
+        &out[out.len().saturating_sub(500)..]
+    );
+}
+
+/// A child process killed (by PID) and reaped when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
