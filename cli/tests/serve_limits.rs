@@ -126,7 +126,7 @@ fn idle_flood(runtime: &str) {
 /// With `--max-connections 20` and 20 connections open, the 21st is answered 503 with
 /// Retry-After at once; the 20 are still served; once one leaves, a new one is accepted.
 fn full_server(runtime: &str) {
-    let (_server, port) = start(runtime, &["-q", "--max-connections", "20"]);
+    let (server, port) = start(runtime, &["-q", "--max-connections", "20"]);
     let mut clients: Vec<Raw> = (0..20).map(|_| Raw::open(port)).collect();
     let asked = Instant::now();
     let mut extra = Raw::connect(port);
