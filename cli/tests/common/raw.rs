@@ -81,6 +81,27 @@ impl Raw {
         }
     }
 
+    /// Caps the socket's receive buffer at about `bytes` (the kernel doubles it and stops
+    /// growing it), so a client that stops reading pushes back on the server at once instead
+    /// of after tens of MiB of loopback autotuning.
+    #[cfg(unix)]
+    pub fn shrink_receive_buffer(&self, bytes: i32) {
+        use std::os::fd::AsRawFd;
+        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid socket descriptor owned by `self.tcp`, and a pointer to a c_int of
+        // `size` bytes that outlives the call.
+        let result = unsafe {
+            libc::setsockopt(
+                self.tcp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&bytes as *const i32).cast(),
+                size,
+            )
+        };
+        assert_eq!(result, 0, "setsockopt SO_RCVBUF: {}", io::Error::last_os_error());
+    }
+
     /// Reads bytes until `deadline`; Ok(0) at EOF; TimedOut when nothing came in time.
     fn read_some(&mut self, deadline: Instant) -> io::Result<usize> {
         let left = deadline.saturating_duration_since(Instant::now());
