@@ -168,6 +168,12 @@ fn full_server(runtime: &str) {
         "time to 503 + Retry-After",
         format!("{} ms", answered.as_millis()),
     );
+    record(
+        runtime,
+        attack,
+        "server VmRSS with 20 open",
+        mib(status_kib(server.id(), "VmRSS")),
+    );
 }
 
 /// With `--max-connections-per-ip 3`, a fourth connection from the same address is answered
