@@ -240,10 +240,11 @@ pub struct ClientArgs {
     #[arg(long, value_name = "FILE", help_heading = "Handshake")]
     pub cacert: Option<PathBuf>,
 
-    /// Connect through this proxy: http://[user:password@]host[:port] (CONNECT),
-    /// https:// (CONNECT over TLS), socks5:// or socks5h:// (names resolved by the proxy). Without it, the proxy comes
-    /// from https_proxy (wss://), http_proxy (ws://) or all_proxy, except for no_proxy hosts
-    /// and loopback, as curl reads them.
+    /// Connect through this proxy: http://host:port (CONNECT; credentials as
+    /// http://user:password@host:port), https:// (CONNECT over TLS), socks5:// or socks5h://
+    /// (names resolved by the proxy). Without it, the proxy comes from https_proxy (wss://),
+    /// http_proxy (ws://) or all_proxy, except for no_proxy hosts and loopback, as curl reads
+    /// them.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy", help_heading = "Proxy")]
     pub proxy: Option<String>,
     /// Connect directly, whatever the proxy environment variables say.
