@@ -76,6 +76,18 @@ impl Printer {
         self.skipped.load(Ordering::Relaxed)
     }
 
+    /// [`finish`](Self::finish), waiting at most `limit` for it (a reader of stdout that
+    /// stopped must not hold the exit); true when everything was written.
+    pub fn finish_within(self: &Arc<Self>, limit: std::time::Duration) -> bool {
+        let (done, finished) = std::sync::mpsc::channel();
+        let printer = Arc::clone(self);
+        let spawned = thread::Builder::new().name("resock-printer-end".into()).spawn(move || {
+            printer.finish();
+            let _ = done.send(());
+        });
+        spawned.is_ok() && finished.recv_timeout(limit).is_ok()
+    }
+
     /// Writes what is queued (and a last `skipped` line if some were) and stops the writer;
     /// later lines are dropped. Dropping the printer does this too.
     pub fn finish(&self) {

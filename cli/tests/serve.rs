@@ -231,6 +231,52 @@ fn a_stopped_stdout_reader_costs_event_lines_never_a_connection() {
     );
 }
 
+/// A stdout nobody ever reads does not hold the exit after SIGTERM: the last lines get a
+/// bounded while, then the process exits 0 anyway.
+#[test]
+fn a_stopped_stdout_reader_does_not_hold_the_exit() {
+    use common::raw::{Ending, Raw, TEXT};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let child = Command::new(common::BIN)
+        .args(["serve", "127.0.0.1:0", "--json-events", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = ChildGuard(child);
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line.split("ws://").nth(1).unwrap().split_whitespace().next().unwrap();
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    // Enough events to fill the pipe and the printer's queue; stdout is never read.
+    let mut client = Raw::open(port);
+    for n in 0..6000 {
+        client.send(TEXT, format!("message {n}").as_bytes()).unwrap();
+        client.read_frame(Duration::from_secs(5)).expect("the echo");
+    }
+    client.send_close(1000).unwrap();
+    assert_eq!(client.wait_close(Duration::from_secs(5)), Ending::Close(1000));
+    let signalled = Instant::now();
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = signalled + Duration::from_secs(6);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit with its stdout stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
 /// A child process killed (by PID) and reaped when dropped.
 struct ChildGuard(std::process::Child);
 

@@ -26,6 +26,8 @@ use events::Events;
 const USAGE: u8 = 2;
 /// How long the connection tasks are given, after the shutdown, to report their end.
 const REPORT_WITHIN: Duration = Duration::from_millis(500);
+/// How long the last lines may take to be written before the exit.
+const PRINT_WITHIN: Duration = Duration::from_secs(2);
 
 /// Runs `resock serve` until a signal stops it; the exit status: 0 after a graceful stop, 1
 /// when the server could not start (or a second signal cut the stop short), 2 for settings
@@ -64,9 +66,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     let code = executor.block_on(serve(&executor, builder, args, &events, signals));
-    // Connection tasks may outlive this on the runtime: write what is queued now.
+    // Connection tasks may outlive this on the runtime: write what is queued now, unless
+    // the reader of stdout or stderr has stopped.
     for printer in [&events.json, &events.status].into_iter().flatten() {
-        printer.finish();
+        printer.finish_within(PRINT_WITHIN);
     }
     code
 }
