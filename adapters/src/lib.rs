@@ -123,6 +123,8 @@ pub use server::{
     Broadcast, BroadcastReport, DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REFUSALS,
     DEFAULT_RETRY_AFTER, DEFAULT_SERVER_RECV_CAPACITY, Decision, Peer, RequestInfo, Server, ServerBuilder, ServerError,
 };
+#[cfg(any(feature = "async", feature = "tokio"))]
+pub use server::{Refusal, RefusalReason, ServerStats};
 #[cfg(all(any(feature = "async", feature = "tokio"), feature = "rustls"))]
 pub use server::{ServerTls, ServerTlsError};
 #[cfg(feature = "rustls")]

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use resock_core::server::{ServerConfig, ServerConnection};
 
-use super::admission::{Admission, Admit, Permit, Refusal};
+use super::admission::{Admission, Admit, OverLimit, Permit};
 use super::budget::InboundBudget;
 use super::decide::Decide;
+use super::refusal::Refusal;
 use super::refuse::{self, RefusalAnswer};
 use super::runtime::{Listen, Spawner};
 use super::shared::{ConnShared, ConnState, ServerShared};
@@ -113,11 +114,19 @@ impl<R: Listen> Acceptor<R> {
                 let task = serve::<R>(self.runtime.clone(), tcp, peer, Arc::clone(ctx), permit);
                 ctx.spawner.spawn(task);
             }
-            Admit::Refuse(refusal, permit) => {
-                let task = refuse::<R>(self.runtime.clone(), tcp, Arc::clone(ctx), refusal, permit);
+            Admit::Refuse(over, permit) => {
+                ctx.server.reports.refused(Refusal {
+                    peer_addr: peer,
+                    status: over.status(),
+                    reason: over.reason(),
+                });
+                let task = refuse::<R>(self.runtime.clone(), tcp, Arc::clone(ctx), over, permit);
                 ctx.spawner.spawn(task);
             }
-            Admit::Drop => drop(tcp),
+            Admit::Drop => {
+                ctx.server.reports.dropped();
+                drop(tcp);
+            }
         }
     }
 }
@@ -211,7 +220,7 @@ fn end_early(server: &ServerShared, conn: &ConnShared) {
 }
 
 /// Answers one refused socket (after TLS, when configured), holding its refusal place.
-async fn refuse<R: Listen>(runtime: R, tcp: R::Tcp, ctx: Arc<ServeContext>, refusal: Refusal, permit: Permit) {
+async fn refuse<R: Listen>(runtime: R, tcp: R::Tcp, ctx: Arc<ServeContext>, over: OverLimit, permit: Permit) {
     let answer = ctx.refusal.clone();
     #[cfg(feature = "rustls")]
     if let Some(tls) = ctx.tls.clone() {
@@ -220,12 +229,12 @@ async fn refuse<R: Listen>(runtime: R, tcp: R::Tcp, ctx: Arc<ServeContext>, refu
         let never = DriverWake::default();
         let handshake = runtime.tls_accept(tls, tcp);
         if let Some(stream) = within(handshake, &mut timer, deadline, &never, || false).await {
-            refuse::answer(stream, timer, refusal, answer).await;
+            refuse::answer(stream, timer, over, answer).await;
         }
         drop(permit);
         return;
     }
-    refuse::answer(tcp, runtime.timer(), refusal, answer).await;
+    refuse::answer(tcp, runtime.timer(), over, answer).await;
     drop(permit);
 }
 

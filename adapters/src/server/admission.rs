@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::refusal::RefusalReason;
+
 /// The admission settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -24,19 +26,27 @@ pub(crate) struct Limits {
 
 /// Why a socket is refused, and so the status it is answered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub(crate) enum OverLimit {
     /// The server holds `max_connections`: `503 Service Unavailable`.
     Full,
     /// The client's address holds its maximum: `429 Too Many Requests`.
     PerIp,
 }
 
-impl Refusal {
+impl OverLimit {
     /// The HTTP status of the answer.
     pub(crate) fn status(self) -> u16 {
         match self {
-            Refusal::Full => 503,
-            Refusal::PerIp => 429,
+            OverLimit::Full => 503,
+            OverLimit::PerIp => 429,
+        }
+    }
+
+    /// The reason the application is told.
+    pub(crate) fn reason(self) -> RefusalReason {
+        match self {
+            OverLimit::Full => RefusalReason::Full,
+            OverLimit::PerIp => RefusalReason::PerIpLimit,
         }
     }
 }
@@ -47,7 +57,7 @@ pub(crate) enum Admit {
     /// Serve it; the permit holds its place until dropped.
     Serve(Permit),
     /// Answer it with the refusal's status; the permit holds its place among the refusals.
-    Refuse(Refusal, Permit),
+    Refuse(OverLimit, Permit),
     /// Close it at once: too many refusals are being answered already.
     Drop,
 }
@@ -97,13 +107,13 @@ impl Admission {
         let ip = ip.to_canonical();
         let mut counts = self.lock();
         let refusal = if counts.connections >= self.limits.max_connections {
-            Some(Refusal::Full)
+            Some(OverLimit::Full)
         } else if self
             .limits
             .max_per_ip
             .is_some_and(|max| counts.per_ip.get(&ip).copied().unwrap_or(0) >= max)
         {
-            Some(Refusal::PerIp)
+            Some(OverLimit::PerIp)
         } else {
             None
         };
@@ -180,7 +190,7 @@ mod tests {
         let a2 = admission.admit(A);
         assert!(matches!(a1, Admit::Serve(_)) && matches!(a2, Admit::Serve(_)));
         let refused = admission.admit(A);
-        assert!(matches!(refused, Admit::Refuse(Refusal::PerIp, _)), "{refused:?}");
+        assert!(matches!(refused, Admit::Refuse(OverLimit::PerIp, _)), "{refused:?}");
         assert!(
             matches!(admission.admit(A), Admit::Drop),
             "one refusal in flight at most"
@@ -189,9 +199,9 @@ mod tests {
         let b1 = admission.admit(B);
         assert!(matches!(b1, Admit::Serve(_)));
         let full = admission.admit(B);
-        assert!(matches!(full, Admit::Refuse(Refusal::Full, _)), "{full:?}");
-        assert_eq!(Refusal::Full.status(), 503);
-        assert_eq!(Refusal::PerIp.status(), 429);
+        assert!(matches!(full, Admit::Refuse(OverLimit::Full, _)), "{full:?}");
+        assert_eq!(OverLimit::Full.status(), 503);
+        assert_eq!(OverLimit::PerIp.status(), 429);
         drop(full);
         drop(a1);
         assert!(
@@ -210,7 +220,7 @@ mod tests {
         let admission = admission(10, Some(1), 1);
         let _held = admission.admit(A);
         let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
-        assert!(matches!(admission.admit(mapped), Admit::Refuse(Refusal::PerIp, _)));
+        assert!(matches!(admission.admit(mapped), Admit::Refuse(OverLimit::PerIp, _)));
     }
 
     proptest! {

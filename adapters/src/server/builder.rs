@@ -12,6 +12,7 @@ use super::admission::{Admission, Limits};
 use super::budget::InboundBudget;
 use super::decide::{Decide, Decision, RequestInfo};
 use super::handle::Server;
+use super::refusal::{OnRefusal, Refusal, Reports};
 use super::refuse::RefusalAnswer;
 use super::runtime::{AnyTimer, Listen, Spawner};
 use super::shared::ServerShared;
@@ -69,6 +70,7 @@ pub struct ServerBuilder {
     retry_after: Duration,
     recv_capacity: usize,
     decide: Option<Decide>,
+    on_refusal: Option<OnRefusal>,
     #[cfg(feature = "rustls")]
     tls: Option<ServerTls>,
 }
@@ -114,6 +116,7 @@ impl ServerBuilder {
             retry_after: DEFAULT_RETRY_AFTER,
             recv_capacity: DEFAULT_SERVER_RECV_CAPACITY,
             decide: None,
+            on_refusal: None,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -176,6 +179,23 @@ impl ServerBuilder {
         self
     }
 
+    /// Tells `hook` about each refused connection, once, when the server decides to refuse
+    /// it: past [`max_connections`](Self::max_connections) (503) or
+    /// [`max_connections_per_ip`](Self::max_connections_per_ip) (429), a request not complete
+    /// within the handshake timeout (408), a decision not made in time (503), a rejection by
+    /// [`decide`](Self::decide), a request that is not a valid opening request (400, 405,
+    /// 426, 431), a request waiting for its decision at shutdown (503). See [`Refusal`].
+    ///
+    /// It runs on the accept loop or on the connection's task, with no lock held, and **must
+    /// not block**: a slow hook delays accepting (hand the refusal to a bounded channel or a
+    /// counter). Sockets closed unanswered during a flood (past
+    /// [`max_refusals`](Self::max_refusals)) are only counted, in
+    /// [`ServerStats::dropped`](super::ServerStats::dropped).
+    pub fn on_refusal(mut self, hook: impl Fn(&Refusal) + Send + Sync + 'static) -> Self {
+        self.on_refusal = Some(Arc::new(hook));
+        self
+    }
+
     /// Serve `wss://`: TLS on every accepted socket, within the handshake timeout.
     #[cfg(feature = "rustls")]
     pub fn tls(mut self, tls: ServerTls) -> Self {
@@ -220,6 +240,7 @@ impl ServerBuilder {
             acceptor_wake: DriverWake::default(),
             close_timeout: self.config.connection.close_timeout,
             timer: Arc::new(move || Box::new(timer_runtime.timer()) as AnyTimer),
+            reports: Reports::new(self.on_refusal),
         });
         let ctx = Arc::new(ServeContext {
             server: Arc::clone(&server),
@@ -281,6 +302,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_per_ip)
             .field("inbound_budget", &self.inbound_budget)
+            .field("on_refusal", &self.on_refusal.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use event_listener::EventListener;
 
 use super::broadcast::Broadcast;
 use super::peer::Peer;
+use super::refusal::ServerStats;
 use super::shared::ServerShared;
 use crate::async_driver::DriverTimer;
 
@@ -51,6 +52,12 @@ impl Server {
             };
             listener.await;
         }
+    }
+
+    /// How many connections were accepted and refused (by reason) since the server started.
+    /// Reading them is cheap (a few atomic loads).
+    pub fn stats(&self) -> ServerStats {
+        self.shared.reports.stats()
     }
 
     /// A handle that sends to every open connection.

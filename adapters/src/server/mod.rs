@@ -9,6 +9,7 @@
 //! | settings and `bind_*` | `builder.rs` ([`ServerBuilder`]) |
 //! | the decision on each request | `decide.rs` ([`RequestInfo`], [`Decision`]) |
 //! | accept loop, TLS, refusals | `accept.rs`, `refuse.rs`, `admission.rs` |
+//! | refusals told to the application, counts | `refusal.rs` ([`Refusal`], [`ServerStats`]) |
 //! | one connection's task | `task.rs` |
 //! | handles | `handle.rs` ([`Server`]), `peer.rs` ([`Peer`]), `broadcast.rs` ([`Broadcast`]) |
 //! | the shared inbound budget | `budget.rs` |
@@ -22,6 +23,7 @@ mod builder;
 mod decide;
 mod handle;
 mod peer;
+mod refusal;
 mod refuse;
 mod runtime;
 mod shared;
@@ -37,6 +39,7 @@ pub use builder::{
 pub use decide::{Decision, RequestInfo};
 pub use handle::Server;
 pub use peer::Peer;
+pub use refusal::{Refusal, RefusalReason, ServerStats};
 #[cfg(feature = "tokio")]
 pub(crate) use runtime::Task;
 pub(crate) use runtime::{Listen, Spawner};

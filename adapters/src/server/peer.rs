@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use event_listener::EventListener;
 use resock_core::server::{PreparedMessage, ServerClose, ServerSendError};
-use resock_core::{CloseCode, CloseError, Message, Request};
+use resock_core::{CloseCode, CloseError, DeflateParams, Message, Request};
 
 use super::shared::{ConnShared, ConnState, Opened};
 
@@ -43,6 +43,19 @@ impl Peer {
     /// The subprotocol the decision chose, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.opened.subprotocol.as_deref()
+    }
+
+    /// The extensions agreed in the handshake, as the server's `Sec-WebSocket-Extensions`
+    /// answer (for example `permessage-deflate; client_max_window_bits=12`); `None` when
+    /// none was agreed (the client did not offer any, or the server's
+    /// [`Config::deflate`](resock_core::Config::deflate) is off).
+    pub fn extensions(&self) -> Option<&str> {
+        self.opened.extensions.as_deref()
+    }
+
+    /// permessage-deflate's parameters as agreed; `None` when messages go uncompressed.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.opened.deflate
     }
 
     /// Queues `message` for the client and returns at once: this never waits.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use resock_core::handshake::{HandshakeLimits, ServerHandshake, reject_response_with_headers};
 
-use super::admission::Refusal;
+use super::admission::OverLimit;
 use crate::async_driver::{ByteStream, DriverTimer, Io, Retiring};
 
 /// The longest a refused socket is given to send its request.
@@ -36,11 +36,11 @@ impl RefusalAnswer {
     }
 
     /// The whole HTTP answer for `refusal`.
-    pub(crate) fn response(&self, refusal: Refusal) -> Vec<u8> {
+    pub(crate) fn response(&self, refusal: OverLimit) -> Vec<u8> {
         let seconds = self.retry_after_seconds();
         let body = match refusal {
-            Refusal::Full => format!("the server is at its connection limit; retry in {seconds} s\n"),
-            Refusal::PerIp => format!("too many connections from your address; retry in {seconds} s\n"),
+            OverLimit::Full => format!("the server is at its connection limit; retry in {seconds} s\n"),
+            OverLimit::PerIp => format!("too many connections from your address; retry in {seconds} s\n"),
         };
         let mut out = Vec::new();
         reject_response_with_headers(
@@ -59,7 +59,7 @@ impl RefusalAnswer {
 pub(crate) async fn answer<S: ByteStream, T: DriverTimer>(
     stream: S,
     mut timer: T,
-    refusal: Refusal,
+    refusal: OverLimit,
     answer: RefusalAnswer,
 ) {
     let mut io = Io::new(stream);
@@ -104,16 +104,16 @@ mod tests {
             read_within: Duration::from_secs(10),
             limits: HandshakeLimits::default(),
         };
-        let text = String::from_utf8(answer.response(Refusal::Full)).unwrap();
+        let text = String::from_utf8(answer.response(OverLimit::Full)).unwrap();
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{text}");
         assert!(text.contains("\r\nRetry-After: 2\r\n"), "{text}");
         assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
         answer.retry_after = Duration::ZERO;
-        let text = String::from_utf8(answer.response(Refusal::PerIp)).unwrap();
+        let text = String::from_utf8(answer.response(OverLimit::PerIp)).unwrap();
         assert!(text.starts_with("HTTP/1.1 429 Too Many Requests\r\n"), "{text}");
         assert!(text.contains("\r\nRetry-After: 1\r\n"), "never zero: {text}");
         answer.retry_after = Duration::MAX;
-        let text = String::from_utf8(answer.response(Refusal::Full)).unwrap();
+        let text = String::from_utf8(answer.response(OverLimit::Full)).unwrap();
         assert!(text.contains(&format!("\r\nRetry-After: {}\r\n", u64::MAX)), "{text}");
     }
 }
@@ -134,7 +134,7 @@ mod proptests {
         ) {
             let retry_after = Duration::new(secs, nanos);
             let answer = RefusalAnswer { retry_after, read_within: Duration::MAX, limits: HandshakeLimits::default() };
-            let text = String::from_utf8(answer.response(Refusal::Full)).unwrap();
+            let text = String::from_utf8(answer.response(OverLimit::Full)).unwrap();
             let value: u64 = text
                 .split("\r\n")
                 .find_map(|line| line.strip_prefix("Retry-After: "))

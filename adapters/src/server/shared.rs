@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use event_listener::Event;
 use resock_core::server::{ServerClose, ServerConnection};
-use resock_core::{Message, Request};
+use resock_core::{DeflateParams, Message, Request};
 
 use super::peer::Peer;
+use super::refusal::Reports;
 use super::runtime::AnyTimer;
 use crate::async_driver::DriverWake;
 
@@ -21,6 +22,11 @@ use crate::async_driver::DriverWake;
 pub(crate) struct Opened {
     pub(crate) request: Request,
     pub(crate) subprotocol: Option<String>,
+    /// permessage-deflate as agreed, if it was.
+    pub(crate) deflate: Option<DeflateParams>,
+    /// The agreed extensions as the response's `Sec-WebSocket-Extensions` value; `None` when
+    /// none was agreed.
+    pub(crate) extensions: Option<String>,
 }
 
 /// One connection's state, under [`ConnShared::state`].
@@ -112,6 +118,8 @@ pub(crate) struct ServerShared {
     pub(crate) close_timeout: Duration,
     /// A timer of the server's runtime.
     pub(crate) timer: Arc<dyn Fn() -> AnyTimer + Send + Sync>,
+    /// The counts of accepted and refused connections, and the refusal hook.
+    pub(crate) reports: Reports,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -25,12 +25,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use resock_core::server::{ServerClose, ServerCloseReason};
-use resock_core::{CloseCode, ConnectionError, Input, Request};
+use resock_core::{Accepted, CloseCode, ConnectionError, Input, Request};
 
 use super::admission::Permit;
 use super::budget::Slot;
 use super::decide::{Decide, RequestInfo, Verdict};
 use super::peer::Peer;
+use super::refusal::{Refusal, refusal_of_unopened};
 use super::shared::{ConnShared, ConnState, Opened, ServerShared};
 use crate::async_driver::{ByteStream, DriverTimer, Io};
 use crate::read_buf::with_read_buf;
@@ -62,6 +63,8 @@ pub(crate) struct ConnTask<S, T> {
     pending_request: Option<Request>,
     /// The request the connection was accepted on, for its handles.
     accepted_request: Option<Request>,
+    /// A whole request arrived (an end before opening then answered it with a status).
+    saw_request: bool,
     reads_paused: bool,
     told_going_away: bool,
     /// A [`Peer`] was handed out: when the last handle goes, the connection closes.
@@ -99,6 +102,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             _permit: permit,
             pending_request: None,
             accepted_request: None,
+            saw_request: false,
             reads_paused: false,
             told_going_away: false,
             handed_out: false,
@@ -246,8 +250,11 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         while let Some(event) = state.core.poll_event() {
             any = true;
             match event {
-                ServerEvent::Request(request) => self.pending_request = Some(request),
-                ServerEvent::Opened(accepted) => self.on_opened(accepted.subprotocol),
+                ServerEvent::Request(request) => {
+                    self.saw_request = true;
+                    self.pending_request = Some(request);
+                }
+                ServerEvent::Opened(accepted) => self.on_opened(accepted),
                 // Nobody can take it once every handle is gone.
                 ServerEvent::Message(message) if !self.closed_for_handles => {
                     state.keep_for_recv(message, self.conn.recv_capacity);
@@ -264,13 +271,22 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
     }
 
     /// Hands the first [`Peer`] of a newly open connection to the server's accept queue.
-    fn on_opened(&mut self, subprotocol: Option<String>) {
+    fn on_opened(&mut self, accepted: Accepted) {
         let Some(request) = self.accepted_request.take() else {
             return;
         };
+        self.server.reports.accepted();
+        let extensions = Some(accepted.extensions()).filter(|value| !value.is_empty());
         // The handshake writes only an offered subprotocol; say the same to the handles.
-        let subprotocol = subprotocol.filter(|chosen| request.subprotocols.contains(chosen));
-        let opened = Arc::new(Opened { request, subprotocol });
+        let subprotocol = accepted
+            .subprotocol
+            .filter(|chosen| request.subprotocols.contains(chosen));
+        let opened = Arc::new(Opened {
+            request,
+            subprotocol,
+            deflate: accepted.deflate,
+            extensions,
+        });
         let peer = Peer::new(Arc::clone(&self.conn), opened);
         self.handed_out = true;
         let mut queue = self.server.accepted();
@@ -407,7 +423,7 @@ impl<S, T> ConnTask<S, T> {
             return;
         }
         self.done = true;
-        {
+        let refusal = {
             let mut state = self.conn.lock();
             state.finished = true;
             if state.closed.is_none() {
@@ -420,6 +436,16 @@ impl<S, T> ConnTask<S, T> {
                 });
             }
             state.inbox.shrink_to_fit();
+            let unopened = state.closed.as_ref().filter(|_| !self.handed_out);
+            unopened.and_then(|close| refusal_of_unopened(close, self.saw_request))
+        };
+        if let Some((status, reason)) = refusal {
+            let peer_addr = self.conn.peer_addr;
+            self.server.reports.refused(Refusal {
+                peer_addr,
+                status,
+                reason,
+            });
         }
         self.conn.changed.notify(usize::MAX);
         self.server.registry().remove(&self.conn.id);
