@@ -117,6 +117,8 @@ fn a_rejection_by_the_decision_hook_and_a_bad_request_are_heard<R: Rt>() {
     let refusals = heard.wait_for(1);
     let expected = (rejected.local_addr().unwrap(), 403, RefusalReason::Rejected);
     assert_eq!(summary(&refusals), [expected]);
+    let request = refusals[0].request.as_ref().expect("a rejection carries its request");
+    assert_eq!(request.path, "/private");
 
     let not_websocket = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let (bad, head) = raw_exchange(addr, not_websocket.as_bytes());

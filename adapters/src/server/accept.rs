@@ -119,6 +119,7 @@ impl<R: Listen> Acceptor<R> {
                     peer_addr: peer,
                     status: over.status(),
                     reason: over.reason(),
+                    request: None,
                 });
                 let task = refuse::<R>(self.runtime.clone(), tcp, Arc::clone(ctx), over, permit);
                 ctx.spawner.spawn(task);

@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use resock_core::ConnectionError;
 use resock_core::server::{ServerClose, ServerCloseReason};
+use resock_core::{ConnectionError, Request};
 
 /// One refused connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub struct Refusal {
     pub status: u16,
     /// Why the connection was refused.
     pub reason: RefusalReason,
+    /// The opening request, when the decision hook rejected it (its path, Origin and headers
+    /// tell what was refused); `None` for the other reasons.
+    pub request: Option<Request>,
 }
 
 /// Why a connection was refused.
@@ -294,6 +297,7 @@ mod tests {
                 peer_addr: peer,
                 status: 503,
                 reason: reason.clone(),
+                request: None,
             });
         }
         reports.accepted();

@@ -63,6 +63,8 @@ pub(crate) struct ConnTask<S, T> {
     pending_request: Option<Request>,
     /// The request the connection was accepted on, for its handles.
     accepted_request: Option<Request>,
+    /// The request the decision hook rejected, for the refusal report.
+    rejected_request: Option<Request>,
     /// A whole request arrived (an end before opening then answered it with a status).
     saw_request: bool,
     reads_paused: bool,
@@ -102,6 +104,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             _permit: permit,
             pending_request: None,
             accepted_request: None,
+            rejected_request: None,
             saw_request: false,
             reads_paused: false,
             told_going_away: false,
@@ -205,7 +208,10 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
                     .accept(Instant::now(), subprotocol.as_deref(), &decision.headers);
                 self.accepted_request = Some(info.request);
             }
-            Verdict::Reject { status, body } => state.core.reject(status, &decision.headers, &body),
+            Verdict::Reject { status, body } => {
+                state.core.reject(status, &decision.headers, &body);
+                self.rejected_request = Some(info.request);
+            }
         }
         true
     }
@@ -441,10 +447,12 @@ impl<S, T> ConnTask<S, T> {
         };
         if let Some((status, reason)) = refusal {
             let peer_addr = self.conn.peer_addr;
+            let request = self.rejected_request.take();
             self.server.reports.refused(Refusal {
                 peer_addr,
                 status,
                 reason,
+                request,
             });
         }
         self.conn.changed.notify(usize::MAX);
