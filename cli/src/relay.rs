@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_lite::future;
-use resock::{Broadcast, Message, Peer, Server, ServerClose, ServerCloseReason};
+use resock::{Broadcast, Message, Peer, Server, ServerClose, ServerCloseReason, ServerStats};
 use smol::channel::{Receiver, Sender};
 
 use crate::executor::{Executor, Spawner};
@@ -66,6 +66,8 @@ pub struct Stopped {
     pub open: usize,
     /// Connections whose close handshake had not finished within the close timeout.
     pub unfinished: usize,
+    /// The server's counts of accepted and refused connections, at the end.
+    pub stats: ServerStats,
 }
 
 struct Shared {
@@ -124,6 +126,7 @@ impl Relay {
     pub async fn shutdown(self, executor: &Executor, report_within: Duration) -> Stopped {
         let open = self.server.connections();
         let unfinished = self.server.shutdown().await;
+        let stats = self.server.stats();
         drop(self.server);
         let tasks = self.tasks;
         future::or(
@@ -134,7 +137,11 @@ impl Relay {
             executor.sleep(report_within),
         )
         .await;
-        Stopped { open, unfinished }
+        Stopped {
+            open,
+            unfinished,
+            stats,
+        }
     }
 }
 

@@ -130,10 +130,13 @@ fn compression_is_offered_unless_turned_off_on_either_side() {
             "{client_flags:?} {server_flags:?}"
         );
         assert_eq!(events(&all, "message")[0]["text"], line.as_str());
-        // What the server agreed is not in its `connected` event: resock's `Peer` does not
-        // tell it (the event says null rather than guess); the client's `open` event above
-        // shows what both agreed.
+        // The server's `connected` event shows the same agreement (null when none).
         let log = server.wait_stdout("the connection", |out| out.contains("\"connected\""));
-        assert!(events(&json_lines(&log), "connected")[0]["extensions"].is_null());
+        let server_events = json_lines(&log);
+        let seen = &events(&server_events, "connected")[0]["extensions"];
+        match agreed {
+            "" => assert!(seen.is_null(), "{client_flags:?} {server_flags:?}: {seen}"),
+            agreed => assert_eq!(seen, agreed, "{client_flags:?} {server_flags:?}"),
+        }
     }
 }

@@ -184,7 +184,9 @@ impl ServerBuilder {
     /// [`max_connections_per_ip`](Self::max_connections_per_ip) (429), a request not complete
     /// within the handshake timeout (408), a decision not made in time (503), a rejection by
     /// [`decide`](Self::decide), a request that is not a valid opening request (400, 405,
-    /// 426, 431), a request waiting for its decision at shutdown (503). See [`Refusal`].
+    /// 426, 431), a request waiting for its decision at shutdown (503). See [`Refusal`]. A
+    /// connection refused during its handshake is reported once it ended, its place among
+    /// [`max_connections`](Self::max_connections) already free.
     ///
     /// It runs on the accept loop or on the connection's task, with no lock held, and **must
     /// not block**: a slow hook delays accepting (hand the refusal to a bounded channel or a

@@ -58,7 +58,7 @@ pub(crate) struct ConnTask<S, T> {
     decide: Decide,
     budget: Slot,
     /// Holds the connection's place in the admission counts until the task ends.
-    _permit: Permit,
+    permit: Option<Permit>,
     /// A request waiting for the decision hook (run with no lock held).
     pending_request: Option<Request>,
     /// The request the connection was accepted on, for its handles.
@@ -101,7 +101,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             timer_at: None,
             decide,
             budget,
-            _permit: permit,
+            permit: Some(permit),
             pending_request: None,
             accepted_request: None,
             rejected_request: None,
@@ -445,6 +445,11 @@ impl<S, T> ConnTask<S, T> {
             let unopened = state.closed.as_ref().filter(|_| !self.handed_out);
             unopened.and_then(|close| refusal_of_unopened(close, self.saw_request))
         };
+        self.conn.changed.notify(usize::MAX);
+        self.server.registry().remove(&self.conn.id);
+        self.server.task_ended.notify(usize::MAX);
+        // The place is free before the application hears of a refusal.
+        drop(self.permit.take());
         if let Some((status, reason)) = refusal {
             let peer_addr = self.conn.peer_addr;
             let request = self.rejected_request.take();
@@ -455,9 +460,6 @@ impl<S, T> ConnTask<S, T> {
                 request,
             });
         }
-        self.conn.changed.notify(usize::MAX);
-        self.server.registry().remove(&self.conn.id);
-        self.server.task_ended.notify(usize::MAX);
     }
 }
 

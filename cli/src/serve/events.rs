@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use resock::{Message, Peer, RequestInfo, ServerClose, ServerCloseReason};
+use resock::{Message, Peer, Refusal, RefusalReason, ServerClose, ServerCloseReason};
 use serde_json::{Map, Value};
 
 use crate::jsonl::json_line;
@@ -37,24 +37,35 @@ impl Events {
         }
     }
 
-    /// A request the decision refused with `status`.
-    pub fn refused(&self, request: &RequestInfo, status: u16) {
-        let peer = request.peer_addr();
-        let origin = request.origin();
+    /// A refused connection: the server's refusal hook, so this never blocks (both printers
+    /// are bounded and skip lines rather than wait).
+    pub fn refused(&self, refusal: &Refusal) {
+        let (peer, status, reason) = (refusal.peer_addr, refusal.status, &refusal.reason);
+        // The path and Origin are known for a rejection (the request arrived whole).
+        let path = refusal.request.as_ref().map(|request| request.path.as_str());
+        let origin = refusal.request.as_ref().and_then(|request| request.origin.as_deref());
+        let error = match reason {
+            RefusalReason::BadRequest(problem) => Some(problem.as_str()),
+            _ => None,
+        };
         self.json(|| {
             json_line!(
                 "event": "refused",
                 "peer": peer.to_string(),
-                "path": request.path(),
-                "origin": origin,
                 "status": status,
+                "reason": reason.name(),
+                "path": path,
+                "origin": origin,
+                "error": error,
             )
         });
-        let origin = origin.unwrap_or("(none)");
-        self.status(format!(
-            "refused {peer} to {}: origin {origin} is not allowed ({status})",
-            request.path()
-        ));
+        self.status(match (path, reason) {
+            (Some(path), RefusalReason::Rejected) => format!(
+                "refused {peer} to {path} with {status}: origin {} is not allowed",
+                origin.unwrap_or("(none)")
+            ),
+            _ => format!("refused {peer} with {status}: {reason}"),
+        });
     }
 
     /// A second signal cut the shutdown short.
@@ -70,6 +81,8 @@ impl Events {
         use std::sync::atomic::Ordering::Relaxed;
         let (connections, messages) = (counts.connections.load(Relaxed), counts.messages.load(Relaxed));
         let (going_away, slow) = (counts.going_away.load(Relaxed), counts.slow.load(Relaxed));
+        let stats = stopped.stats;
+        let refused = refused_by_reason(&stats);
         self.json(|| {
             json_line!(
                 "event": "shutdown",
@@ -80,13 +93,22 @@ impl Events {
                 "connections": connections,
                 "messages": messages,
                 "slow_consumers": slow,
+                "refused": stats.refused,
+                "refused_by_reason": refused,
+                "dropped_unanswered": stats.dropped,
             )
         });
         self.status(format!(
             "{signal}: stopped listening on {addr}; closed {} open connection(s) with 1001 ({} did not \
              finish within the close timeout); served {connections} connection(s), {messages} message(s), \
-             {slow} slow consumer(s) dropped",
-            stopped.open, stopped.unfinished
+             {slow} slow consumer(s) dropped; refused {} connection(s){}",
+            stopped.open,
+            stopped.unfinished,
+            stats.refused,
+            match stats.dropped {
+                0 => String::new(),
+                n => format!(" and closed {n} unanswered (too many refusals at once)"),
+            }
         ));
     }
 }
@@ -112,8 +134,8 @@ impl Observer for Events {
                 "peer": addr.to_string(),
                 "path": request.path,
                 "subprotocol": subprotocol,
-                // resock's `Peer` does not tell the agreed extensions (yet): null, not a guess.
-                "extensions": Value::Null,
+                // The server's `Sec-WebSocket-Extensions` answer; null when none was agreed.
+                "extensions": peer.extensions(),
                 "headers": joined,
             )
         });
@@ -149,6 +171,24 @@ impl Observer for Events {
         });
         self.status(format!("#{id} disconnected with {}: {}", close.code, close.why));
     }
+}
+
+/// The refusals counted per reason, by [`RefusalReason::name`] (only the reasons seen).
+fn refused_by_reason(stats: &resock::ServerStats) -> Map<String, Value> {
+    let counts = [
+        (RefusalReason::HandshakeTimeout, stats.handshake_timeouts),
+        (RefusalReason::DecisionTimeout, stats.decision_timeouts),
+        (RefusalReason::Full, stats.full),
+        (RefusalReason::PerIpLimit, stats.per_ip_limit),
+        (RefusalReason::Rejected, stats.rejected),
+        (RefusalReason::BadRequest(String::new()), stats.bad_requests),
+        (RefusalReason::ShuttingDown, stats.shutting_down),
+    ];
+    counts
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(reason, count)| (reason.name().to_owned(), Value::from(count)))
+        .collect()
 }
 
 /// How a connection ended, as a short kebab-case word.

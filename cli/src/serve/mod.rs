@@ -43,7 +43,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         paint,
     });
     let refusals = Arc::clone(&events);
-    let builder = match settings::builder(args, Arc::new(move |request, status| refusals.refused(request, status))) {
+    let builder = match settings::builder(args, Arc::new(move |refusal| refusals.refused(refusal))) {
         Ok(builder) => builder,
         Err(message) => {
             error(&message);

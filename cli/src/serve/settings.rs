@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use resock::{Decision, RequestInfo, ServerBuilder, ServerConfig, ServerTls};
+use resock::{Decision, Refusal, RequestInfo, ServerBuilder, ServerConfig, ServerTls};
 
 use crate::args::ServeArgs;
 
-/// Told about each request the decision refused, with the status sent.
-pub type OnRefused = Arc<dyn Fn(&RequestInfo, u16) + Send + Sync>;
+/// Told about each refused connection (the server's refusal hook: it must not block).
+pub type OnRefusal = Arc<dyn Fn(&Refusal) + Send + Sync>;
 
 /// The status of a request whose Origin is not allowed.
 pub const FORBIDDEN: u16 = 403;
@@ -65,8 +65,10 @@ fn config(args: &ServeArgs) -> ServerConfig {
 }
 
 /// The server's settings from `args`, or a sentence naming the flag that cannot work.
-pub fn builder(args: &ServeArgs, on_refused: OnRefused) -> Result<ServerBuilder, String> {
-    let mut builder = ServerBuilder::new().config(config(args));
+pub fn builder(args: &ServeArgs, on_refusal: OnRefusal) -> Result<ServerBuilder, String> {
+    let mut builder = ServerBuilder::new()
+        .config(config(args))
+        .on_refusal(move |refusal| on_refusal(refusal));
     if let Some(max) = args.max_connections {
         builder = builder.max_connections(max);
     }
@@ -95,13 +97,7 @@ pub fn builder(args: &ServeArgs, on_refused: OnRefused) -> Result<ServerBuilder,
         origins: args.origins.clone(),
         subprotocols: args.subprotocols.clone(),
     };
-    Ok(builder.decide(move |request| {
-        let decision = decide.decide(request);
-        if !decision.is_accept() {
-            on_refused(request, FORBIDDEN);
-        }
-        decision
-    }))
+    Ok(builder.decide(move |request| decide.decide(request)))
 }
 
 /// The command-line flag of a setting [`ServerBuilder::validate`] names.
@@ -174,8 +170,8 @@ mod tests {
         }
     }
 
-    fn ignore() -> OnRefused {
-        Arc::new(|_, _| {})
+    fn ignore() -> OnRefusal {
+        Arc::new(|_| {})
     }
 
     #[test]
