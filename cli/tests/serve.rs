@@ -212,9 +212,19 @@ fn a_stopped_stdout_reader_costs_event_lines_never_a_connection() {
     assert_eq!(ending, common::raw::Ending::Close(1000));
     let pid = server.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let mut out = String::new();
-    server.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(server.0.wait().unwrap().success());
+    // Read on a thread, so a server that does not exit fails the test instead of hanging it
+    // (the guard then kills it, which ends the read).
+    let mut stdout = server.0.stdout.take().unwrap();
+    let (read, out) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = read.send(text);
+    });
+    let out = out
+        .recv_timeout(common::LIMIT)
+        .expect("the server exits (closing its stdout) after SIGTERM");
+    assert!(server.exit_within(common::LIMIT).success());
     let all = json_lines(&out);
     let skipped: u64 = events(&all, "skipped")
         .iter()
@@ -279,6 +289,20 @@ fn a_stopped_stdout_reader_does_not_hold_the_exit() {
 
 /// A child process killed (by PID) and reaped when dropped.
 struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    /// The exit status; panics when the process has not exited within `limit`.
+    fn exit_within(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "no exit within {limit:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
