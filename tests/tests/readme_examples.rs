@@ -209,7 +209,7 @@ fn every_readme_program_runs_against_a_real_server() {
         return;
     }
     let blocks = rust_blocks();
-    assert_eq!(blocks.len(), 8, "the test knows what each README program should do");
+    assert_eq!(blocks.len(), 9, "the test knows what each README program should do");
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let local = format!("ws://{}", listener.local_addr().unwrap());
@@ -268,6 +268,12 @@ fn every_readme_program_runs_against_a_real_server() {
             assert!(stderr.contains("1008"), "the reason it closed: {context}");
         } else if code.contains("sender()") {
             assert_eq!(new[0].1, ["one", "two"], "stdin lines, in order: {context}");
+        } else if code.contains("ServerBuilder") {
+            // Its own server and client on loopback: the echo, what was agreed, the counts.
+            assert!(stdout.contains("hello"), "the echo: {context}");
+            assert!(stdout.contains("extensions: permessage-deflate"), "{context}");
+            assert!(stdout.contains("accepted 1, refused 0"), "{context}");
+            assert!(new.is_empty(), "no connection to the test's server: {context}");
         } else if code.contains("add_root_pem_file") {
             assert!(stdout.contains("hello"), "the echo over wss://: {context}");
         } else {
