@@ -189,8 +189,8 @@ impl ServerBuilder {
     /// [`max_connections`](Self::max_connections) already free.
     ///
     /// It runs on the accept loop or on the connection's task, with no lock held, and **must
-    /// not block**: a slow hook delays accepting (hand the refusal to a bounded channel or a
-    /// counter). Sockets closed unanswered during a flood (past
+    /// not block** (nor panic: a panic ends the task it runs on): a slow hook delays accepting
+    /// (hand the refusal to a bounded channel or a counter). Sockets closed unanswered during a flood (past
     /// [`max_refusals`](Self::max_refusals)) are only counted, in
     /// [`ServerStats::dropped`](super::ServerStats::dropped).
     pub fn on_refusal(mut self, hook: impl Fn(&Refusal) + Send + Sync + 'static) -> Self {
