@@ -57,6 +57,50 @@ impl Runtime for AsyncIo {
     }
 }
 
+#[allow(clippy::manual_async_fn)]
+impl crate::server::Listen for AsyncIo {
+    type Listener = async_io::Async<std::net::TcpListener>;
+    #[cfg(feature = "rustls")]
+    type TlsServer = FuturesIo<futures_rustls::server::TlsStream<async_net::TcpStream>>;
+
+    fn bind(&self, addr: SocketAddr) -> io::Result<Self::Listener> {
+        async_io::Async::<std::net::TcpListener>::bind(addr)
+    }
+
+    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
+        listener.get_ref().local_addr()
+    }
+
+    fn poll_accept(listener: &Self::Listener, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Tcp, SocketAddr)>> {
+        loop {
+            match listener.get_ref().accept() {
+                Ok((stream, peer)) => {
+                    stream.set_nodelay(true).ok();
+                    let stream = async_net::TcpStream::try_from(stream)?;
+                    return Poll::Ready(Ok((FuturesIo(stream), peer)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            // Not ready: wait for readability, then try again (a spurious wake-up loops once).
+            std::task::ready!(listener.poll_readable(cx))?;
+        }
+    }
+
+    #[cfg(feature = "rustls")]
+    fn tls_accept(
+        &self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        tcp: Self::Tcp,
+    ) -> impl Future<Output = io::Result<Self::TlsServer>> + Send + 'static {
+        async move {
+            let stream = futures_rustls::TlsAcceptor::from(config).accept(tcp.0).await?;
+            Ok(FuturesIo(stream))
+        }
+    }
+}
+
 impl DriverTimer for async_io::Timer {
     fn set_at(&mut self, at: Instant) {
         async_io::Timer::set_at(self, at);
@@ -126,6 +170,22 @@ impl ClientBuilder {
     pub fn build_async(self) -> Result<(Client, Driver), resock_core::ConfigError> {
         let (client, run) = Run::build(self, AsyncIo)?;
         Ok((client, Driver { run }))
+    }
+}
+
+impl crate::ServerBuilder {
+    /// Binds `addr` and starts the server on async-io, its tasks (the accept loop and every
+    /// connection) started with `spawn`, which must run each to its end on any executor
+    /// (`bind_smol` and `bind_async_std` pass their runtime's).
+    ///
+    /// Fails when a setting can never work ([`validate`](crate::ServerBuilder::validate)) or
+    /// when binding fails.
+    pub fn bind_async(
+        self,
+        addr: impl std::net::ToSocketAddrs,
+        spawn: impl Fn(Pin<Box<dyn Future<Output = ()> + Send + 'static>>) + Send + Sync + 'static,
+    ) -> Result<crate::Server, crate::ServerError> {
+        self.bind_on(AsyncIo, crate::server::Spawner::new(spawn), addr)
     }
 }
 

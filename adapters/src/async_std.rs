@@ -21,3 +21,14 @@ impl ClientBuilder {
         Ok(client)
     }
 }
+
+impl crate::ServerBuilder {
+    /// Binds `addr` and starts the server on async-std: the accept loop and every connection
+    /// are detached `async_std::task::spawn` tasks.
+    ///
+    /// Fails when a setting can never work ([`validate`](crate::ServerBuilder::validate)) or
+    /// when binding fails.
+    pub fn bind_async_std(self, addr: impl std::net::ToSocketAddrs) -> Result<crate::Server, crate::ServerError> {
+        self.bind_async(addr, |task| drop(::async_std::task::spawn(task)))
+    }
+}

@@ -16,6 +16,7 @@
 //! | `async-driver` | with `async` / `tokio` | the runtime-independent part of both (the driver loop, `Client`, subscriptions); selects no runtime by itself |
 //! | `tracing` | no | a span per connection attempt and events for state changes, reconnects and failures, through the `tracing` crate |
 //! | `async-std` | no | `ClientBuilder::start_async_std`: the same driver spawned on async-std (discontinued upstream; prefer smol) |
+//! | `tokio`, `smol`, `async-std`, `async` | no | also the async server: `ServerBuilder` (`bind_tokio`, `bind_smol`, `bind_async_std`, `bind_async`), `Server`, `Peer`, `Broadcast`: admission with 503/429 + `Retry-After`, a shared inbound budget, fan-out that never waits, graceful shutdown |
 //!
 //! ```no_run
 //! use resock::blocking::WebSocket;
@@ -66,6 +67,8 @@ mod proxy;
 mod read_buf;
 mod seed;
 mod send_error;
+#[cfg(any(feature = "async", feature = "tokio"))]
+mod server;
 #[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(feature = "smol")]
@@ -115,8 +118,20 @@ pub use resock_core::typed::{
     DecodeError, Dispatched, EncodeError, Envelope, Incoming, JsonEnvelope, Router, Unrouted,
 };
 pub use seed::os_seed;
+#[cfg(any(feature = "async", feature = "tokio"))]
+pub use server::{
+    Broadcast, BroadcastReport, DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REFUSALS,
+    DEFAULT_RETRY_AFTER, DEFAULT_SERVER_RECV_CAPACITY, Decision, Peer, RequestInfo, Server, ServerBuilder, ServerError,
+};
+#[cfg(all(any(feature = "async", feature = "tokio"), feature = "rustls"))]
+pub use server::{ServerTls, ServerTlsError};
 #[cfg(feature = "rustls")]
 pub use tls::TlsOptions;
+// What a server's user names: settings, how a connection ended, send errors.
+#[cfg(any(feature = "async", feature = "tokio"))]
+pub use resock_core::server::{
+    PreparedMessage, ServerClose, ServerCloseReason, ServerConfig, ServerConfigError, ServerSendError,
+};
 
 /// The README's Rust examples, compiled as doc tests with every feature on.
 #[cfg(all(

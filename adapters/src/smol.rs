@@ -30,3 +30,14 @@ impl ClientBuilder {
         Ok(client)
     }
 }
+
+impl crate::ServerBuilder {
+    /// Binds `addr` and starts the server on smol's global executor: the accept loop and
+    /// every connection are detached smol tasks.
+    ///
+    /// Fails when a setting can never work ([`validate`](crate::ServerBuilder::validate)) or
+    /// when binding fails.
+    pub fn bind_smol(self, addr: impl std::net::ToSocketAddrs) -> Result<crate::Server, crate::ServerError> {
+        self.bind_async(addr, |task| ::smol::spawn(task).detach())
+    }
+}

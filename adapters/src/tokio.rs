@@ -67,6 +67,24 @@ impl ClientBuilder {
     }
 }
 
+impl crate::ServerBuilder {
+    /// Binds `addr` and starts the server on the tokio runtime this is called from: the
+    /// accept loop and every connection run as tasks of that runtime's `spawn`.
+    ///
+    /// Fails when a setting can never work ([`validate`](crate::ServerBuilder::validate)),
+    /// when binding fails, or outside a tokio runtime.
+    pub fn bind_tokio(self, addr: impl std::net::ToSocketAddrs) -> Result<crate::Server, crate::ServerError> {
+        let handle = ::tokio::runtime::Handle::try_current().map_err(|_| {
+            crate::ServerError::Runtime(
+                "bind_tokio needs a tokio runtime: call it inside #[tokio::main], a tokio task, or Runtime::enter",
+            )
+        })?;
+        let _entered = handle.enter();
+        let spawner = crate::server::Spawner::new(move |task: crate::server::Task| drop(handle.spawn(task)));
+        self.bind_on(Tokio, spawner, addr)
+    }
+}
+
 /// The future that runs a client's session on tokio (from [`ClientBuilder::build_tokio`]).
 ///
 /// It ends once the session has closed for good and the last transport is closed, or when
@@ -127,6 +145,42 @@ impl Runtime for Tokio {
     ) -> impl Future<Output = io::Result<Self::Tls>> + Send + 'static {
         async move {
             let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp.0).await?;
+            Ok(TokioIo(stream))
+        }
+    }
+}
+
+#[allow(clippy::manual_async_fn)]
+impl crate::server::Listen for Tokio {
+    type Listener = ::tokio::net::TcpListener;
+    #[cfg(feature = "rustls")]
+    type TlsServer = TokioIo<tokio_rustls::server::TlsStream<::tokio::net::TcpStream>>;
+
+    fn bind(&self, addr: SocketAddr) -> io::Result<Self::Listener> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        ::tokio::net::TcpListener::from_std(listener)
+    }
+
+    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    fn poll_accept(listener: &Self::Listener, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Tcp, SocketAddr)>> {
+        listener.poll_accept(cx).map_ok(|(stream, peer)| {
+            stream.set_nodelay(true).ok();
+            (TokioIo(stream), peer)
+        })
+    }
+
+    #[cfg(feature = "rustls")]
+    fn tls_accept(
+        &self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        tcp: Self::Tcp,
+    ) -> impl Future<Output = io::Result<Self::TlsServer>> + Send + 'static {
+        async move {
+            let stream = tokio_rustls::TlsAcceptor::from(config).accept(tcp.0).await?;
             Ok(TokioIo(stream))
         }
     }

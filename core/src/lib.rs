@@ -4,6 +4,8 @@
 //! masking, fragmentation, UTF-8, ping/pong and the close handshake. It never touches a socket,
 //! a clock or the OS random generator: bytes, time (`now: Instant`) and a 32-byte seed come in,
 //! bytes to write, events and the next deadline come out. Drivers live in the `resock` crate.
+//! [`server::ServerConnection`] adds what a server must bound (handshake, idle and pong
+//! deadlines, a bounded outbound queue, a memory close) on top of the server role.
 //! With the `sim` feature, `sim` is a deterministic simulator (virtual clock, seeded link,
 //! scriptable server) to test code built on [`Session`] in virtual time.
 //!
@@ -46,6 +48,7 @@ pub mod handshake;
 pub mod message;
 pub mod proxy;
 pub mod rng;
+pub mod server;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -51,7 +51,7 @@ pub(crate) use connect::connect_each;
 use connect::{Connector, Opening, Stream};
 pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
 pub(crate) use shared::{Shared, State};
-use transport::{Io, Retiring};
+pub(crate) use transport::{Io, Retiring};
 pub(crate) use wake::DriverWake;
 
 /// Rounds of work in one poll before the driver yields to other tasks.

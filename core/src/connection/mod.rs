@@ -278,7 +278,19 @@ impl Connection {
         }
         self.deadline = None;
         match self.state {
-            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
+            State::ClientHandshake(_) => {
+                self.initiator = Some(Initiator::Local);
+                self.finish(Some(ConnectionError::HandshakeTimeout));
+            }
+            // The server answers before it hangs up: 408 while the request is incomplete (a
+            // slowloris client), 503 when the application did not decide in time.
+            State::ServerHandshake(_) => {
+                reject_response(408, b"the opening request did not arrive in time", &mut self.tx);
+                self.initiator = Some(Initiator::Local);
+                self.finish(Some(ConnectionError::HandshakeTimeout));
+            }
+            State::AwaitingAccept => {
+                reject_response(503, b"the server did not answer the request in time", &mut self.tx);
                 self.initiator = Some(Initiator::Local);
                 self.finish(Some(ConnectionError::HandshakeTimeout));
             }
@@ -403,12 +415,51 @@ impl Connection {
 
     /// Server role: answers the pending [`Event::Request`] with an HTTP error and ends.
     pub fn reject(&mut self, status: u16, body: &[u8]) {
+        self.reject_with_headers(status, &[], body);
+    }
+
+    /// Server role: [`reject`](Self::reject) with `extra_headers` (such as `Retry-After` on a
+    /// 503) after the status line; malformed headers and those the response writes itself are
+    /// skipped.
+    pub fn reject_with_headers(&mut self, status: u16, extra_headers: &[(String, String)], body: &[u8]) {
         if !matches!(self.state, State::AwaitingAccept) {
             return;
         }
-        reject_response(status, body, &mut self.tx);
+        crate::handshake::reject_response_with_headers(status, extra_headers, body, &mut self.tx);
         self.initiator = Some(Initiator::Local);
         self.finish(None);
+    }
+
+    /// Ends the connection at once: a close frame with `code` and `reason` (cut to fit) is
+    /// queued when one may still be sent, and the connection finishes without waiting for the
+    /// peer's reply (a dead or unwanted peer). Before the handshake completed it just finishes.
+    pub(crate) fn abort(&mut self, code: CloseCode, reason: &str) {
+        if matches!(self.state, State::Finished) {
+            return;
+        }
+        if matches!(self.state, State::Open | State::Closing { sent: false, .. }) && code.is_sendable() {
+            self.send_close(code, fit_close_reason(reason));
+        }
+        self.initiator.get_or_insert(Initiator::Local);
+        self.finish(None);
+    }
+
+    /// True once permessage-deflate is agreed: messages are compressed by [`send`](Self::send).
+    pub(crate) fn compresses(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        {
+            self.compressor.is_some()
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            false
+        }
+    }
+
+    /// Bytes held for inbound data not yet delivered: the receive buffer, the fragments of the
+    /// message in progress and its inflated bytes.
+    pub(crate) fn inbound_buffered(&self) -> usize {
+        self.receiver.held()
     }
 
     /// Queues a whole message. Fails before the handshake and after a close frame.

@@ -133,6 +133,16 @@ impl Receiver {
         self.rbuf.len()
     }
 
+    /// Bytes held for data not yet delivered: undecoded bytes, the fragments of the message in
+    /// progress and, for a compressed message, its inflated bytes.
+    pub(super) fn held(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        let inflated = self.message.inflated.len();
+        #[cfg(not(feature = "deflate"))]
+        let inflated = 0;
+        self.rbuf.len() + self.message.buf.len() + inflated
+    }
+
     /// Drops everything buffered and in progress; used once reading stops for good.
     pub(super) fn discard(&mut self) {
         self.rbuf = BytesMut::new();

@@ -9,7 +9,7 @@ mod certificate;
 mod config;
 mod error;
 mod event;
-mod heartbeat;
+pub(crate) mod heartbeat;
 #[cfg(test)]
 mod heartbeat_tests;
 mod lifecycle;

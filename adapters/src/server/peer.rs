@@ -1,0 +1,161 @@
+//! [`Peer`]: the handle of one accepted connection, with the client's send/receive shape.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use event_listener::EventListener;
+use resock_core::server::{PreparedMessage, ServerClose, ServerSendError};
+use resock_core::{CloseCode, CloseError, Message, Request};
+
+use super::shared::{ConnShared, ConnState, Opened};
+
+/// One open connection of a [`Server`](super::Server): cloneable, usable from any task or
+/// thread. Dropping the last handle closes the connection with 1000.
+pub struct Peer {
+    shared: Arc<ConnShared>,
+    opened: Arc<Opened>,
+}
+
+impl Peer {
+    /// A new handle (the first is made by the task when the connection opens).
+    pub(crate) fn new(shared: Arc<ConnShared>, opened: Arc<Opened>) -> Self {
+        shared.handles.fetch_add(1, Ordering::AcqRel);
+        Peer { shared, opened }
+    }
+
+    /// A number that tells this connection from the server's others.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer_addr
+    }
+
+    /// The opening request the connection was accepted on.
+    pub fn request(&self) -> &Request {
+        &self.opened.request
+    }
+
+    /// The subprotocol the decision chose, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.opened.subprotocol.as_deref()
+    }
+
+    /// Queues `message` for the client and returns at once: this never waits.
+    ///
+    /// Fails with [`ServerSendError::NotOpen`] once the connection is closing or closed. When
+    /// the outbound queue is full ([`ServerConfig`](resock_core::server::ServerConfig)'s
+    /// `max_queued_messages` / `max_queued_bytes`), the client is not keeping up: the
+    /// connection is closed with 1008 right here and the error says how much was queued.
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), ServerSendError> {
+        let message = message.into();
+        let result = self.shared.lock().core.send(Instant::now(), &message);
+        self.shared.wake.notify();
+        result
+    }
+
+    /// Queues a message encoded once for many connections (see
+    /// [`Broadcast`](super::Broadcast)); never waits, and fails as [`send`](Self::send) does.
+    pub fn send_prepared(&self, message: &PreparedMessage) -> Result<(), ServerSendError> {
+        let result = self.shared.lock().core.send_prepared(Instant::now(), message);
+        self.shared.wake.notify();
+        result
+    }
+
+    /// The next data message from the client, in order; `None` once the connection is over
+    /// and every message was taken.
+    ///
+    /// Messages wait in an inbox of
+    /// [`recv_capacity`](super::ServerBuilder::recv_capacity) messages. Until `recv` is
+    /// first called it keeps the latest; from then on, while it is full, the connection stops
+    /// reading from the client (TCP pushes back), so nothing is dropped. Cancel-safe.
+    pub async fn recv(&self) -> Option<Message> {
+        let capacity = self.shared.recv_capacity;
+        self.wait(|state| {
+            state.receiving = true;
+            if let Some(message) = state.inbox.pop_front() {
+                if state.inbox.len() + 1 >= capacity {
+                    // The task may have stopped reading for this full inbox.
+                    self.shared.wake.notify();
+                }
+                crate::release_if_drained(&mut state.inbox);
+                return Some(Some(message));
+            }
+            (state.closed.is_some() || state.finished).then_some(None)
+        })
+        .await
+    }
+
+    /// Starts the close handshake with `code` and `reason` (cut between words to fit a close
+    /// frame); queued messages are written first. Returns at once; [`closed`](Self::closed)
+    /// waits for the end.
+    ///
+    /// Fails for a code that may not be sent (1005, 1006, 1015, ...) and when a close already
+    /// started.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), CloseError> {
+        let reason = resock_core::close::fit_close_reason(reason);
+        let result = self.shared.lock().core.close(Instant::now(), code, reason);
+        self.shared.wake.notify();
+        result
+    }
+
+    /// Waits until the connection is over, and says how it ended.
+    pub async fn closed(&self) -> ServerClose {
+        // The task records a close before it ends, even when it is dropped early.
+        self.wait(|state| state.closed.clone()).await
+    }
+
+    /// Whether the connection is open (messages can be sent).
+    pub fn is_open(&self) -> bool {
+        self.shared.lock().core.is_open()
+    }
+
+    /// Messages and bytes waiting in the outbound queue.
+    pub fn queued(&self) -> (usize, usize) {
+        self.shared.lock().core.queued()
+    }
+
+    /// Waits until `ready` answers, checking it under the lock each time the task reports a
+    /// change.
+    async fn wait<T>(&self, mut ready: impl FnMut(&mut ConnState) -> Option<T>) -> T {
+        loop {
+            let listener: EventListener = {
+                let mut state = self.shared.lock();
+                if let Some(answer) = ready(&mut state) {
+                    return answer;
+                }
+                // Listening under the lock: a change the task makes next cannot be missed.
+                self.shared.changed.listen()
+            };
+            listener.await;
+        }
+    }
+}
+
+impl Clone for Peer {
+    fn clone(&self) -> Self {
+        Peer::new(Arc::clone(&self.shared), Arc::clone(&self.opened))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.wake.notify();
+        }
+    }
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("id", &self.id())
+            .field("peer_addr", &self.peer_addr())
+            .field("path", &self.opened.request.path)
+            .finish_non_exhaustive()
+    }
+}

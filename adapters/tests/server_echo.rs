@@ -1,0 +1,153 @@
+//! The async server from outside, on every runtime: echo (to 1 MiB), the decision hook
+//! (subprotocol, rejection), the handle's view of the request.
+#![cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+
+#[macro_use]
+mod server_support;
+
+use std::sync::Arc;
+
+use resock::{Decision, ServerBuilder};
+use std::time::Duration;
+
+use resock::ServerConfig;
+use server_support::{Rt, connect, read_until_close, serve_echo};
+use tungstenite::Message;
+
+on_server_runtimes!(
+    echo_round_trip_up_to_one_mebibyte,
+    echo_on_the_ipv6_loopback,
+    the_decision_chooses_a_subprotocol_or_rejects,
+    dropping_the_last_handle_closes_with_1000,
+    dropping_the_server_closes_the_connections_nobody_accepted,
+    the_server_pings_a_quiet_client,
+);
+
+fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = Arc::new(rt.bind(ServerBuilder::new()));
+    let addr = server.local_addr();
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(addr, "/echo?x=1", &[]).unwrap();
+    ws.send(Message::text("hello")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hello"));
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    ws.send(Message::binary(big.clone())).unwrap();
+    match ws.read().unwrap() {
+        Message::Binary(data) => assert!(data == big, "1 MiB came back changed"),
+        other => panic!("expected the binary echo, got {other:?}"),
+    }
+    ws.close(None).unwrap();
+    let _ = ws.read();
+}
+
+fn the_decision_chooses_a_subprotocol_or_rejects<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let builder = ServerBuilder::new().decide(|request| {
+        if request.path() == "/forbidden" {
+            return Decision::reject(403).body("no entry");
+        }
+        assert!(request.peer_addr().ip().is_loopback());
+        let chat = request.subprotocols().iter().any(|p| p == "chat");
+        Decision::accept()
+            .subprotocol(if chat { "chat" } else { "none" })
+            .header("X-Decided", "yes")
+    });
+    let server = Arc::new(rt.bind(builder));
+    let addr = server.local_addr();
+
+    let (mut ws, protocol) = connect(addr, "/room", &["superchat", "chat"]).unwrap();
+    assert_eq!(protocol, "chat");
+    let peer = rt.block_on(server.accept()).expect("the accepted connection");
+    assert_eq!(peer.subprotocol(), Some("chat"));
+    assert_eq!(peer.request().path, "/room");
+    assert_eq!(peer.request().subprotocols, ["superchat", "chat"]);
+    ws.send(Message::text("to the server")).unwrap();
+    let got = rt.block_on(peer.recv()).expect("a message");
+    assert_eq!(got.as_text(), Some("to the server"));
+    peer.send("to the client").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("to the client"));
+
+    // The hook answers "none", which this client did not offer: left out of the 101
+    // (tungstenite would refuse that answer, so the client is raw).
+    let request =
+        server_support::upgrade_request(addr).replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n");
+    let (_raw, head) = server_support::raw_exchange(addr, request.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head:?}");
+    assert!(
+        !head.to_ascii_lowercase().contains("sec-websocket-protocol"),
+        "{head:?}"
+    );
+    let peer = rt.block_on(server.accept()).expect("the accepted connection");
+    assert_eq!(peer.subprotocol(), None);
+
+    match connect(addr, "/forbidden", &[]) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            assert_eq!(response.body().as_deref(), Some(&b"no entry"[..]));
+        }
+        other => panic!("expected a 403, got {:?}", other.map(|_| ())),
+    }
+}
+
+fn dropping_the_last_handle_closes_with_1000<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = rt.bind(ServerBuilder::new());
+    let (mut ws, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    let peer = rt.block_on(server.accept()).unwrap();
+    let copy = peer.clone();
+    drop(peer);
+    copy.send("one more").unwrap();
+    drop(copy);
+    let (code, messages) = read_until_close(&mut ws);
+    assert_eq!((code, messages), (Some(1000), 1), "queued messages first, then 1000");
+}
+
+fn the_server_pings_a_quiet_client<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let config = ServerConfig::default().ping_interval(Some(Duration::from_millis(100)));
+    let server = Arc::new(rt.bind(ServerBuilder::new().config(config)));
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    let start = std::time::Instant::now();
+    match ws.read().unwrap() {
+        Message::Ping(_) => {}
+        other => panic!("expected a ping, got {other:?}"),
+    }
+    assert!(start.elapsed() >= Duration::from_millis(80), "{:?}", start.elapsed());
+    // tungstenite answers on its next read or flush; the connection stays open.
+    ws.flush().unwrap();
+    ws.send(Message::text("still open")).unwrap();
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(text) => break assert_eq!(text.as_str(), "still open"),
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn echo_on_the_ipv6_loopback<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = Arc::new(rt.bind_at(ServerBuilder::new(), "[::1]:0"));
+    let addr = server.local_addr();
+    assert!(addr.is_ipv6());
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(addr, "/", &[]).unwrap();
+    ws.send(Message::text("v6")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("v6"));
+}
+
+fn dropping_the_server_closes_the_connections_nobody_accepted<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let server = rt.bind(ServerBuilder::new());
+    let addr = server.local_addr();
+    let (mut ws, _) = connect(addr, "/", &[]).unwrap();
+    server_support::eventually("the connection to open", || server.connections() == 1);
+    drop(server);
+    assert_eq!(read_until_close(&mut ws).0, Some(1000));
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "the listener is closed"
+    );
+}
