@@ -18,7 +18,9 @@
 //! second, from the first publish until every subscriber has the last message; the
 //! publish-to-receipt latency of every delivery (p50, p99, max; the publish time is in the
 //! payload, `CLOCK_MONOTONIC`); messages lost; subscribers the server closed (resock: 1008 slow
-//! consumer) or messages the rival skipped (`Lagged`).
+//! consumer) or messages the rival skipped (`Lagged`). A last pair of runs has one of 100
+//! subscribers stop reading (`FANOUT_STALLED_SUBSCRIBERS`, 0 to skip): the figures are the
+//! others', and the stalled one's fate is reported.
 
 #[path = "fanout/servers.rs"]
 mod servers;
@@ -70,12 +72,29 @@ fn main() {
         for &size in &sizes {
             let messages = (deliveries / count).max(20) as u64;
             for kind in &kinds {
-                match run_case(kind, count, size, messages) {
-                    Ok(outcome) => println!("{}", outcome.row(kind, count, size, messages)),
-                    Err(why) => println!("| {kind} | {count} | {size} | {messages} | failed: {why} |"),
-                }
+                report(kind, count, size, messages, false);
             }
         }
+    }
+    // The same with one subscriber that stops reading: the others must not wait for it.
+    let (count, size) = (env_list("FANOUT_STALLED_SUBSCRIBERS", "100")[0], 1024);
+    if count >= 2 {
+        let messages = (deliveries / count).max(20) as u64;
+        for kind in &kinds {
+            report(kind, count, size, messages, true);
+        }
+    }
+}
+
+fn report(kind: &str, count: usize, size: usize, messages: u64, stalled: bool) {
+    let shown = if stalled {
+        format!("{count} (1 stalled)")
+    } else {
+        count.to_string()
+    };
+    match run_case(kind, count, size, messages, stalled) {
+        Ok(outcome) => println!("{}", outcome.row(kind, &shown, size, messages)),
+        Err(why) => println!("| {kind} | {shown} | {size} | {messages} | failed: {why} |"),
     }
 }
 
@@ -86,12 +105,14 @@ struct Outcome {
     latencies_us: Vec<u32>,
     lost: u64,
     closed: usize,
+    /// The stalled subscriber's close code from the server, if it had one and got one.
+    stalled_close: Option<u16>,
     server_stats: String,
     timed_out: bool,
 }
 
 impl Outcome {
-    fn row(&self, kind: &str, count: usize, size: usize, messages: u64) -> String {
+    fn row(&self, kind: &str, count: &str, size: usize, messages: u64) -> String {
         let rate = self.deliveries as f64 / self.seconds;
         let percentile = |p: f64| -> String {
             if self.latencies_us.is_empty() {
@@ -103,6 +124,9 @@ impl Outcome {
         let mut dropped = self.server_stats.clone();
         if self.closed > 0 {
             dropped.push_str(&format!(", {} subscribers closed", self.closed));
+        }
+        if let Some(code) = self.stalled_close {
+            dropped.push_str(&format!(", the stalled one closed with {code}"));
         }
         if self.timed_out {
             dropped.push_str(", TIMED OUT");
@@ -203,9 +227,9 @@ impl Drop for ServerProcess {
     }
 }
 
-fn run_case(kind: &str, count: usize, size: usize, messages: u64) -> Result<Outcome, String> {
+fn run_case(kind: &str, count: usize, size: usize, messages: u64, stalled: bool) -> Result<Outcome, String> {
     let (mut server, addr) = ServerProcess::start(kind)?;
-    let (progress, subscribers) = subscribers::start(addr, count);
+    let (progress, subscribers) = subscribers::start(addr, count, stalled);
 
     let started = Instant::now();
     while progress.connected.load(std::sync::atomic::Ordering::Acquire)
@@ -248,6 +272,10 @@ fn run_case(kind: &str, count: usize, size: usize, messages: u64) -> Result<Outc
     }
     let seconds = start.elapsed().as_secs_f64();
     let (_, server_stats) = server.stats()?;
+    // The stalled subscriber reads what reached it (a close frame, for resock) before the
+    // server goes.
+    progress.release.notify_one();
+    std::thread::sleep(Duration::from_millis(if stalled { 500 } else { 0 }));
     drop(server);
 
     let ended = Instant::now();
@@ -257,9 +285,15 @@ fn run_case(kind: &str, count: usize, size: usize, messages: u64) -> Result<Outc
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let received = subscribers
+    let mut received = subscribers
         .join()
         .map_err(|_| "a subscriber thread panicked".to_owned())?;
+    let stalled_close = if stalled && !received.is_empty() {
+        received.remove(0).close_code
+    } else {
+        None
+    };
+    let live = received.len() as u64;
     let mut latencies_us: Vec<u32> = Vec::new();
     let mut closed = 0;
     for subscriber in &received {
@@ -271,9 +305,10 @@ fn run_case(kind: &str, count: usize, size: usize, messages: u64) -> Result<Outc
     Ok(Outcome {
         deliveries,
         seconds,
-        lost: (count as u64 * messages).saturating_sub(deliveries),
+        lost: (live * messages).saturating_sub(deliveries),
         latencies_us,
         closed,
+        stalled_close,
         server_stats,
         timed_out,
     })

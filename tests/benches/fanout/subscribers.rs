@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::servers::monotonic_nanos;
 
@@ -33,6 +33,8 @@ pub struct Progress {
     pub connected: AtomicUsize,
     /// Subscribers whose connect or handshake failed.
     pub failed: AtomicUsize,
+    /// Lets a stalled subscriber read again (see [`start`]).
+    pub release: Notify,
 }
 
 impl Progress {
@@ -53,11 +55,15 @@ pub struct Received {
 
 /// Starts `count` subscribers to `addr` on a thread of their own; the thread's result is every
 /// subscriber's [`Received`], once each connection ended (the bench kills the server for that).
-pub fn start(addr: SocketAddr, count: usize) -> (Arc<Progress>, std::thread::JoinHandle<Vec<Received>>) {
+/// With `stalled`, subscriber 0 stops reading after its handshake (its progress reads
+/// [`ENDED`] at once, so nobody waits for it) until [`Progress::release`] is notified; then it
+/// reads what reached it, to see whether the server closed it.
+pub fn start(addr: SocketAddr, count: usize, stalled: bool) -> (Arc<Progress>, std::thread::JoinHandle<Vec<Received>>) {
     let progress = Arc::new(Progress {
         next_seq: (0..count).map(|_| AtomicU64::new(0)).collect(),
         connected: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
+        release: Notify::new(),
     });
     let shared = Arc::clone(&progress);
     let thread = std::thread::spawn(move || {
@@ -70,7 +76,8 @@ pub fn start(addr: SocketAddr, count: usize) -> (Arc<Progress>, std::thread::Joi
             let tasks: Vec<_> = (0..count)
                 .map(|index| {
                     let (progress, gate) = (Arc::clone(&shared), Arc::clone(&gate));
-                    tokio::spawn(async move { subscribe(addr, index, &progress, &gate).await })
+                    let stall = stalled && index == 0;
+                    tokio::spawn(async move { subscribe(addr, index, stall, &progress, &gate).await })
                 })
                 .collect();
             let mut all = Vec::with_capacity(count);
@@ -83,7 +90,7 @@ pub fn start(addr: SocketAddr, count: usize) -> (Arc<Progress>, std::thread::Joi
     (progress, thread)
 }
 
-async fn subscribe(addr: SocketAddr, index: usize, progress: &Progress, gate: &Semaphore) -> Received {
+async fn subscribe(addr: SocketAddr, index: usize, stall: bool, progress: &Progress, gate: &Semaphore) -> Received {
     let opened = {
         let _permit = gate.acquire().await;
         tokio::time::timeout(HANDSHAKE_LIMIT, open(addr)).await
@@ -96,6 +103,13 @@ async fn subscribe(addr: SocketAddr, index: usize, progress: &Progress, gate: &S
             return Received::default();
         }
     };
+    if stall {
+        progress.next_seq[index].store(ENDED, Ordering::Release);
+        progress.connected.fetch_add(1, Ordering::AcqRel);
+        progress.release.notified().await;
+        let unused = AtomicU64::new(0);
+        return read_frames(stream, pending, &unused).await;
+    }
     progress.connected.fetch_add(1, Ordering::AcqRel);
     let received = read_frames(stream, pending, &progress.next_seq[index]).await;
     progress.next_seq[index].store(ENDED, Ordering::Release);
