@@ -21,6 +21,7 @@ on_server_runtimes!(
     dropping_the_last_handle_closes_with_1000,
     dropping_the_server_closes_the_connections_nobody_accepted,
     the_server_pings_a_quiet_client,
+    settings_at_their_extremes_serve_and_shut_down,
 );
 
 fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
@@ -150,4 +151,57 @@ fn dropping_the_server_closes_the_connections_nobody_accepted<R: Rt>() {
         std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "the listener is closed"
     );
+}
+
+fn settings_at_their_extremes_serve_and_shut_down<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let connection = resock::Config::default()
+        .handshake_timeout(Duration::MAX)
+        .close_timeout(Duration::MAX);
+    let config = ServerConfig::default()
+        .connection(connection)
+        .idle_timeout(Some(Duration::MAX))
+        .ping_interval(Some(Duration::MAX))
+        .pong_timeout(Duration::MAX)
+        .max_queued_messages(usize::MAX)
+        .max_queued_bytes(usize::MAX);
+    let builder = ServerBuilder::new()
+        .config(config)
+        .max_connections(usize::MAX)
+        .max_connections_per_ip(usize::MAX)
+        .max_refusals(usize::MAX)
+        .retry_after(Duration::MAX)
+        .inbound_budget(usize::MAX)
+        .recv_capacity(usize::MAX);
+    let server = Arc::new(rt.bind(builder));
+    serve_echo(&rt, Arc::clone(&server));
+    let (mut ws, _) = connect(server.local_addr(), "/", &[]).unwrap();
+    ws.send(Message::text("extreme")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("extreme"));
+    let closing = std::thread::spawn(move || read_until_close(&mut ws).0);
+    assert_eq!(rt.block_on(server.shutdown()), 0);
+    assert_eq!(closing.join().unwrap(), Some(1001));
+}
+
+/// `bind_async` on an executor of the caller's choosing: here, a thread per task.
+#[cfg(feature = "async")]
+#[test]
+fn bind_async_runs_on_any_executor() {
+    let server = ServerBuilder::new()
+        .bind_async("127.0.0.1:0", |task| {
+            std::thread::spawn(move || async_io::block_on(task));
+        })
+        .unwrap();
+    let (mut ws, _) = connect(server.local_addr(), "/any", &[]).unwrap();
+    let peer = async_io::block_on(server.accept()).unwrap();
+    assert_eq!(peer.request().path, "/any");
+    ws.send(Message::text("hi")).unwrap();
+    let message = async_io::block_on(peer.recv()).unwrap();
+    peer.send(message).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hi"));
+    let closing = std::thread::spawn(move || read_until_close(&mut ws).0);
+    let start = std::time::Instant::now();
+    assert_eq!(async_io::block_on(server.shutdown()), 0);
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(closing.join().unwrap(), Some(1001));
 }

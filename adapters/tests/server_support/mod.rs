@@ -27,7 +27,11 @@ pub trait Rt: Sized + Send + Sync + 'static {
         self.bind_at(builder, "127.0.0.1:0")
     }
     /// Binds `builder` on `addr`.
-    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server;
+    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
+        self.try_bind_at(builder, addr).expect("bind")
+    }
+    /// Binds `builder` on `addr` with the runtime's own `bind_*` method.
+    fn try_bind_at(&self, builder: ServerBuilder, addr: &str) -> Result<Server, resock::ServerError>;
     /// Runs `future` to its end on the test's thread, inside the runtime.
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
     /// Runs `future` as a task of the runtime.
@@ -52,9 +56,9 @@ impl Rt for Tokio {
         )
     }
 
-    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
+    fn try_bind_at(&self, builder: ServerBuilder, addr: &str) -> Result<Server, resock::ServerError> {
         let _entered = self.0.enter();
-        builder.bind_tokio(addr).expect("bind")
+        builder.bind_tokio(addr)
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
@@ -81,8 +85,8 @@ impl Rt for Smol {
         Smol
     }
 
-    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
-        builder.bind_smol(addr).expect("bind")
+    fn try_bind_at(&self, builder: ServerBuilder, addr: &str) -> Result<Server, resock::ServerError> {
+        builder.bind_smol(addr)
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
@@ -108,8 +112,8 @@ impl Rt for AsyncStd {
         AsyncStd
     }
 
-    fn bind_at(&self, builder: ServerBuilder, addr: &str) -> Server {
-        builder.bind_async_std(addr).expect("bind")
+    fn try_bind_at(&self, builder: ServerBuilder, addr: &str) -> Result<Server, resock::ServerError> {
+        builder.bind_async_std(addr)
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
