@@ -20,7 +20,8 @@
 //! payload, `CLOCK_MONOTONIC`); messages lost; subscribers the server closed (resock: 1008 slow
 //! consumer) or messages the rival skipped (`Lagged`). A last pair of runs has one of 100
 //! subscribers stop reading (`FANOUT_STALLED_SUBSCRIBERS`, 0 to skip): the figures are the
-//! others', and the stalled one's fate is reported.
+//! others', and the stalled one's fate is reported (with `--quick` its 3 MB may all fit in its
+//! socket buffers, and then neither server has a reason to drop it).
 
 #[path = "fanout/servers.rs"]
 mod servers;
