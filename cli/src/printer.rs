@@ -113,12 +113,25 @@ mod tests {
         /// Whether writes may proceed, and what was written.
         written: Mutex<(bool, Vec<u8>)>,
         opened: Condvar,
+        /// Set once the writer is inside `write`.
+        entered: std::sync::atomic::AtomicBool,
     }
 
     impl Gate {
         fn open(&self) {
             self.0.written.lock().unwrap().0 = true;
             self.0.opened.notify_all();
+        }
+        /// Waits (at most 10 s) until the writer is inside `write`, holding its first line.
+        fn wait_for_writer(&self) {
+            let guard = self.0.written.lock().unwrap();
+            let timeout = std::time::Duration::from_secs(10);
+            drop(
+                self.0
+                    .opened
+                    .wait_timeout_while(guard, timeout, |_| !self.0.entered.load(Ordering::SeqCst))
+                    .unwrap(),
+            );
         }
         fn text(&self) -> String {
             String::from_utf8(self.0.written.lock().unwrap().1.clone()).unwrap()
@@ -128,6 +141,8 @@ mod tests {
     impl Write for Gate {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             let guard = self.0.written.lock().unwrap();
+            self.0.entered.store(true, Ordering::SeqCst);
+            self.0.opened.notify_all();
             let mut state = self.0.opened.wait_while(guard, |(open, _)| !*open).unwrap();
             state.1.extend_from_slice(buf);
             self.0.opened.notify_all();
@@ -144,12 +159,15 @@ mod tests {
         let printer = Printer::new(4, gate.clone());
         // The writer takes one line and blocks in `write`; 4 more fill the queue; the rest are
         // skipped. Every call returns at once (a blocking print would hang this test).
-        for n in 0..100 {
+        printer.print("{\"n\":0}".into());
+        gate.wait_for_writer();
+        for n in 1..100 {
             printer.print(format!("{{\"n\":{n}}}"));
         }
         let skipped = printer.skipped();
-        assert!((95..=96).contains(&skipped), "skipped {skipped}");
+        // Opened before asserting: a failed assertion must not leave the writer blocked.
         gate.open();
+        assert_eq!(skipped, 95);
         drop(printer);
         let text = gate.text();
         let lines: Vec<&str> = text.lines().collect();
@@ -166,12 +184,14 @@ mod tests {
         let gate = Gate::default();
         // Room for two: the notice and the line after it both fit once the writer has drained.
         let printer = Printer::new(2, gate.clone());
-        for n in 0..10 {
+        printer.print("{\"n\":0}".into());
+        gate.wait_for_writer();
+        for n in 1..10 {
             printer.print(format!("{{\"n\":{n}}}"));
         }
         let skipped = printer.skipped();
-        assert!((7..=8).contains(&skipped), "skipped {skipped}");
         gate.open();
+        assert_eq!(skipped, 7);
         // Wait (at most 10 s) until the writer has drained the queue, then print again.
         let drained = 10 - skipped as usize;
         let guard = gate.0.written.lock().unwrap();

@@ -398,6 +398,8 @@ impl Connection {
         #[cfg(not(feature = "deflate"))]
         let deflate: Option<crate::extension::DeflateParams> = None;
         let extensions = deflate.map(|d| d.to_string());
+        // A subprotocol the client did not offer is left out of the 101 and so not agreed.
+        let subprotocol = subprotocol.filter(|p| crate::handshake::offered(request, p));
         accept_response_with_extensions(request, subprotocol, extensions.as_deref(), extra_headers, &mut self.tx);
         self.state = State::Open;
         self.deadline = None;

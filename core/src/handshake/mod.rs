@@ -19,10 +19,10 @@ pub mod server;
 
 pub use client::{Accepted, ClientHandshake, ClientOptions};
 pub use headers::accept_key;
-pub(crate) use server::accept_response_with_extensions;
 pub use server::{
     Request, ServerHandshake, accept_response, reject_response, reject_response_with_headers, try_accept_response,
 };
+pub(crate) use server::{accept_response_with_extensions, offered};
 
 /// Bounds on handshake input.
 ///

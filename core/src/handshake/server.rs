@@ -265,7 +265,7 @@ pub fn try_accept_response(
     Ok(())
 }
 
-fn offered(request: &Request, p: &str) -> bool {
+pub(crate) fn offered(request: &Request, p: &str) -> bool {
     request.subprotocols.iter().any(|o| o == p)
 }
 

@@ -239,3 +239,22 @@ fn a_bad_request_whole_or_byte_by_byte_is_answered_400_and_ends_with_the_error()
         assert!(server.is_finished());
     }
 }
+
+#[test]
+fn a_subprotocol_the_client_did_not_offer_is_neither_answered_nor_reported() {
+    let now = Instant::now();
+    let mut server = ServerConnection::new(&ServerConfig::default(), [2; 32], now);
+    server.handle_input(now, Input::Data(REQUEST));
+    assert!(matches!(server.poll_event(), Some(ServerEvent::Request(_))));
+    server.accept(now, Some("chat"), &[]);
+    let Some(ServerEvent::Opened(accepted)) = server.poll_event() else {
+        panic!("not opened")
+    };
+    assert_eq!(accepted.subprotocol, None);
+    let answer = String::from_utf8(transmit(&mut server)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("sec-websocket-protocol"),
+        "{answer}"
+    );
+}
