@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use event_listener::Event;
-use resock_core::server::{ServerClose, ServerConnection};
+use resock_core::server::{ServerClose, ServerConnection, TRANSMIT_CHUNK};
 use resock_core::{Message, Request};
 
 use super::peer::Peer;
@@ -33,8 +33,10 @@ pub(crate) const READ_AHEAD: usize = 64 << 10;
 /// `poll_event`, so a frame is looked at only once the application could have answered the
 /// message before it. Nothing further is decoded while a message waits for `recv` or is in the
 /// application's hands (taken by `recv`, which was not called again), nor before what the
-/// application queued when it let go of its message is written. An echo of message N is thus on
-/// the wire before frame N+1, which may be a violation that fails the connection, is decoded.
+/// application queued when it let go of its message is taken out of core into
+/// [`staged`](Self::staged), from where the task writes it in order. An echo of message N thus
+/// leaves before the close frame of frame N+1, even when that frame is a violation that fails
+/// the connection (core discards its outbound queue then, not what it already gave out).
 pub(crate) struct ConnState {
     pub(crate) core: ServerConnection,
     /// Data messages for `recv`, oldest first: at most one while the connection is open
@@ -44,11 +46,13 @@ pub(crate) struct ConnState {
     /// `recv` handed out a message and was not called again: the application may still be
     /// answering it.
     pub(crate) in_hands: bool,
-    /// The oldest messages of core's outbound queue that must be written before anything
-    /// further is decoded: what the application had queued when it let go of its message.
+    /// The oldest messages of core's outbound queue that must be taken out of it before
+    /// anything further is decoded: what the application had queued when it let go of its
+    /// message.
     pub(crate) owed: usize,
-    /// The task holds bytes not yet written to the socket (kept by the task).
-    pub(crate) writing: bool,
+    /// Bytes taken from core's `poll_transmit` (by the task or by `recv`) that the task has not
+    /// yet moved to its writer; about [`TRANSMIT_CHUNK`] at most.
+    pub(crate) staged: Vec<u8>,
     /// Why the connection ended, once the core said so.
     pub(crate) closed: Option<ServerClose>,
     /// The task ended: nothing more will happen.
@@ -63,7 +67,7 @@ impl ConnState {
             inbox: VecDeque::new(),
             in_hands: false,
             owed: 0,
-            writing: false,
+            staged: Vec::new(),
             closed: None,
             finished: false,
         }
@@ -76,13 +80,14 @@ impl ConnState {
     }
 
     /// Whether core may decode the next frame: it is finished (nothing left to decode), or
-    /// everything owed is written and the application does not hold decoding back (`free`:
-    /// nobody will answer any more, every handle gone or the client's end of the stream read).
+    /// everything owed was taken out of core and the application does not hold decoding back
+    /// (`free`: nobody will answer any more, every handle gone or the client's end of the
+    /// stream read).
     pub(crate) fn may_decode(&self, free: bool) -> bool {
         if self.core.is_finished() {
             return true;
         }
-        !self.writing && self.owed == 0 && (free || !self.application_holds())
+        self.owed == 0 && (free || !self.application_holds())
     }
 
     /// `recv` was called again: the message it handed out before is no longer in the
@@ -96,15 +101,17 @@ impl ConnState {
         true
     }
 
-    /// Takes core's next bytes to write into `out` (empty), keeping count of what is owed:
-    /// whole messages leave the front of the queue, so those owed go first. True when bytes
-    /// came.
-    pub(crate) fn take_transmit(&mut self, out: &mut Vec<u8>) -> bool {
+    /// Appends core's next bytes to write to [`staged`](Self::staged) while it holds less than
+    /// [`TRANSMIT_CHUNK`], keeping count of what is owed: whole messages leave the front of the
+    /// queue, so those owed go first. True when bytes came.
+    pub(crate) fn take_transmit(&mut self) -> bool {
+        if self.staged.len() >= TRANSMIT_CHUNK {
+            return false;
+        }
         let before = self.core.queued().0;
-        let took = self.core.poll_transmit(out).is_some();
+        let took = self.core.poll_transmit(&mut self.staged).is_some();
         let left = self.core.queued().0;
         self.owed = self.owed.saturating_sub(before.saturating_sub(left)).min(left);
-        self.writing = !out.is_empty();
         took
     }
 
@@ -261,10 +268,9 @@ mod tests {
         core.accept(now, None, &[]);
         assert!(core.is_open());
         let mut state = ConnState::new(core);
-        let mut out = Vec::new();
         while state.decode_next(false, 8, &mut false).is_some() {}
-        state.take_transmit(&mut out);
-        state.writing = false;
+        state.take_transmit();
+        state.staged.clear();
         state
     }
 
@@ -277,6 +283,13 @@ mod tests {
         out
     }
 
+    /// A server text frame.
+    fn frame_unmasked(payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x81, u8::try_from(payload.len()).unwrap()];
+        out.extend_from_slice(payload);
+        out
+    }
+
     fn feed(state: &mut ConnState, bytes: &[u8]) {
         state.core.handle_input(Instant::now(), Input::Data(bytes));
     }
@@ -286,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_decoded_past_a_message_until_its_answer_is_written() {
+    fn nothing_is_decoded_past_a_message_until_its_answer_is_taken_out_of_core() {
         let mut state = open_state();
         let mut bytes = frame(0x1, b"one");
         bytes.extend(frame(0x1, b"two"));
@@ -304,16 +317,17 @@ mod tests {
             assert!(state.release(), "recv called again");
             assert_eq!(state.owed, 1);
             assert!(!decode(&mut state), "nothing before the echo is taken");
-            let mut out = Vec::new();
-            assert!(state.take_transmit(&mut out));
+            assert!(state.take_transmit());
             assert_eq!(state.owed, 0);
-            assert!(out.ends_with(text.as_bytes()), "the echo");
-            assert!(!decode(&mut state), "nothing before the echo is written");
-            state.writing = false;
+            assert!(state.staged.ends_with(text.as_bytes()), "the echo");
         }
         assert!(decode(&mut state));
         let closed = state.closed.clone().expect("the violation ends it");
         assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR);
+        state.take_transmit();
+        let echoes = [&frame_unmasked(b"one")[..], &frame_unmasked(b"two")[..]].concat();
+        assert!(state.staged.starts_with(&echoes), "both echoes, then the close");
+        assert_eq!(state.staged[echoes.len()], 0x88, "the close frame follows");
     }
 
     #[test]
@@ -325,8 +339,7 @@ mod tests {
         assert!(state.release());
         state.core.send(now, &Message::text("later")).unwrap();
         assert_eq!(state.owed, 1);
-        let mut out = Vec::new();
-        assert!(state.take_transmit(&mut out));
+        assert!(state.take_transmit());
         assert_eq!(state.owed, 0, "both left in one batch: nothing owed");
         assert!(!state.release(), "nothing in the app's hands");
     }
@@ -350,9 +363,7 @@ mod tests {
             prop_assert_eq!(state.inbox.len(), count.min(1));
 
             state.core.close(Instant::now(), CloseCode::NORMAL, "").unwrap();
-            let mut out = Vec::new();
-            state.take_transmit(&mut out);
-            state.writing = false;
+            state.take_transmit();
             while state.decode_next(false, capacity, &mut false).is_some() {}
             prop_assert_eq!(state.inbox.len(), count.min(capacity));
             let first: Vec<_> = state.inbox.iter().map(|m| m.as_text().unwrap().to_owned()).collect();

@@ -8,9 +8,9 @@
 //!    (1000) are passed on, a due timeout handled, events decoded on demand (see
 //!    [`ConnState`]: a data message waits in `recv`'s one-message slot and nothing is
 //!    decoded behind it, nor while the application holds the message `recv` gave it, nor
-//!    before what it queued is written; the first handle goes into the server's accept
-//!    queue), and the next bytes taken from `poll_transmit` once the previous ones are
-//!    written;
+//!    before what it queued is taken out of core; the first handle goes into the server's
+//!    accept queue), and the next bytes taken from `poll_transmit` (or those `recv` staged)
+//!    once the previous ones are written;
 //! 3. without the lock: write (with a write position, so a frame is never torn), read once
 //!    (unless decoding is held back and core already holds [`READ_AHEAD`] undecoded bytes:
 //!    then core is told the server does not read) and hand the bytes to core under the lock,
@@ -151,14 +151,18 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
                 state.core.handle_timeout(now);
                 progress = true;
             }
-            state.writing = !self.io.broken && !self.io.is_idle();
             progress |= self.drain_events(&mut state);
             self.update_reading(&mut state, now);
             self.report_budget(&state);
             if !self.io.broken && self.io.is_idle() {
-                let took = state.take_transmit(&mut self.io.out);
-                self.transmit_drained = !took;
-                progress |= took;
+                state.take_transmit();
+                // `recv` may have staged bytes too: they all go out in the order taken.
+                let moved = !state.staged.is_empty();
+                if moved {
+                    std::mem::swap(&mut self.io.out, &mut state.staged);
+                }
+                self.transmit_drained = !moved;
+                progress |= moved;
             }
             if self.finishing.is_none() && state.core.is_finished() {
                 // Core is done; its last bytes get a short while to leave, then the stream
@@ -430,6 +434,7 @@ impl<S, T> ConnTask<S, T> {
                 });
             }
             state.inbox.shrink_to_fit();
+            state.staged = Vec::new();
         }
         self.conn.changed.notify(usize::MAX);
         self.server.registry().remove(&self.conn.id);
