@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Autobahn conformance cases (groups 1-13, permessage-deflate included: 517 cases) against resock with kosoku, in one role:
 #   scripts/autobahn.sh client   # kosoku fuzzingserver, resock's autobahn_client example
-#   scripts/autobahn.sh server   # resock's autobahn_server example, kosoku fuzzingclient
+#   scripts/autobahn.sh server   # resock's autobahn_server example (blocking), kosoku fuzzingclient
+#   scripts/autobahn.sh server-async   # the autobahn_async_server example (the async server on
+#                                      # tokio), kosoku fuzzingclient
 # Creates .venv-autobahn with kosoku, prints one line with the count of each verdict, and
 # fails on any case whose behaviour is not OK (INFORMATIONAL only for the cases listed below:
 # FAILED, NON-STRICT, UNIMPLEMENTED all fail), on any close verdict other than OK or
@@ -10,7 +12,7 @@
 # The same checks on an existing report (no run), e.g. to test them on a doctored one:
 #   scripts/autobahn.sh check client|server path/to/index.json SELECTED_CASE_COUNT
 set -euo pipefail
-usage="usage: scripts/autobahn.sh client|server, or scripts/autobahn.sh check ROLE REPORT COUNT"
+usage="usage: scripts/autobahn.sh client|server|server-async, or scripts/autobahn.sh check ROLE REPORT COUNT"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
@@ -67,17 +69,21 @@ if [ "$role" = check ]; then
   check_report "$2" "$3" "$4" 0
   exit
 fi
-case "$role" in client | server) ;; *) echo "$usage" >&2; exit 2 ;; esac
+case "$role" in client | server | server-async) ;; *) echo "$usage" >&2; exit 2 ;; esac
 venv="$root/.venv-autobahn"
 out="$root/target/autobahn/$role"
 port_client=19001
 port_server=19002
+port_server_async=19003
 
 if [ ! -x "$venv/bin/kosoku" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet kosoku==0.1.0
 fi
 cargo build --release --quiet -p resock --example autobahn_client --example autobahn_server
+if [ "$role" = server-async ]; then
+  cargo build --release --quiet -p resock --features tokio --example autobahn_async_server
+fi
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -112,10 +118,18 @@ if [ "$role" = client ]; then
   # kosoku exits by itself after /updateReports; give it a moment, then stop it by its PID.
   for _ in $(seq 1 50); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
 else
-  "$root/target/release/examples/autobahn_server" "127.0.0.1:$port_server" >"$out/server.log" 2>&1 &
+  # The server role, on the blocking example or on the async server's.
+  if [ "$role" = server ]; then
+    example=autobahn_server
+    port=$port_server
+  else
+    example=autobahn_async_server
+    port=$port_server_async
+  fi
+  "$root/target/release/examples/$example" "127.0.0.1:$port" >"$out/server.log" 2>&1 &
   pids+=($!)
-  wait_port "$port_server"
-  timeout 1500 "$venv/bin/kosoku" -m fuzzingclient -o "$out" "${cases[@]}" "127.0.0.1:$port_server" >"$out/kosoku.log" 2>&1 || true
+  wait_port "$port"
+  timeout 1500 "$venv/bin/kosoku" -m fuzzingclient -o "$out" "${cases[@]}" "127.0.0.1:$port" >"$out/kosoku.log" 2>&1 || true
   # The selection's size, asked of a fuzzingserver with the same selection, which is then stopped.
   "$venv/bin/kosoku" -m fuzzingserver -o "$out/count" "${cases[@]}" "127.0.0.1:$port_client" >/dev/null 2>&1 &
   count_pid=$!

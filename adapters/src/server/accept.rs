@@ -156,13 +156,11 @@ async fn serve<R: Listen>(runtime: R, tcp: R::Tcp, peer: SocketAddr, ctx: Arc<Se
     let conn = Arc::new(ConnShared {
         id,
         peer_addr: peer,
-        state: std::sync::Mutex::new(ConnState {
-            core: ServerConnection::new(&ctx.config, crate::os_seed(), now),
-            inbox: Default::default(),
-            receiving: false,
-            closed: None,
-            finished: false,
-        }),
+        state: std::sync::Mutex::new(ConnState::new(ServerConnection::new(
+            &ctx.config,
+            crate::os_seed(),
+            now,
+        ))),
         wake: DriverWake::default(),
         changed: Default::default(),
         handles: AtomicUsize::new(0),

@@ -29,7 +29,7 @@ pub const DEFAULT_INBOUND_BUDGET: usize = 256 << 20;
 pub const DEFAULT_MAX_REFUSALS: usize = 256;
 /// Default `Retry-After` of a 503 or 429 (see [`ServerBuilder::retry_after`]).
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
-/// Default number of received messages a connection holds for `recv` (see
+/// Default number of received messages a closing connection keeps for `recv` (see
 /// [`ServerBuilder::recv_capacity`]).
 pub const DEFAULT_SERVER_RECV_CAPACITY: usize = 256;
 
@@ -165,8 +165,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Received messages a connection holds for [`Peer::recv`](super::Peer::recv)
-    /// (default 256); a full inbox pauses reading from that client.
+    /// Received messages a closing connection keeps for [`Peer::recv`](super::Peer::recv)
+    /// (default 256; the newest are dropped past it). While a connection is open, messages are
+    /// decoded on demand and at most one waits for `recv` (see its documentation).
     pub fn recv_capacity(mut self, capacity: usize) -> Self {
         self.recv_capacity = capacity;
         self

@@ -80,21 +80,47 @@ impl Peer {
     }
 
     /// The next data message from the client, in order; `None` once the connection is over
-    /// and every message was taken.
+    /// and every message was taken. Cancel-safe.
     ///
-    /// Messages wait in an inbox of
-    /// [`recv_capacity`](super::ServerBuilder::recv_capacity) messages. Until `recv` is
-    /// first called it keeps the latest; from then on, while it is full, the connection stops
-    /// reading from the client (TCP pushes back), so nothing is dropped. Cancel-safe.
+    /// Messages are decoded on demand, one at a time, as the blocking server does: the message
+    /// returned stays "in your hands" until `recv` is called again, and until then the
+    /// connection decodes nothing further. When `recv` is called again, what was sent so far
+    /// (an echo, say) is taken out of the outbound queue for writing before the next frame is
+    /// even looked at, so a reply to a message always leaves before the close of a violation
+    /// that followed it.
+    /// While decoding is held back the connection reads ahead a little (64 KiB) and then stops
+    /// reading from the client (TCP pushes back); no pong deadline runs meanwhile.
+    ///
+    /// Before `recv` is first called, and whenever it waits, the connection decodes on its own
+    /// (pings are answered, a close is seen, the heartbeat runs); the first data message
+    /// decoded then waits for `recv` and holds decoding back like one in your hands. An
+    /// application that stops calling `recv` therefore stops the connection's reading: drop
+    /// the handles (or close) when done receiving.
     pub async fn recv(&self) -> Option<Message> {
         let capacity = self.shared.recv_capacity;
         self.wait(|state| {
-            state.receiving = true;
-            if let Some(message) = state.inbox.pop_front() {
-                if state.inbox.len() + 1 >= capacity {
-                    // The task may have stopped reading for this full inbox.
+            if state.release() {
+                // The task may write what is owed and decode on.
+                self.shared.wake.notify();
+            }
+            if state.inbox.is_empty() && state.core.is_open() {
+                // Take what is owed out of core (the task writes it, in order) and decode here,
+                // on the caller's task: saves two task hops per message.
+                let staged = state.owed > 0 && state.take_transmit();
+                let held = state.core.inbound_buffered();
+                let mut changed = false;
+                while state.inbox.is_empty() && state.decode_next(false, capacity, &mut changed).is_some() {}
+                if changed {
+                    // A `closed` waiter may want to see the end.
+                    self.shared.changed.notify(usize::MAX);
+                }
+                if staged || changed || state.core.inbound_buffered() != held {
+                    // Bytes to write (pongs too), more to read, the budget to tell.
                     self.shared.wake.notify();
                 }
+            }
+            if let Some(message) = state.inbox.pop_front() {
+                state.in_hands = state.core.is_open();
                 crate::release_if_drained(&mut state.inbox);
                 return Some(Some(message));
             }
@@ -117,6 +143,10 @@ impl Peer {
     }
 
     /// Waits until the connection is over, and says how it ended.
+    ///
+    /// A message waiting for [`recv`](Self::recv), or the last one it returned, holds the
+    /// connection's decoding back, so the client's close is seen once `recv` is called again
+    /// (or every handle is dropped, or the client ends the stream).
     pub async fn closed(&self) -> ServerClose {
         // The task records a close before it ends, even when it is dropped early.
         self.wait(|state| state.closed.clone()).await

@@ -5,12 +5,16 @@
 //! Each round, until nothing moves:
 //! 1. a pending request goes to the decision hook, with no lock held, and the answer to core;
 //! 2. under the connection's lock: shutdown (1001), the budget (1009) and the last handle gone
-//!    (1000) are passed on, a due timeout handled, events moved out (messages into `recv`'s
-//!    inbox, the first handle into the server's accept queue), and the next bytes taken from
-//!    `poll_transmit` once the previous ones are written;
+//!    (1000) are passed on, a due timeout handled, events decoded on demand (see
+//!    [`ConnState`]: a data message waits in `recv`'s one-message slot and nothing is
+//!    decoded behind it, nor while the application holds the message `recv` gave it, nor
+//!    before what it queued is taken out of core; the first handle goes into the server's
+//!    accept queue), and the next bytes taken from `poll_transmit` (or those `recv` staged)
+//!    once the previous ones are written;
 //! 3. without the lock: write (with a write position, so a frame is never torn), read once
-//!    (unless `recv`'s inbox is full) and hand the bytes to core under the lock, report what
-//!    core holds to the inbound budget, and arm the timer at `poll_timeout()`;
+//!    (unless decoding is held back and core already holds [`READ_AHEAD`] undecoded bytes:
+//!    then core is told the server does not read) and hand the bytes to core under the lock,
+//!    report what core holds to the inbound budget, and arm the timer at `poll_timeout()`;
 //! 4. otherwise wait for a handle's wake-up.
 //!
 //! Once core is finished and its last bytes are written, the stream is closed (TLS
@@ -32,7 +36,7 @@ use super::budget::Slot;
 use super::decide::{Decide, RequestInfo, Verdict};
 use super::peer::Peer;
 use super::refusal::{Refusal, refusal_of_unopened};
-use super::shared::{ConnShared, ConnState, Opened, ServerShared};
+use super::shared::{ConnShared, ConnState, Decoded, Opened, READ_AHEAD, ServerShared};
 use crate::async_driver::{ByteStream, DriverTimer, Io};
 use crate::read_buf::with_read_buf;
 
@@ -150,17 +154,22 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             let mut state = conn.lock();
             let now = Instant::now();
             progress |= self.pass_on_commands(&mut state, now);
-            self.update_reading(&mut state, now);
             if state.core.poll_timeout().is_some_and(|at| at <= now) {
                 state.core.handle_timeout(now);
                 progress = true;
             }
             progress |= self.drain_events(&mut state);
+            self.update_reading(&mut state, now);
             self.report_budget(&state);
             if !self.io.broken && self.io.is_idle() {
-                let took = state.core.poll_transmit(&mut self.io.out).is_some();
-                self.transmit_drained = !took;
-                progress |= took;
+                state.take_transmit();
+                // `recv` may have staged bytes too: they all go out in the order taken.
+                let moved = !state.staged.is_empty();
+                if moved {
+                    std::mem::swap(&mut self.io.out, &mut state.staged);
+                }
+                self.transmit_drained = !moved;
+                progress |= moved;
             }
             if self.finishing.is_none() && state.core.is_finished() {
                 // Core is done; its last bytes get a short while to leave, then the stream
@@ -231,6 +240,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         if self.handed_out && !self.closed_for_handles && self.conn.handles.load(Ordering::Acquire) == 0 {
             self.closed_for_handles = true;
             state.inbox.clear();
+            state.in_hands = false;
             // Already closing is fine: the close that runs is the one that counts.
             let _ = state.core.close(now, CloseCode::NORMAL, "");
             progress = true;
@@ -238,39 +248,41 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         progress
     }
 
-    /// Stops reading while `recv`'s inbox is full and tells core (no pong deadline runs while
-    /// the server does not read); resumes when there is room.
+    /// Stops reading while decoding is held back and core holds [`READ_AHEAD`] undecoded
+    /// bytes already, and tells core (no pong deadline runs while the server does not read);
+    /// resumes once decoding goes on.
     fn update_reading(&mut self, state: &mut ConnState, now: Instant) {
-        let pause = !self.closed_for_handles && state.inbox_blocks_reading(self.conn.recv_capacity);
+        let pause = !state.may_decode(self.decodes_freely()) && state.core.inbound_buffered() >= READ_AHEAD;
         if pause != self.reads_paused {
             self.reads_paused = pause;
             state.core.set_reading(now, !pause);
         }
     }
 
-    /// Moves core's events out: a request to the decision hook, the opening to the accept
-    /// queue, messages to `recv`'s inbox, the end to the handles.
+    /// Nobody will answer a message any more (every handle gone, or the client's end of the
+    /// stream read): decoding need not wait for the application.
+    fn decodes_freely(&self) -> bool {
+        self.closed_for_handles || !self.io.read_open
+    }
+
+    /// Moves core's events out while decoding is allowed: a request to the decision hook, the
+    /// opening to the accept queue, a message to `recv`'s slot, the end to the handles.
     fn drain_events(&mut self, state: &mut ConnState) -> bool {
         use resock_core::server::ServerEvent;
         let mut any = false;
-        while let Some(event) = state.core.poll_event() {
+        let free = self.decodes_freely();
+        while let Some(decoded) = state.decode_next(free, self.conn.recv_capacity, &mut self.changed) {
             any = true;
-            match event {
-                ServerEvent::Request(request) => {
+            match decoded {
+                // Nobody can take it once every handle is gone.
+                Decoded::Kept if self.closed_for_handles => state.inbox.clear(),
+                Decoded::Kept => {}
+                Decoded::ForTask(ServerEvent::Request(request)) => {
                     self.saw_request = true;
                     self.pending_request = Some(request);
                 }
-                ServerEvent::Opened(accepted) => self.on_opened(accepted),
-                // Nobody can take it once every handle is gone.
-                ServerEvent::Message(message) if !self.closed_for_handles => {
-                    state.keep_for_recv(message, self.conn.recv_capacity);
-                    self.changed = true;
-                }
-                ServerEvent::Closed(close) => {
-                    state.closed = Some(close);
-                    self.changed = true;
-                }
-                _ => {}
+                Decoded::ForTask(ServerEvent::Opened(accepted)) => self.on_opened(accepted),
+                Decoded::ForTask(_) => {}
             }
         }
         any
@@ -367,6 +379,8 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
         let conn = Arc::clone(&self.conn);
         let mut state = conn.lock();
         self.drain_events(&mut state);
+        let now = Instant::now();
+        self.update_reading(&mut state, now);
         self.report_budget(&state);
         true
     }
@@ -442,6 +456,7 @@ impl<S, T> ConnTask<S, T> {
                 });
             }
             state.inbox.shrink_to_fit();
+            state.staged = Vec::new();
             let unopened = state.closed.as_ref().filter(|_| !self.handed_out);
             unopened.and_then(|close| refusal_of_unopened(close, self.saw_request))
         };
