@@ -12,6 +12,7 @@ use event_listener::Event;
 use resock_core::server::{ServerClose, ServerConnection};
 use resock_core::{Message, Request};
 
+use super::broadcast_log::{BroadcastLog, Subscription};
 use super::peer::Peer;
 use super::runtime::AnyTimer;
 use crate::async_driver::DriverWake;
@@ -77,6 +78,8 @@ pub(crate) struct ConnShared {
     pub(crate) evict: AtomicBool,
     /// Most data messages held for `recv`.
     pub(crate) recv_capacity: usize,
+    /// Its place in the server's broadcast log.
+    pub(crate) subscription: Subscription,
 }
 
 impl ConnShared {
@@ -112,6 +115,8 @@ pub(crate) struct ServerShared {
     pub(crate) close_timeout: Duration,
     /// A timer of the server's runtime.
     pub(crate) timer: Arc<dyn Fn() -> AnyTimer + Send + Sync>,
+    /// What [`Broadcast`](super::Broadcast) published, for the connection tasks to take.
+    pub(crate) broadcasts: Arc<BroadcastLog>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
