@@ -295,3 +295,7 @@ impl std::fmt::Debug for BroadcastLog {
             .finish()
     }
 }
+
+#[cfg(test)]
+#[path = "broadcast_log_tests.rs"]
+mod tests;
