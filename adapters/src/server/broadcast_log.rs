@@ -15,6 +15,7 @@
 //!
 //! Lock order: a connection's lock, then the log's; the publisher takes only the log's.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +27,15 @@ use super::shared::{ConnShared, ConnState};
 
 /// The cursor of a connection that does not take broadcasts (not open yet, or no longer).
 const NOT_SUBSCRIBED: u64 = u64::MAX;
+/// Entries whose room the log keeps once empty, so a steady trickle of broadcasts does not
+/// allocate each time (about 40 bytes each).
+const KEPT_CAPACITY: usize = 1024;
+
+thread_local! {
+    /// A publishing thread's list of connections to wake, swapped with the log's under its
+    /// lock and emptied outside it: no allocation per publish.
+    static TO_WAKE: RefCell<Vec<Arc<ConnShared>>> = const { RefCell::new(Vec::new()) };
+}
 
 /// One connection's place in its server's log. Changed only under the log's lock.
 #[derive(Debug)]
@@ -112,8 +122,8 @@ impl LogState {
         while self.entries.front().is_some_and(|e| e.remaining == 0) {
             self.pop_oldest();
         }
-        if self.entries.is_empty() && self.entries.capacity() > 0 {
-            // An idle server holds no log allocation.
+        if self.entries.is_empty() && self.entries.capacity() > KEPT_CAPACITY {
+            // After a burst, an idle server keeps a small log allocation only.
             self.entries = VecDeque::new();
         }
     }
@@ -179,7 +189,19 @@ impl BroadcastLog {
         if message.len() > self.max_bytes {
             return Published::TooLarge;
         }
-        let (subscribers, woken) = {
+        // A fresh list where the thread's is not available (a publish from a waker, or while
+        // the thread's locals are being destroyed).
+        TO_WAKE
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut to_wake) => self.append(message, &mut to_wake),
+                Err(_) => self.append(message, &mut Vec::new()),
+            })
+            .unwrap_or_else(|_| self.append(message, &mut Vec::new()))
+    }
+
+    /// [`publish`](Self::publish) with the thread's list of connections to wake, empty.
+    fn append(&self, message: &PreparedMessage, to_wake: &mut Vec<Arc<ConnShared>>) -> Published {
+        let subscribers = {
             let mut log = self.lock();
             if log.subscribers == 0 {
                 return Published::To(0);
@@ -197,13 +219,10 @@ impl BroadcastLog {
             for conn in &log.waiting {
                 conn.subscription.waiting.store(false, Ordering::Relaxed);
             }
-            let capacity = log.waiting.capacity();
-            (
-                subscribers,
-                std::mem::replace(&mut log.waiting, Vec::with_capacity(capacity)),
-            )
+            std::mem::swap(&mut log.waiting, to_wake);
+            subscribers
         };
-        for conn in woken {
+        for conn in to_wake.drain(..) {
             conn.wake.notify();
         }
         Published::To(subscribers)
