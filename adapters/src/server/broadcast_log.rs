@@ -146,7 +146,7 @@ impl LogState {
         self.subscribers -= 1;
         for seq in cursor.max(self.first_seq)..self.head() {
             if let Some(entry) = self.entry(seq) {
-                entry.remaining -= 1;
+                entry.remaining = entry.remaining.saturating_sub(1);
             }
         }
         if sub.waiting.swap(false, Ordering::Relaxed)
@@ -271,7 +271,7 @@ impl BroadcastLog {
         let mut progress = false;
         while cursor < head {
             let Some(entry) = log.entry(cursor) else { break };
-            entry.remaining -= 1;
+            entry.remaining = entry.remaining.saturating_sub(1);
             cursor += 1;
             match state.core.send_prepared(now, &entry.message) {
                 Ok(()) => progress = true,
@@ -305,13 +305,15 @@ impl BroadcastLog {
 }
 
 impl std::fmt::Debug for BroadcastLog {
+    /// Never waits for the lock (a connection may be printed while its task holds it).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let log = self.lock();
-        f.debug_struct("BroadcastLog")
-            .field("messages", &log.entries.len())
-            .field("bytes", &log.bytes)
-            .field("subscribers", &log.subscribers)
-            .finish()
+        let mut out = f.debug_struct("BroadcastLog");
+        if let Ok(log) = self.state.try_lock() {
+            out.field("messages", &log.entries.len())
+                .field("bytes", &log.bytes)
+                .field("subscribers", &log.subscribers);
+        }
+        out.finish_non_exhaustive()
     }
 }
 
