@@ -166,6 +166,7 @@ async fn serve<R: Listen>(runtime: R, tcp: R::Tcp, peer: SocketAddr, ctx: Arc<Se
         handles: AtomicUsize::new(0),
         evict: AtomicBool::new(false),
         recv_capacity: ctx.recv_capacity,
+        subscription: super::broadcast_log::Subscription::new(&ctx.server.broadcasts),
     });
     ctx.server.registry().insert(id, Arc::clone(&conn));
     let evicted = Arc::downgrade(&conn);

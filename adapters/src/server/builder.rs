@@ -244,6 +244,10 @@ impl ServerBuilder {
             close_timeout: self.config.connection.close_timeout,
             timer: Arc::new(move || Box::new(timer_runtime.timer()) as AnyTimer),
             reports: Reports::new(self.on_refusal),
+            broadcasts: Arc::new(super::broadcast_log::BroadcastLog::new(
+                self.config.max_queued_messages,
+                self.config.max_queued_bytes,
+            )),
         });
         let ctx = Arc::new(ServeContext {
             server: Arc::clone(&server),

@@ -18,6 +18,7 @@
 mod accept;
 mod admission;
 mod broadcast;
+mod broadcast_log;
 mod budget;
 mod builder;
 mod decide;

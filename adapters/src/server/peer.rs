@@ -66,7 +66,7 @@ impl Peer {
     /// connection is closed with 1008 right here and the error says how much was queued.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), ServerSendError> {
         let message = message.into();
-        let result = self.shared.lock().core.send(Instant::now(), &message);
+        let result = self.locked_after_broadcasts(|state, now| state.core.send(now, &message));
         self.shared.wake.notify();
         result
     }
@@ -74,7 +74,7 @@ impl Peer {
     /// Queues a message encoded once for many connections (see
     /// [`Broadcast`](super::Broadcast)); never waits, and fails as [`send`](Self::send) does.
     pub fn send_prepared(&self, message: &PreparedMessage) -> Result<(), ServerSendError> {
-        let result = self.shared.lock().core.send_prepared(Instant::now(), message);
+        let result = self.locked_after_broadcasts(|state, now| state.core.send_prepared(now, message));
         self.shared.wake.notify();
         result
     }
@@ -137,9 +137,18 @@ impl Peer {
     /// started.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), CloseError> {
         let reason = resock_core::close::fit_close_reason(reason);
-        let result = self.shared.lock().core.close(Instant::now(), code, reason);
+        let result = self.locked_after_broadcasts(|state, now| state.core.close(now, code, reason));
         self.shared.wake.notify();
         result
+    }
+
+    /// Runs `f` under the connection's lock once the broadcasts published before this call
+    /// are in its queue, so what `f` queues goes after them.
+    fn locked_after_broadcasts<T>(&self, f: impl FnOnce(&mut ConnState, Instant) -> T) -> T {
+        let mut state = self.shared.lock();
+        let now = Instant::now();
+        self.shared.take_broadcasts(&mut state, now);
+        f(&mut state, now)
     }
 
     /// Waits until the connection is over, and says how it ended.

@@ -12,6 +12,7 @@ use event_listener::Event;
 use resock_core::server::{ServerClose, ServerConnection, TRANSMIT_CHUNK};
 use resock_core::{DeflateParams, Message, Request};
 
+use super::broadcast_log::{BroadcastLog, Subscription};
 use super::peer::Peer;
 use super::refusal::Reports;
 use super::runtime::AnyTimer;
@@ -180,6 +181,8 @@ pub(crate) struct ConnShared {
     /// Most data messages kept for `recv` once the connection is closing (while it is open,
     /// at most one waits).
     pub(crate) recv_capacity: usize,
+    /// Its place in the server's broadcast log.
+    pub(crate) subscription: Subscription,
 }
 
 impl ConnShared {
@@ -217,6 +220,8 @@ pub(crate) struct ServerShared {
     pub(crate) timer: Arc<dyn Fn() -> AnyTimer + Send + Sync>,
     /// The counts of accepted and refused connections, and the refusal hook.
     pub(crate) reports: Reports,
+    /// What [`Broadcast`](super::Broadcast) published, for the connection tasks to take.
+    pub(crate) broadcasts: Arc<BroadcastLog>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

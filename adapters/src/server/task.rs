@@ -153,6 +153,8 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             let conn = Arc::clone(&self.conn);
             let mut state = conn.lock();
             let now = Instant::now();
+            // Broadcasts first: those published before a close go out before its frame.
+            progress |= self.conn.take_broadcasts(&mut state, now);
             progress |= self.pass_on_commands(&mut state, now);
             if state.core.poll_timeout().is_some_and(|at| at <= now) {
                 state.core.handle_timeout(now);
@@ -462,6 +464,7 @@ impl<S, T> ConnTask<S, T> {
         };
         self.conn.changed.notify(usize::MAX);
         self.server.registry().remove(&self.conn.id);
+        self.conn.leave_broadcasts();
         self.server.task_ended.notify(usize::MAX);
         // The place is free before the application hears of a refusal.
         drop(self.permit.take());

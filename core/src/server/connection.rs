@@ -268,22 +268,36 @@ impl ServerConnection {
                 queued_messages,
                 queued_bytes,
             } => {
-                self.queue.clear();
-                self.start_close(
-                    now,
-                    CloseCode::POLICY_VIOLATION,
-                    "slow consumer",
-                    ServerCloseReason::SlowConsumer {
-                        queued_messages,
-                        queued_bytes,
-                    },
-                );
+                self.close_slow_consumer(now);
                 Err(ServerSendError::SlowConsumer {
                     queued_messages,
                     queued_bytes,
                 })
             }
         }
+    }
+
+    /// Closes the connection as a slow consumer, as a full queue in
+    /// [`send_prepared`](Self::send_prepared) does: 1008 "slow consumer", the queued messages
+    /// discarded, the close frame after any bytes already returned by `poll_transmit`. For a
+    /// driver that knows the client fell behind before its queue filled (a message it missed
+    /// in a shared broadcast log). Does nothing unless the connection [`is_open`](Self::is_open).
+    pub fn close_slow_consumer(&mut self, now: Instant) {
+        self.now = now;
+        if !self.is_open() {
+            return;
+        }
+        let (queued_messages, queued_bytes) = self.queue.len();
+        self.queue.clear();
+        self.start_close(
+            now,
+            CloseCode::POLICY_VIOLATION,
+            "slow consumer",
+            ServerCloseReason::SlowConsumer {
+                queued_messages,
+                queued_bytes,
+            },
+        );
     }
 
     /// Starts the close handshake with `code` and `reason` (at most 123 bytes). Queued

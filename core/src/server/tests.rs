@@ -204,7 +204,10 @@ fn poll_transmit_returns_whole_frames_about_a_chunk_at_a_time() {
 fn a_request_and_a_message_fed_one_byte_at_a_time_arrive_whole() {
     let now = Instant::now();
     let mut server = ServerConnection::new(&quiet(), [0; 32], now);
-    for byte in REQUEST {
+    // The request offers the subprotocol the server picks.
+    let offer = b"Sec-WebSocket-Protocol: chat\r\n\r\n";
+    let request = [&REQUEST[..REQUEST.len() - 2], &offer[..]].concat();
+    for byte in &request {
         server.handle_input(now, Input::Data(std::slice::from_ref(byte)));
     }
     assert!(matches!(server.poll_event(), Some(ServerEvent::Request(_))));

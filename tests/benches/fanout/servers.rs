@@ -8,8 +8,9 @@
 //! answers one `stats ...` line; the process exits when stdin closes (or the bench kills it).
 //!
 //! - resock: `ServerBuilder::bind_tokio`, every accepted [`resock::Peer`] kept, and
-//!   [`resock::Broadcast::send`] per message: encoded once, queued on every connection, a
-//!   subscriber whose queue (1024 messages / 4 MiB, the defaults) is full is closed with 1008.
+//!   [`resock::Broadcast::send`] per message: encoded once, appended to the server's broadcast
+//!   log, taken by each connection's task into its queue; a subscriber whose queue (1024
+//!   messages / 4 MiB, the defaults) is full is closed with 1008.
 //! - tokio-tungstenite: `accept_async` per connection and a writer task per connection reading a
 //!   `tokio::sync::broadcast` channel of the same capacity (1024): the idiomatic shape. A
 //!   lagging receiver skips the oldest messages (`Lagged`). Each message is framed per
