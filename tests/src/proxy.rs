@@ -203,8 +203,7 @@ impl Hostile {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             accepted.fetch_add(1, Ordering::Relaxed);
-                            if let Some((stream, request)) = serve(stream, &script) {
-                                requests.lock().unwrap().push(request);
+                            if let Some(stream) = serve(stream, &script, &requests) {
                                 open.push(stream);
                             }
                         }
@@ -250,14 +249,19 @@ impl Drop for Hostile {
     }
 }
 
-/// Reads what the script expects, writes its answer; the stream stays open with the caller.
-fn serve(mut stream: TcpStream, script: &Script) -> Option<(TcpStream, Vec<u8>)> {
+/// Reads what the script expects, records it in `requests` (before answering, so a client that
+/// has the answer finds its request recorded), writes its answer; the stream stays open with
+/// the caller.
+fn serve(mut stream: TcpStream, script: &Script, requests: &Mutex<Vec<Vec<u8>>>) -> Option<TcpStream> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut request = Vec::new();
     let mut byte = [0u8; 1];
     match script {
-        Script::Silent => return Some((stream, request)),
+        Script::Silent => {
+            requests.lock().unwrap().push(request);
+            return Some(stream);
+        }
         Script::Http(answer) => {
             while !request.ends_with(b"\r\n\r\n") && request.len() < 64 * 1024 {
                 if stream.read(&mut byte).ok()? == 0 {
@@ -265,6 +269,7 @@ fn serve(mut stream: TcpStream, script: &Script) -> Option<(TcpStream, Vec<u8>)>
                 }
                 request.push(byte[0]);
             }
+            requests.lock().unwrap().push(request);
             stream.write_all(answer).ok()?;
         }
         Script::Socks(answer) => {
@@ -274,8 +279,9 @@ fn serve(mut stream: TcpStream, script: &Script) -> Option<(TcpStream, Vec<u8>)>
             stream.read_exact(&mut methods).ok()?;
             request.extend_from_slice(&head);
             request.extend_from_slice(&methods);
+            requests.lock().unwrap().push(request);
             stream.write_all(answer).ok()?;
         }
     }
-    Some((stream, request))
+    Some(stream)
 }
