@@ -350,10 +350,10 @@ fn slow_consumer(runtime: &str) {
     assert!(line.contains("\"code\":1008"), "{runtime}: {line}");
     reading.join().expect("the reader got every message in order");
     // The non-reader's end comes while the broadcast runs or right after it (its close gets
-    // the 500 ms close timeout), never at some later timeout. Relative to the broadcast, so a
+    // the 500 ms close timeout), never at some later timeout or wake-up of its own. Relative to the broadcast, so a
     // loaded machine that slows both does not fail it.
     assert!(
-        dropped < relayed + Duration::from_secs(5),
+        dropped < relayed + Duration::from_secs(3),
         "{runtime}: the non-reader ended {dropped:?} after the start, the broadcast took {relayed:?}"
     );
     // What the stalled client finds once it reads: data, then the close (or the cut).

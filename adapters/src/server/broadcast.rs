@@ -50,6 +50,8 @@ impl Broadcast {
     /// Publishes an already encoded message to every open connection; returns at once.
     pub fn send_prepared(&self, message: &PreparedMessage) -> BroadcastReport {
         let published = self.server.broadcasts.publish(message);
+        // Looks at the connections only after a publish that left one behind.
+        self.server.broadcasts.wake_pushed_out(|| self.server.connections());
         let connections = self.connections();
         let delivered = match published {
             Published::To(subscribers) => subscribers,

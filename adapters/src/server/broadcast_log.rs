@@ -10,7 +10,9 @@
 //! so the per-connection bounds and the 1008 "slow consumer" close stay core's. The log is
 //! bounded by the same limits (messages and payload bytes, `ServerConfig::max_queued_*`): a
 //! connection whose next message was pushed out of it fell further behind than its queue may
-//! hold, and is closed as a slow consumer when it next runs. An entry leaves the log as soon
+//! hold, and is closed as a slow consumer when it next runs; the publisher wakes such a
+//! connection ([`BroadcastLog::wake_pushed_out`]), since a task stuck on a full socket would
+//! otherwise not run again until a timer of its own. An entry leaves the log as soon
 //! as every connection subscribed when it was published has taken it (or left).
 //!
 //! Lock order: a connection's lock, then the log's; the publisher takes only the log's.
@@ -163,6 +165,9 @@ pub(crate) struct BroadcastLog {
     state: Mutex<LogState>,
     /// Connections closed with 1008 while taking from the log, since the last report.
     slow_closes: AtomicUsize,
+    /// A publish pushed out an entry some connection had not taken yet: that connection must
+    /// be woken to find it out.
+    pushed_out: AtomicBool,
     max_messages: usize,
     max_bytes: usize,
 }
@@ -174,6 +179,7 @@ impl BroadcastLog {
         BroadcastLog {
             state: Mutex::new(LogState::default()),
             slow_closes: AtomicUsize::new(0),
+            pushed_out: AtomicBool::new(false),
             max_messages: max_messages.max(1),
             max_bytes: max_bytes.max(1),
         }
@@ -214,6 +220,9 @@ impl BroadcastLog {
             log.bytes += message.len();
             // The newest always fits (it is within `max_bytes`, and `max_messages` >= 1).
             while log.entries.len() > 1 && (log.entries.len() > self.max_messages || log.bytes > self.max_bytes) {
+                if log.entries.front().is_some_and(|e| e.remaining > 0) {
+                    self.pushed_out.store(true, Ordering::Relaxed);
+                }
                 log.pop_oldest();
             }
             for conn in &log.waiting {
@@ -226,6 +235,23 @@ impl BroadcastLog {
             conn.wake.notify();
         }
         Published::To(subscribers)
+    }
+
+    /// After a publish that pushed out a message some connection had not taken: wakes every
+    /// connection `conns` gives whose next message is gone, so its task runs, finds it and closes
+    /// it 1008 at once, even while its socket is full (no round would run otherwise until one
+    /// of its timers). Costs a pass over `conns` only after such a publish.
+    pub(crate) fn wake_pushed_out(&self, conns: impl FnOnce() -> Vec<Arc<ConnShared>>) {
+        if !self.pushed_out.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let first_seq = self.lock().first_seq;
+        for conn in conns() {
+            let cursor = conn.subscription.cursor.load(Ordering::Relaxed);
+            if cursor != NOT_SUBSCRIBED && cursor < first_seq {
+                conn.wake.notify();
+            }
+        }
     }
 
     /// Connections closed with 1008 "slow consumer" while taking from the log since the

@@ -167,12 +167,25 @@ fn a_subscriber_pushed_out_of_the_log_before_it_ran_is_closed_1008() {
     let (fast, asleep) = (open_conn(&log, &config, 1), open_conn(&log, &config, 2));
     run(&fast);
     run(&asleep);
-    for seq in 0..4 {
+    for seq in 0..3 {
         log.publish(&numbered(seq, 16));
         run(&fast);
     }
+    // Woken by the first publish; it did not run.
+    assert!(notified(&asleep));
+    log.wake_pushed_out(|| vec![Arc::clone(&fast), Arc::clone(&asleep)]);
+    assert!(!notified(&asleep), "nothing was pushed out yet");
+    log.publish(&numbered(3, 16));
+    run(&fast);
     assert_eq!(drain(&fast).0, vec![0, 1, 2, 3]);
     assert_eq!(log.lock().entries.len(), 3, "bounded: the oldest went");
+    assert!(!notified(&asleep), "a publish wakes only the caught-up");
+    let _ = notified(&fast); // woken by the publish
+    log.wake_pushed_out(|| vec![Arc::clone(&fast), Arc::clone(&asleep)]);
+    assert!(notified(&asleep), "woken: its next message is gone");
+    assert!(!notified(&fast), "caught up: not woken");
+    log.wake_pushed_out(|| vec![Arc::clone(&fast), Arc::clone(&asleep)]);
+    assert!(!notified(&asleep), "once per push-out");
     assert!(run(&asleep), "its next message is gone: it is closed");
     assert!(closing(&asleep));
     assert_eq!(drain(&asleep), (vec![], Some(1008)));
