@@ -9,22 +9,15 @@ use std::task::{Context, Waker};
 use std::time::Instant;
 
 use proptest::prelude::*;
-use resock_core::server::{PreparedMessage, ServerConfig, ServerConnection, ServerEvent};
-use resock_core::{Input, Message};
+use resock_core::Message;
+use resock_core::server::{PreparedMessage, ServerConfig};
 
 use super::{BroadcastLog, Published, Subscription};
 use crate::async_driver::DriverWake;
-use crate::server::shared::{ConnShared, ConnState};
+use crate::server::shared::{ConnShared, ConnState, opened_core};
 
 fn open_conn(log: &Arc<BroadcastLog>, config: &ServerConfig, id: u64) -> Arc<ConnShared> {
-    let now = Instant::now();
-    let mut core = ServerConnection::new(config, [7; 32], now);
-    let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    core.handle_input(now, Input::Data(request.as_bytes()));
-    assert!(matches!(core.poll_event(), Some(ServerEvent::Request(_))));
-    core.accept(now, None, &[]);
-    assert!(core.is_open());
+    let mut core = opened_core(config);
     let mut handshake = Vec::new();
     let _ = core.poll_transmit(&mut handshake);
     Arc::new(ConnShared {

@@ -261,26 +261,34 @@ impl ServerShared {
     }
 }
 
+/// For tests: a server connection whose handshake completed (accepted, no subprotocol).
+#[cfg(test)]
+pub(crate) fn opened_core(config: &resock_core::server::ServerConfig) -> ServerConnection {
+    use resock_core::Input;
+    use resock_core::server::ServerEvent;
+    let now = std::time::Instant::now();
+    let mut core = ServerConnection::new(config, [7; 32], now);
+    let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    core.handle_input(now, Input::Data(request.as_bytes()));
+    assert!(matches!(core.poll_event(), Some(ServerEvent::Request(_))));
+    core.accept(now, None, &[]);
+    assert!(core.is_open());
+    core
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use proptest::prelude::*;
-    use resock_core::server::{ServerConfig, ServerEvent};
+    use resock_core::server::ServerConfig;
     use resock_core::{CloseCode, Input};
 
     use super::*;
 
     fn open_state() -> ConnState {
-        let now = Instant::now();
-        let mut core = ServerConnection::new(&ServerConfig::default(), [7; 32], now);
-        let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        core.handle_input(now, Input::Data(request.as_bytes()));
-        assert!(matches!(core.poll_event(), Some(ServerEvent::Request(_))));
-        core.accept(now, None, &[]);
-        assert!(core.is_open());
-        let mut state = ConnState::new(core);
+        let mut state = ConnState::new(opened_core(&ServerConfig::default()));
         while state.decode_next(false, 8, &mut false).is_some() {}
         state.take_transmit();
         state.staged.clear();
