@@ -12,9 +12,11 @@
 //! default run is bimodal, a round trip costing about 8 us while client and server threads
 //! share a busy vCPU and about 70 us when each waits for an idle vCPU to wake, and the
 //! scheduler does not pick the same for every client; on one CPU every client meets the same.
-//! `-- --server batched` uses an echo server that writes the echoes of one read together
-//! instead of one `send` per echo (see [`Echo`]): the default server costs more CPU per message
-//! than either client and so sets the pace for both; this one leaves the pace to the client.
+//! The echo server (see [`Echo`]) writes the echoes of one read together, so that the client,
+//! not the server, sets the pace: a client bench that the server throttles measures the server.
+//! `-- --server per-message` uses tungstenite's plain `read` + `send` loop instead, one `send`
+//! syscall per echo; that server costs more CPU per message than either async client, so both
+//! run at its pace and the ratio between them is about 1.0 whatever the clients do.
 
 #[path = "e2e/echo.rs"]
 mod echo;
@@ -380,9 +382,9 @@ fn main() {
         (5, 20_000, 200_000)
     };
     let one_cpu = args.iter().any(|a| a == "--one-cpu").then(pin_to_one_cpu);
-    // `--server batched`: the batching echo server instead of the per-message one.
+    // `--server per-message`: the per-message echo server instead of the batching one.
     let echo = match args.iter().position(|a| a == "--server").and_then(|i| args.get(i + 1)) {
-        None => Echo::PerMessage,
+        None => Echo::Batched,
         Some(kind) if kind == "batched" => Echo::Batched,
         Some(kind) if kind == "per-message" => Echo::PerMessage,
         Some(other) => panic!("--server {other}: expected per-message or batched"),

@@ -1,5 +1,6 @@
-//! The e2e bench's echo servers: tungstenite on 127.0.0.1, a thread per connection, answering
-//! each message with `send` (the default) or in batches (`--server batched`).
+//! The e2e bench's echo servers: tungstenite on 127.0.0.1, a thread per connection, writing
+//! the echoes of each read together (the default) or each echo with its own `send`
+//! (`--server per-message`).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
