@@ -1,8 +1,9 @@
 //! Refusals reach the application, on every runtime: the hook of `ServerBuilder::on_refusal`
 //! hears each refused connection once, with the client's address, the status sent and why
 //! (a slowloris 408, a full server 503, the per-IP limit 429, the decision hook's rejection,
-//! a request that is not an opening request), and `Server::stats` counts them. The agreed
-//! extensions reach the `Peer`.
+//! a request that is not an opening request), and `Server::stats` counts them. A panicking
+//! decision hook answers 500 and a panicking refusal hook goes no further: the server keeps
+//! accepting. The agreed extensions reach the `Peer`.
 #![cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 
 #[macro_use]
@@ -22,6 +23,7 @@ on_server_runtimes!(
     a_rejection_by_the_decision_hook_and_a_bad_request_are_heard,
     an_accepted_connection_is_counted_and_no_refusal_is_heard,
     the_peer_tells_the_agreed_extensions,
+    panicking_hooks_end_neither_the_accept_loop_nor_the_server,
 );
 
 /// Every refusal the hook heard, in order.
@@ -138,6 +140,55 @@ fn a_rejection_by_the_decision_hook_and_a_bad_request_are_heard<R: Rt>() {
         (1, 1, 2),
         "{stats:?}"
     );
+}
+
+fn panicking_hooks_end_neither_the_accept_loop_nor_the_server<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let heard = Heard::default();
+    let recorder = Arc::clone(&heard.0);
+    let builder = ServerBuilder::new()
+        .max_connections(1)
+        .decide(|request| match request.path() {
+            "/bug" => panic!("a decision hook with a bug"),
+            _ => Decision::accept(),
+        })
+        .on_refusal(move |refusal| {
+            recorder.lock().unwrap().push(refusal.clone());
+            panic!("a refusal hook with a bug");
+        });
+    let server = Arc::new(rt.bind(builder));
+    serve_echo(&rt, Arc::clone(&server));
+    let addr = server.local_addr();
+
+    // The decision hook panics on the connection's task: that request is answered 500.
+    let request = upgrade_request(addr).replacen("GET / ", "GET /bug ", 1);
+    let (bugged, head) = raw_exchange(addr, request.as_bytes());
+    assert!(head.starts_with("HTTP/1.1 500 "), "{head:?}");
+    let refusals = heard.wait_for(1);
+    let expected = (bugged.local_addr().unwrap(), 500, RefusalReason::DecisionPanicked);
+    assert_eq!(summary(&refusals), [expected]);
+    assert_eq!(refusals[0].reason.name(), "decision-panicked");
+
+    // The refusal hook panics on the accept loop (the server is full), which goes on.
+    let (held, _) = connect(addr, "/", &[]).unwrap();
+    let (full, head) = raw_exchange(addr, upgrade_request(addr).as_bytes());
+    assert!(head.starts_with("HTTP/1.1 503 "), "{head:?}");
+    let refusals = heard.wait_for(2);
+    assert_eq!(
+        summary(&refusals[1..]),
+        [(full.local_addr().unwrap(), 503, RefusalReason::Full)]
+    );
+    drop(held);
+    eventually("a connection accepted after both panics", || {
+        connect(addr, "/", &[]).is_ok()
+    });
+    let stats = server.stats();
+    assert_eq!(
+        (stats.decision_panics, stats.full, stats.refused),
+        (1, 1, 2),
+        "{stats:?}"
+    );
+    assert!(stats.accepted >= 2, "{stats:?}");
 }
 
 fn an_accepted_connection_is_counted_and_no_refusal_is_heard<R: Rt>() {

@@ -175,6 +175,9 @@ impl ServerBuilder {
 
     /// The decision on each opening request (default: accept, no subprotocol). It runs on
     /// the connection's task with no lock held; keep it quick (the handshake timeout runs).
+    /// A panic in it answers that request 500 and is reported as
+    /// [`RefusalReason::DecisionPanicked`](super::RefusalReason::DecisionPanicked); the server
+    /// goes on.
     pub fn decide(mut self, hook: impl Fn(&RequestInfo) -> Decision + Send + Sync + 'static) -> Self {
         self.decide = Some(Arc::new(hook));
         self
@@ -190,7 +193,7 @@ impl ServerBuilder {
     /// [`max_connections`](Self::max_connections) already free.
     ///
     /// It runs on the accept loop or on the connection's task, with no lock held, and **must
-    /// not block** (nor panic: a panic ends the task it runs on): a slow hook delays accepting
+    /// not block** (a panic in it is caught and goes no further): a slow hook delays accepting
     /// (hand the refusal to a bounded channel or a counter). Sockets closed unanswered during a flood (past
     /// [`max_refusals`](Self::max_refusals)) are only counted, in
     /// [`ServerStats::dropped`](super::ServerStats::dropped).

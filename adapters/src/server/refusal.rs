@@ -5,10 +5,10 @@
 //!
 //! A connection is refused at accept (the server is full: 503; its address holds too many:
 //! 429) or during its handshake (408 for a request that did not arrive in time, 503 for a
-//! decision that did not come in time, the decision hook's own status, 400/405/426/431 for a
-//! request that is not a valid opening request, 503 when the server shuts down while a request
-//! waits for its decision). Each is reported once, when the server decides, whether or not the
-//! client stays to read the answer.
+//! decision that did not come in time, the decision hook's own status, 500 when the decision
+//! hook panicked, 400/405/426/431 for a request that is not a valid opening request, 503 when
+//! the server shuts down while a request waits for its decision). Each is reported once, when
+//! the server decides, whether or not the client stays to read the answer.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -55,6 +55,8 @@ pub enum RefusalReason {
     BadRequest(String),
     /// The server began shutting down while the request waited for its decision (503).
     ShuttingDown,
+    /// The decision hook panicked on the request (500); the server went on.
+    DecisionPanicked,
 }
 
 impl RefusalReason {
@@ -69,6 +71,7 @@ impl RefusalReason {
             RefusalReason::Rejected => "rejected",
             RefusalReason::BadRequest(_) => "bad-request",
             RefusalReason::ShuttingDown => "shutting-down",
+            RefusalReason::DecisionPanicked => "decision-panicked",
         }
     }
 
@@ -82,6 +85,7 @@ impl RefusalReason {
             RefusalReason::Rejected => REJECTED,
             RefusalReason::BadRequest(_) => BAD_REQUEST,
             RefusalReason::ShuttingDown => SHUTTING_DOWN,
+            RefusalReason::DecisionPanicked => DECISION_PANICKED,
         }
     }
 }
@@ -96,6 +100,7 @@ impl fmt::Display for RefusalReason {
             RefusalReason::Rejected => f.write_str("the decision hook rejected the request"),
             RefusalReason::BadRequest(problem) => write!(f, "not a valid opening request: {problem}"),
             RefusalReason::ShuttingDown => f.write_str("the server is shutting down"),
+            RefusalReason::DecisionPanicked => f.write_str("the decision hook panicked"),
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct ServerStats {
     pub bad_requests: u64,
     /// Refused with 503 because the server was shutting down.
     pub shutting_down: u64,
+    /// Refused with 500 because the decision hook panicked.
+    pub decision_panics: u64,
     /// Sockets closed at accept without an answer: the server was full (or the address at its
     /// limit) and [`max_refusals`](super::ServerBuilder::max_refusals) refusals were being
     /// answered already. Counted only; the refusal hook does not hear of them (a flood is
@@ -142,7 +149,8 @@ const PER_IP_LIMIT: usize = 3;
 const REJECTED: usize = 4;
 const BAD_REQUEST: usize = 5;
 const SHUTTING_DOWN: usize = 6;
-const REASONS: usize = 7;
+const DECISION_PANICKED: usize = 7;
+const REASONS: usize = 8;
 
 /// The refusal hook, shared by the accept loop and every connection task.
 pub(crate) type OnRefusal = Arc<dyn Fn(&Refusal) + Send + Sync>;
@@ -175,11 +183,13 @@ impl Reports {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts `refusal` and passes it to the hook. Call it with no lock held.
+    /// Counts `refusal` and passes it to the hook. Call it with no lock held. A panic in the
+    /// hook stops there: it would otherwise end the accept loop or a connection's task (or,
+    /// during an unwind, abort the process); the refusal stays counted.
     pub(crate) fn refused(&self, refusal: Refusal) {
         self.refused[refusal.reason.counter()].fetch_add(1, Ordering::Relaxed);
         if let Some(hook) = &self.hook {
-            hook(&refusal);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&refusal)));
         }
     }
 
@@ -197,6 +207,7 @@ impl Reports {
             rejected: count(REJECTED),
             bad_requests: count(BAD_REQUEST),
             shutting_down: count(SHUTTING_DOWN),
+            decision_panics: count(DECISION_PANICKED),
             dropped: self.dropped.load(Ordering::Relaxed),
         }
     }
@@ -291,6 +302,7 @@ mod tests {
             RefusalReason::Rejected,
             RefusalReason::BadRequest("no Upgrade header".into()),
             RefusalReason::ShuttingDown,
+            RefusalReason::DecisionPanicked,
         ];
         for reason in &reasons {
             reports.refused(Refusal {
@@ -305,7 +317,7 @@ mod tests {
         let stats = reports.stats();
         let expected = ServerStats {
             accepted: 1,
-            refused: 8,
+            refused: 9,
             handshake_timeouts: 1,
             decision_timeouts: 1,
             full: 2,
@@ -313,10 +325,31 @@ mod tests {
             rejected: 1,
             bad_requests: 1,
             shutting_down: 1,
+            decision_panics: 1,
             dropped: 1,
         };
         assert_eq!(stats, expected);
         let seen: Vec<RefusalReason> = seen.lock().unwrap().iter().map(|r| r.reason.clone()).collect();
         assert_eq!(seen, reasons);
+    }
+
+    #[test]
+    fn a_panicking_hook_stops_at_the_report_and_every_refusal_is_still_counted() {
+        let calls = Arc::new(Mutex::new(0));
+        let counted = Arc::clone(&calls);
+        let reports = Reports::new(Some(Arc::new(move |_: &Refusal| {
+            *counted.lock().unwrap() += 1;
+            panic!("a hook with a bug");
+        })));
+        for _ in 0..3 {
+            reports.refused(Refusal {
+                peer_addr: "10.0.0.1:4000".parse().unwrap(),
+                status: 503,
+                reason: RefusalReason::Full,
+                request: None,
+            });
+        }
+        assert_eq!(*calls.lock().unwrap(), 3, "the hook heard every refusal");
+        assert_eq!((reports.stats().full, reports.stats().refused), (3, 3));
     }
 }

@@ -33,9 +33,9 @@ use resock_core::{Accepted, CloseCode, ConnectionError, Input, Request};
 
 use super::admission::Permit;
 use super::budget::Slot;
-use super::decide::{Decide, RequestInfo, Verdict};
+use super::decide::{Decide, Decision, RequestInfo, Verdict};
 use super::peer::Peer;
-use super::refusal::{Refusal, refusal_of_unopened};
+use super::refusal::{Refusal, RefusalReason, refusal_of_unopened};
 use super::shared::{ConnShared, ConnState, Decoded, Opened, READ_AHEAD, ServerShared};
 use crate::async_driver::{ByteStream, DriverTimer, Io};
 use crate::read_buf::with_read_buf;
@@ -69,6 +69,8 @@ pub(crate) struct ConnTask<S, T> {
     accepted_request: Option<Request>,
     /// The request the decision hook rejected, for the refusal report.
     rejected_request: Option<Request>,
+    /// The decision hook panicked; the 500 that answered is reported as such.
+    decision_panicked: bool,
     /// A whole request arrived (an end before opening then answered it with a status).
     saw_request: bool,
     reads_paused: bool,
@@ -109,6 +111,7 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             pending_request: None,
             accepted_request: None,
             rejected_request: None,
+            decision_panicked: false,
             saw_request: false,
             reads_paused: false,
             told_going_away: false,
@@ -210,7 +213,12 @@ impl<S: ByteStream, T: DriverTimer> ConnTask<S, T> {
             request,
             peer_addr: self.conn.peer_addr,
         };
-        let decision = (self.decide)(&info);
+        // A panicking hook answers this request 500 and ends nothing else.
+        let decision =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.decide)(&info))).unwrap_or_else(|_| {
+                self.decision_panicked = true;
+                Decision::reject(500)
+            });
         let mut state = self.conn.lock();
         match decision.verdict {
             Verdict::Accept { subprotocol } => {
@@ -468,7 +476,10 @@ impl<S, T> ConnTask<S, T> {
         self.server.task_ended.notify(usize::MAX);
         // The place is free before the application hears of a refusal.
         drop(self.permit.take());
-        if let Some((status, reason)) = refusal {
+        if let Some((status, mut reason)) = refusal {
+            if self.decision_panicked && reason == RefusalReason::Rejected {
+                reason = RefusalReason::DecisionPanicked;
+            }
             let peer_addr = self.conn.peer_addr;
             let request = self.rejected_request.take();
             self.server.reports.refused(Refusal {

@@ -183,6 +183,7 @@ fn refused_by_reason(stats: &resock::ServerStats) -> Map<String, Value> {
         (RefusalReason::Rejected, stats.rejected),
         (RefusalReason::BadRequest(String::new()), stats.bad_requests),
         (RefusalReason::ShuttingDown, stats.shutting_down),
+        (RefusalReason::DecisionPanicked, stats.decision_panics),
     ];
     counts
         .into_iter()
