@@ -28,6 +28,11 @@ pub(crate) struct Inflater {
     reset_after_message: bool,
     /// A final (BFINAL) block ended the stream inside the current message.
     ended: bool,
+    /// The current message has given the inflater bytes: only then does it get the tail. A
+    /// message with no compressed bytes at all added nothing to the sender's stream, and the
+    /// tail alone would leave the inflater inside a stored block, reading the next message's
+    /// bytes as its contents.
+    fed: bool,
 }
 
 impl Inflater {
@@ -38,6 +43,7 @@ impl Inflater {
             inner: None,
             reset_after_message,
             ended: false,
+            fed: false,
         }
     }
 
@@ -51,6 +57,7 @@ impl Inflater {
         if self.ended {
             return Err(InflateError::Corrupt("compressed data after the final block".into()));
         }
+        self.fed = true;
         let inflater = self
             .inner
             .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)));
@@ -81,12 +88,14 @@ impl Inflater {
         }
     }
 
-    /// Ends the message: inflates the implicit tail, then resets the context if the peer
-    /// resets its own (or the stream ended with a final block).
+    /// Ends the message: inflates the implicit tail (unless the message had no compressed
+    /// bytes: it is empty), then resets the context if the peer resets its own (or the
+    /// stream ended with a final block).
     pub(crate) fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
-        if !self.ended {
+        if self.fed && !self.ended {
             self.feed(&TAIL, out, limit)?;
         }
+        self.fed = false;
         if self.reset_after_message {
             // The peer keeps no history either: free the window until its next message.
             self.inner = None;
@@ -220,6 +229,45 @@ mod tests {
         inf.feed(&wire, &mut out, 100).unwrap();
         inf.finish_message(&mut out, 100).unwrap();
         assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn an_empty_compressed_message_inflates_to_nothing_and_leaves_the_context_in_step() {
+        // A compressor turns an empty message into one byte; a peer that sends none at all
+        // (RSV1 on an empty payload) added nothing to its stream, so nothing is inflated: the
+        // tail alone would leave the inflater inside a stored block, and the next message's
+        // bytes would be read as that block's contents.
+        let mut c = fresh();
+        let first = deflate(&mut c, b"hello hello hello hello");
+        let third = deflate(&mut c, b"hello hello hello hello");
+        for reset in [false, true] {
+            let mut inf = Inflater::new(reset);
+            let mut out = Vec::new();
+            inf.feed(&first, &mut out, 100).unwrap();
+            inf.finish_message(&mut out, 100).unwrap();
+            let mut empty = Vec::new();
+            inf.feed(&[], &mut empty, 100).unwrap();
+            inf.finish_message(&mut empty, 100).unwrap();
+            assert!(empty.is_empty());
+            if !reset {
+                let mut out = Vec::new();
+                inf.feed(&third, &mut out, 100).unwrap();
+                inf.finish_message(&mut out, 100).unwrap();
+                assert_eq!(out, b"hello hello hello hello");
+            }
+        }
+        // The one-byte form of an empty message, as compressors send it.
+        let mut c = fresh();
+        let empty = deflate(&mut c, b"");
+        assert_eq!(empty, [0x00]);
+        let next = deflate(&mut c, b"abc");
+        let mut inf = Inflater::new(false);
+        for (wire, text) in [(&empty, &b""[..]), (&next, &b"abc"[..])] {
+            let mut out = Vec::new();
+            inf.feed(wire, &mut out, 100).unwrap();
+            inf.finish_message(&mut out, 100).unwrap();
+            assert_eq!(out, text);
+        }
     }
 
     #[test]
