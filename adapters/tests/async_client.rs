@@ -164,8 +164,12 @@ fn subprotocol_is_negotiated<R: Runtime>() {
         R::start_subscribed::<1>(builder(&server).subprotocol("v2.chat").subprotocol("v1.chat"));
     R::block_on(async {
         assert_eq!(opened::<R>(&mut events).await.as_deref(), Some("v1.chat"));
+        R::within("connected", client.connected()).await.unwrap();
+        assert_eq!(client.subprotocol().as_deref(), Some("v1.chat"));
+        assert!(client.deflate().is_none(), "tungstenite agrees no compression");
         R::within("close", client.close(CloseCode::NORMAL, "")).await;
     });
+    assert_eq!(client.subprotocol(), None, "nothing agreed once closed");
     assert_eq!(next_seen(&rx), Seen::Header("v2.chat, v1.chat".into()));
 }
 

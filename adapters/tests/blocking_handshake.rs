@@ -35,6 +35,7 @@ fn the_server_picks_an_offered_subprotocol_and_sees_custom_headers() {
         .connect_blocking()
         .unwrap();
     assert_eq!(expect_open(&mut client).as_deref(), Some("chat.v2"));
+    assert_eq!(client.subprotocol(), Some("chat.v2"));
     let (offered, request) = seen.recv_timeout(PATIENCE).unwrap();
     assert_eq!(offered, ["chat.v1", "chat.v2"]);
     assert_eq!(request.path, "/room?id=7");
@@ -61,6 +62,7 @@ fn without_an_agreed_subprotocol_the_client_opens_with_none() {
         .connect_blocking()
         .unwrap();
     assert_eq!(expect_open(&mut client), None);
+    assert_eq!(client.subprotocol(), None);
     assert!(client.close(CloseCode::NORMAL, ""));
     server.stop();
 }

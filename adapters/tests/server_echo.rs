@@ -1,5 +1,6 @@
 //! The async server from outside, on every runtime: echo (to 1 MiB), the decision hook
-//! (subprotocol, rejection), the handle's view of the request.
+//! (subprotocol, rejection), the handle's view of the request, and what the resock client
+//! reads of the agreement (subprotocol, compression).
 #![cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 
 #[macro_use]
@@ -7,7 +8,7 @@ mod server_support;
 
 use std::sync::Arc;
 
-use resock::{Decision, ServerBuilder};
+use resock::{ClientBuilder, Decision, ServerBuilder};
 use std::time::Duration;
 
 use resock::ServerConfig;
@@ -22,6 +23,7 @@ on_server_runtimes!(
     dropping_the_server_closes_the_connections_nobody_accepted,
     the_server_pings_a_quiet_client,
     settings_at_their_extremes_serve_and_shut_down,
+    the_resock_client_tells_what_the_server_agreed,
 );
 
 fn echo_round_trip_up_to_one_mebibyte<R: Rt>() {
@@ -204,4 +206,32 @@ fn bind_async_runs_on_any_executor() {
     assert_eq!(async_io::block_on(server.shutdown()), 0);
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
     assert_eq!(closing.join().unwrap(), Some(1001));
+}
+
+fn the_resock_client_tells_what_the_server_agreed<R: Rt>() {
+    let rt = Arc::new(R::new());
+    let builder = ServerBuilder::new().decide(|request| {
+        let offered = request.subprotocols().iter().any(|p| p == "chat");
+        Decision::accept().subprotocol(if offered { "chat" } else { "other" })
+    });
+    let server = Arc::new(rt.bind(builder));
+    serve_echo(&rt, Arc::clone(&server));
+    let url = format!("ws://{}/", server.local_addr());
+    let client = rt.client(ClientBuilder::new(&url).unwrap().subprotocol("v2").subprotocol("chat"));
+    let echoed = rt.block_on(async {
+        client.connected().await.unwrap();
+        client.send_text("agreed?").await.unwrap();
+        client.recv().await.unwrap()
+    });
+    assert_eq!(echoed.as_text(), Some("agreed?"));
+    assert_eq!(client.subprotocol().as_deref(), Some("chat"));
+    #[cfg(feature = "deflate")]
+    assert_eq!(
+        client.deflate().map(|d| d.to_string()).as_deref(),
+        Some("permessage-deflate"),
+        "the default offer, agreed by the resock server"
+    );
+    rt.block_on(client.close(resock::CloseCode::NORMAL, "bye"));
+    assert_eq!(client.subprotocol(), None, "nothing agreed once closed");
+    assert!(client.deflate().is_none());
 }

@@ -233,6 +233,19 @@ impl Client {
         self.session.rtt()
     }
 
+    /// The subprotocol the server agreed for the connection now open (one of those offered
+    /// with [`ClientBuilder::subprotocol`](crate::ClientBuilder::subprotocol)); `None` while
+    /// no connection is open or when the server agreed none. Each reconnect asks again.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.session.subprotocol()
+    }
+
+    /// permessage-deflate as agreed for the connection now open; `None` while no connection
+    /// is open or when its messages go uncompressed.
+    pub fn deflate(&self) -> Option<resock_core::DeflateParams> {
+        self.session.deflate()
+    }
+
     /// Whether the session is closed for good (no more reconnects).
     pub fn is_closed(&self) -> bool {
         matches!(self.session.state(), SessionState::Closed(_))

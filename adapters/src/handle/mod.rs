@@ -72,6 +72,20 @@ impl Client {
         self.shared.lock().session.rtt()
     }
 
+    /// The subprotocol the server agreed for the connection now open (one of those offered
+    /// with [`ClientBuilder::subprotocol`](crate::ClientBuilder::subprotocol)); `None` while
+    /// no connection is open or when the server agreed none. Each reconnect asks again.
+    pub fn subprotocol(&self) -> Option<String> {
+        self.shared.lock().session.subprotocol().map(str::to_owned)
+    }
+
+    /// permessage-deflate as agreed for the connection now open; `None` while no connection
+    /// is open or when its messages go uncompressed. Its `Display` is the
+    /// `Sec-WebSocket-Extensions` value.
+    pub fn deflate(&self) -> Option<resock_core::DeflateParams> {
+        self.shared.lock().session.deflate()
+    }
+
     /// Messages accepted and not yet handed to the transport.
     pub fn queued_messages(&self) -> usize {
         self.shared.lock().session.queued_messages()

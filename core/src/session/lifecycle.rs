@@ -10,6 +10,7 @@ use crate::handshake::HandshakeError;
 use crate::rng::Rng;
 use crate::url::WsUrl;
 
+use super::Agreed;
 use super::event::{ClosedReason, HandBackReason, Output, SessionEvent, SessionState, TransportId};
 use super::heartbeat::Action;
 use super::policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay};
@@ -209,6 +210,10 @@ impl Session {
                         }
                     }
                 }
+                self.agreed = Some(Box::new(Agreed {
+                    subprotocol: accepted.subprotocol.clone(),
+                    deflate: accepted.deflate,
+                }));
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
                     subprotocol: accepted.subprotocol,
@@ -339,6 +344,7 @@ impl Session {
         self.open_deadline = None;
         self.healthy_at = None;
         self.heartbeat.stop();
+        self.agreed = None;
         if let Some(mut conn) = self.conn.take() {
             if self.in_flight.is_empty() {
                 while conn.poll_transmit(&mut self.final_tx).is_some() {}

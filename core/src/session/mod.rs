@@ -114,8 +114,18 @@ pub struct Session {
     attempt_headers: Option<(TransportId, Vec<(String, String)>)>,
     /// The redirects followed in the current attempt (cleared when an attempt starts).
     hops: Hops,
+    /// What the server agreed for the current connection, from its opening until it is
+    /// dropped (boxed: a session without an open connection holds one pointer).
+    agreed: Option<Box<Agreed>>,
     counters: Counters,
     now: Instant,
+}
+
+/// What the server agreed for a connection in its handshake.
+#[derive(Debug)]
+struct Agreed {
+    subprotocol: Option<String>,
+    deflate: Option<crate::extension::DeflateParams>,
 }
 
 impl Session {
@@ -128,6 +138,7 @@ impl Session {
             seed,
             state: SessionState::Idle,
             conn: None,
+            agreed: None,
             transport: None,
             next_transport: 0,
             queue,
@@ -167,6 +178,19 @@ impl Session {
     /// Latest and smoothed round-trip times of heartbeat pings.
     pub fn rtt(&self) -> Option<Rtt> {
         self.heartbeat.rtt()
+    }
+
+    /// The subprotocol the server agreed for the current connection, from its opening until
+    /// it is dropped; `None` without an open connection or when none was agreed.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.agreed.as_ref()?.subprotocol.as_deref()
+    }
+
+    /// permessage-deflate as agreed for the current connection, from its opening until it is
+    /// dropped; `None` without an open connection or when its messages go uncompressed. Its
+    /// `Display` is the `Sec-WebSocket-Extensions` value.
+    pub fn deflate(&self) -> Option<crate::extension::DeflateParams> {
+        self.agreed.as_ref()?.deflate
     }
 
     /// Messages waiting in the outbound queue.

@@ -79,6 +79,25 @@ fn accepts_with_a_subprotocol() {
         matches!(opened, Some((_, SessionEvent::Opened { subprotocol: Some(p), .. })) if p == "chat"),
         "{opened:?}"
     );
+    assert_eq!(sim.session.subprotocol(), Some("chat"));
+    #[cfg(feature = "deflate")]
+    {
+        let deflate = sim
+            .session
+            .deflate()
+            .expect("the default offer, agreed by the simulated server");
+        assert_eq!(deflate.to_string(), "permessage-deflate");
+    }
+    #[cfg(not(feature = "deflate"))]
+    assert!(sim.session.deflate().is_none(), "a build without deflate offers none");
+    // Gone with the connection, and the next connection's own answer after a reconnect.
+    sim.server.answer = Answer::Accept(None);
+    sim.cut();
+    assert!(sim.run_until(Duration::from_secs(60), |s| *s.session.state() != SessionState::Open));
+    assert_eq!(sim.session.subprotocol(), None, "no connection, no subprotocol");
+    assert!(sim.session.deflate().is_none(), "no connection, no compression");
+    assert!(sim.run_until_open(Duration::from_secs(60)));
+    assert_eq!(sim.session.subprotocol(), None, "the server agreed none this time");
 }
 
 #[test]
