@@ -17,6 +17,7 @@
 //! | [`differential`] | resock vs tungstenite on one stream | [`differential`](mod@differential) |
 //! | [`deflate_stream`] | a client with permessage-deflate agreed: inflating, RSV1, limits | [`deflate`] |
 //! | [`deflate_roundtrip`] | resock's compressor against its inflater and bare flate2 | [`deflate_roundtrip`](mod@deflate_roundtrip) |
+//! | [`url_join`] | `WsUrl::parse`, and `WsUrl::join` of a redirect's `Location` | [`url`] |
 
 pub mod deflate;
 pub mod deflate_roundtrip;
@@ -29,6 +30,7 @@ pub mod proxy;
 pub mod seeds;
 pub mod session;
 pub mod stream;
+pub mod url;
 pub mod util;
 
 pub use deflate::deflate_stream;
@@ -40,6 +42,7 @@ pub use json::json_envelope;
 pub use proxy::proxy_handshake;
 pub use session::session_script;
 pub use stream::message_stream;
+pub use url::url_join;
 
 /// A target body.
 pub type Target = fn(&[u8]);
@@ -56,4 +59,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("proxy_handshake", proxy_handshake),
     ("deflate_stream", deflate_stream),
     ("deflate_roundtrip", deflate_roundtrip),
+    ("url_join", url_join),
 ];

@@ -1025,6 +1025,32 @@ pub fn all() -> Vec<Seed> {
     let mut seeds = Vec::new();
     let mut add = |target: &'static str, name: String, bytes: Vec<u8>| seeds.push(Seed { target, name, bytes });
 
+    // url_join: "base\nreference", or a reference alone against the default base.
+    let locations = [
+        ("absolute_wss", "wss://b.test/p?q"),
+        ("absolute_https_port", "https://b.test:444/p"),
+        ("scheme_relative_ipv6", "//[::1]:9/p"),
+        ("path_absolute_query", "/abs?y=2"),
+        ("relative", "rel?z"),
+        ("dot_segments", "../../../../top"),
+        ("query_only", "?only=query"),
+        ("fragment_only", "#frag"),
+        ("spaces", "  /x y  "),
+        ("colon_in_path", "a/b:c"),
+        ("userinfo", "http://u:p@b.test/"),
+        ("unsupported_scheme", "ftp://b.test/"),
+        ("port_zero", "http://b.test:0/"),
+    ];
+    for (name, location) in locations {
+        add("url_join", name.to_owned(), location.as_bytes().to_vec());
+    }
+    add("url_join", "base_with_dots".into(), b"ws://a/.\n?".to_vec());
+    add(
+        "url_join",
+        "base_ipv6_no_path".into(),
+        b"ws://[::1]:80\n./a/../b".to_vec(),
+    );
+
     // proxy_handshake: selector bits 0-1 proxy (http, http+auth, socks5h, socks5h+auth),
     // bit 2 EOF after, bit 3 IPv6 target; seed = chunking.
     for (name, sel, answer) in proxy_answers() {
