@@ -8,8 +8,8 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use resock_core::connection::{CloseInfo, Connection, Event, Input};
-use resock_core::session::TransportError;
-use resock_core::{ClientOptions, CloseCode, Config, ConnectionError, Message, Request, WsUrl};
+use resock_core::session::{RedirectChain, RedirectError, RedirectPolicy, TransportError};
+use resock_core::{ClientOptions, CloseCode, Config, ConnectionError, HandshakeError, Message, Request, WsUrl};
 
 pub use crate::net::Stream;
 
@@ -47,6 +47,10 @@ pub enum Error {
     /// The core refused the operation (for example a close code that may not be sent).
     #[error("{0}")]
     Refused(String),
+    /// A redirect of the opening handshake could not be followed (too many, `wss://` to
+    /// `ws://`, a missing or unusable `Location`); the chain says where it went.
+    #[error(transparent)]
+    Redirect(RedirectError),
 }
 
 /// A byte stream the blocking driver can run on.
@@ -127,9 +131,10 @@ pub fn connect_tcp(url: &WsUrl, timeout: Duration) -> Result<TcpStream, Error> {
 impl WebSocket<Stream> {
     /// Connects to a `ws://` or `wss://` URL with default options and waits for the handshake.
     /// `wss://` trusts the compiled-in Mozilla roots (see [`connect_with_tls`](Self::connect_with_tls)
-    /// for other roots). One connection, one URL: a redirect is an error here
-    /// ([`HandshakeError::Rejected`](resock_core::HandshakeError::Rejected) with its `location`);
-    /// the session clients follow redirects.
+    /// for other roots). Redirects (301, 302, 303, 307, 308) are followed as the session
+    /// clients follow them ([`RedirectPolicy::default`]: at most 5, never from `wss://` to
+    /// `ws://`, `Authorization`, `Cookie` only to the URL's own origin); one that cannot be
+    /// followed is [`Error::Redirect`].
     pub fn connect(url: &str) -> Result<Self, Error> {
         Self::connect_with(url, &ClientOptions::default(), Config::default())
     }
@@ -159,32 +164,62 @@ impl WebSocket<Stream> {
         tls: Option<&crate::tls::TlsOptions>,
     ) -> Result<Self, Error> {
         let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
-        let tls_config = match url.secure {
-            true => Some(tls.cloned().unwrap_or_default().client_config().map_err(|e| {
-                let kind = resock_core::session::TransportErrorKind::TlsCertificate;
-                Error::Transport(TransportError::new(kind, e.to_string()))
-            })?),
-            false => None,
-        };
-        Self::open_on(&url, options, config, tls_config.as_ref())
+        // Built for the first `wss://` URL of the chain (the URL itself or where it redirects).
+        let mut built: Option<crate::net::TlsConfig> = None;
+        Self::follow_redirects(&url, options, config, |at| {
+            if !at.secure {
+                return Ok(None);
+            }
+            if built.is_none() {
+                let made = tls.cloned().unwrap_or_default().client_config().map_err(|e| {
+                    let kind = resock_core::session::TransportErrorKind::TlsCertificate;
+                    Error::Transport(TransportError::new(kind, e.to_string()))
+                })?;
+                built = Some(made);
+            }
+            Ok(built.clone())
+        })
     }
 
     /// Without the `rustls` feature a `wss://` URL fails with a certificate-kind error that says so.
     #[cfg(not(feature = "rustls"))]
     fn open(url: &str, options: &ClientOptions, config: Config, _tls: Option<&()>) -> Result<Self, Error> {
         let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
-        Self::open_on(&url, options, config, Some(&()))
+        Self::follow_redirects(&url, options, config, |_| Ok(Some(())))
     }
 
-    fn open_on(
+    /// Opens `url`, following redirects: each hop is a new connection with its own handshake
+    /// timeout; headers marked sensitive stay with `url`'s origin.
+    fn follow_redirects(
         url: &WsUrl,
         options: &ClientOptions,
         config: Config,
-        tls: Option<&crate::net::TlsConfig>,
+        mut tls_for: impl FnMut(&WsUrl) -> Result<Option<crate::net::TlsConfig>, Error>,
     ) -> Result<Self, Error> {
-        let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
-        let stream = crate::net::connect(url, deadline, tls, WRITE_TIMEOUT).map_err(Error::Transport)?;
-        Self::client_on(stream, url, options, config)
+        let policy = RedirectPolicy::default();
+        let mut chain = RedirectChain::default();
+        loop {
+            let at = chain.current(url).clone();
+            let tls = tls_for(&at)?;
+            let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
+            let stream = crate::net::connect(&at, deadline, tls.as_ref(), WRITE_TIMEOUT).map_err(Error::Transport)?;
+            let opened = if chain.crossed_origin(url) {
+                let mut options = options.clone();
+                options.headers.retain(|(name, _)| !policy.is_sensitive(name));
+                Self::client_on(stream, &at, &options, config.clone())
+            } else {
+                Self::client_on(stream, &at, options, config.clone())
+            };
+            let rejection = match &opened {
+                Err(Error::Connection(ConnectionError::Handshake(HandshakeError::Rejected(rejection)))) => rejection,
+                _ => return opened,
+            };
+            match chain.next(url, &policy, rejection) {
+                None => return opened,
+                Some(Ok(to)) => chain.push(to),
+                Some(Err(error)) => return Err(Error::Redirect(error)),
+            }
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! 301, 302, 303, 307 and 308 by path, chains of relative locations, a loop, the
 //! `max_redirects` limit and 0, a redirect to another origin (what that server received), a
 //! `wss://` server redirecting to `ws://` (refused; the `ws://` server sees nothing), an
-//! `https://` location over real TLS, and a slow chain inside one open timeout.
+//! `https://` location over real TLS, and a slow chain inside one open timeout. The plain
+//! `blocking::WebSocket` (one connection, no session) follows with the default policy.
 #![cfg(feature = "blocking")]
 
 #[macro_use]
@@ -367,4 +368,137 @@ mod tls {
     }
 
     on_every_session_runtime!(wss_to_ws_is_refused, an_https_location_stays_on_tls);
+
+    /// The plain blocking `WebSocket`: a downgrade is refused before anything goes out in
+    /// clear text, and an `https://` location is followed over TLS.
+    #[test]
+    fn the_plain_blocking_websocket_refuses_a_downgrade_and_follows_tls() {
+        use resock::blocking::{Error, WebSocket};
+        use resock::core::{ClientOptions, Config};
+
+        let (plain, plain_log) = redirect_server(|_| Vec::new());
+        let target = plain.url("/plain");
+        let (secure, secure_log, tls) = tls_redirect_server(move |port| {
+            vec![
+                ("/down", redirect(301, target.as_str())),
+                ("/up", redirect(302, format!("https://localhost:{port}/final"))),
+            ]
+        });
+        let port = secure.addr().port();
+        let connect = |path: &str| {
+            let url = format!("wss://127.0.0.1:{port}{path}");
+            WebSocket::connect_with_tls(&url, &ClientOptions::default(), Config::default(), &tls)
+        };
+        match connect("/down") {
+            Err(Error::Redirect(error)) => {
+                assert!(matches!(error.kind, RedirectErrorKind::Downgrade { .. }), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut ws = connect("/up").expect("followed over TLS");
+        ws.send_text("tls").unwrap();
+        assert_eq!(ws.recv().unwrap().expect("an echo").as_text(), Some("tls"));
+        ws.close(resock::CloseCode::NORMAL, "").ok();
+        secure.stop();
+        plain.stop();
+        assert!(paths(&plain_log).is_empty(), "nothing went out in clear text");
+        assert_eq!(paths(&secure_log), ["/down", "/up", "/final"]);
+    }
+}
+
+/// `resock::blocking::WebSocket::connect`, one connection without a session, follows the same
+/// redirects with the default policy.
+mod plain_blocking_websocket {
+    use super::*;
+    use resock::blocking::{Error, WebSocket};
+    use resock::core::{ClientOptions, Config};
+
+    fn echo_through(url: &str, options: &ClientOptions) -> String {
+        let mut ws = WebSocket::connect_with(url, options, Config::default()).expect("opened after the redirects");
+        ws.send_text("hop").unwrap();
+        let echoed = ws.recv().unwrap().expect("an echo");
+        ws.close(resock::CloseCode::NORMAL, "").ok();
+        echoed.as_text().unwrap().to_owned()
+    }
+
+    #[test]
+    fn every_status_and_a_relative_chain_are_followed() {
+        let (server, log) = redirect_server(|_| {
+            vec![
+                ("/301", redirect(301, "/echo")),
+                ("/302", redirect(302, "/echo")),
+                ("/303", redirect(303, "/echo")),
+                ("/307", redirect(307, "/echo")),
+                ("/308", redirect(308, "/echo")),
+                ("/dir/a", redirect(302, "b?x=1")),
+                ("/dir/b?x=1", redirect(307, "../echo")),
+            ]
+        });
+        for status in [301, 302, 303, 307, 308] {
+            assert_eq!(
+                echo_through(&server.url(&format!("/{status}")), &ClientOptions::default()),
+                "hop"
+            );
+        }
+        assert_eq!(echo_through(&server.url("/dir/a"), &ClientOptions::default()), "hop");
+        server.stop();
+        let seen = paths(&log);
+        assert_eq!(seen.iter().filter(|p| *p == "/echo").count(), 6, "{seen:?}");
+        assert!(
+            seen.ends_with(&["/dir/a".into(), "/dir/b?x=1".into(), "/echo".into()]),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_loop_stops_after_five_with_the_chain() {
+        let (server, log) = redirect_server(|_| vec![("/a", redirect(302, "/b")), ("/b", redirect(302, "/a"))]);
+        let error = WebSocket::connect(&server.url("/a")).expect_err("a loop never opens");
+        match &error {
+            Error::Redirect(redirect) => {
+                assert!(
+                    matches!(redirect.kind, RedirectErrorKind::TooMany { limit: 5, .. }),
+                    "{redirect:?}"
+                );
+                assert_eq!(redirect.chain.len(), 6, "{redirect}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(error.to_string().starts_with("stopped after 5 redirects"), "{error}");
+        server.stop();
+        assert_eq!(paths(&log).len(), 6, "the original and 5 redirects");
+    }
+
+    #[test]
+    fn credentials_stay_with_the_url_origin_and_a_plain_rejection_stays_a_rejection() {
+        let (other, other_log) = redirect_server(|_| Vec::new());
+        let target = other.url("/final");
+        let (origin, origin_log) = redirect_server(move |_| vec![("/start", redirect(307, target.as_str()))]);
+        let options = ClientOptions {
+            headers: vec![
+                ("Authorization".into(), "Bearer secret".into()),
+                ("Cookie".into(), "session=1".into()),
+                ("X-Trace".into(), "t".into()),
+            ],
+            ..ClientOptions::default()
+        };
+        assert_eq!(echo_through(&origin.url("/start"), &options), "hop");
+        origin.stop();
+        other.stop();
+        let (_, first) = origin_log.lock().unwrap()[0].clone();
+        assert_eq!(first.header("authorization"), Some("Bearer secret"));
+        let (_, last) = other_log.lock().unwrap()[0].clone();
+        assert_eq!(last.header("authorization"), None, "a credential left the origin");
+        assert_eq!(last.header("cookie"), None, "a cookie left the origin");
+        assert_eq!(last.header("x-trace"), Some("t"));
+
+        // A 3xx that is not a redirect to follow (304) is the rejection it was.
+        let (server, _) = redirect_server(|_| vec![("/not-modified", redirect(304, "/echo"))]);
+        let error = WebSocket::connect(&server.url("/not-modified")).expect_err("304 is no redirect");
+        assert!(
+            matches!(&error, Error::Connection(resock::core::ConnectionError::Handshake(HandshakeError::Rejected(r))) if r.status == 304),
+            "{error:?}"
+        );
+        server.stop();
+    }
 }

@@ -29,7 +29,7 @@ pub use heartbeat::Rtt;
 pub use metrics::Metrics;
 pub use policy::{Decision, DisconnectReason, TransportError, TransportErrorKind, backoff_delay, retry_after};
 pub use queue::{MessageId, Queued};
-pub use redirect::{RedirectError, RedirectErrorKind, RedirectPolicy};
+pub use redirect::{RedirectChain, RedirectError, RedirectErrorKind, RedirectPolicy};
 #[cfg(feature = "json")]
 pub use typed::TypedSendError;
 pub use validate::ConfigError;
@@ -45,7 +45,6 @@ use crate::rng::Rng;
 use heartbeat::Heartbeat;
 use metrics::Counters;
 use queue::{OutboundQueue, Refusal};
-use redirect::Hops;
 
 /// What the driver observed on the transport it opened for an [`Output::Connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +112,7 @@ pub struct Session {
     /// Extra handshake headers for one transport, set by the driver for that attempt.
     attempt_headers: Option<(TransportId, Vec<(String, String)>)>,
     /// The redirects followed in the current attempt (cleared when an attempt starts).
-    hops: Hops,
+    hops: RedirectChain,
     /// What the server agreed for the current connection, from its opening until it is
     /// dropped (boxed: a session without an open connection holds one pointer).
     agreed: Option<Box<Agreed>>,
@@ -157,7 +156,7 @@ impl Session {
             pending_failure: None,
             above_high_water: false,
             attempt_headers: None,
-            hops: Hops::default(),
+            hops: RedirectChain::default(),
             counters: Counters::default(),
             now,
         }

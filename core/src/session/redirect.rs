@@ -199,9 +199,12 @@ fn redact_location(location: &str) -> String {
     shown
 }
 
-/// The redirects followed in the current attempt.
-#[derive(Debug, Default)]
-pub(super) struct Hops {
+/// The redirects followed within one attempt to open a connection: where the attempt is now,
+/// and what to do with the next 3xx. A [`Session`](super::Session) keeps one per attempt; a
+/// driver that opens a single connection itself (`resock::blocking::WebSocket::connect`)
+/// follows redirects with one too.
+#[derive(Debug, Default, Clone)]
+pub struct RedirectChain {
     /// Redirects followed so far.
     count: u32,
     /// The first targets followed, at most `MAX_CHAIN - 2` (the configured URL and the current
@@ -211,19 +214,19 @@ pub(super) struct Hops {
     current: Option<WsUrl>,
 }
 
-impl Hops {
+impl RedirectChain {
     /// Back to the configured URL: a new attempt.
-    pub(super) fn clear(&mut self) {
-        *self = Hops::default();
+    pub fn clear(&mut self) {
+        *self = RedirectChain::default();
     }
 
     /// The URL the attempt is at: the last target followed, or `original`.
-    pub(super) fn current<'a>(&'a self, original: &'a WsUrl) -> &'a WsUrl {
+    pub fn current<'a>(&'a self, original: &'a WsUrl) -> &'a WsUrl {
         self.current.as_ref().unwrap_or(original)
     }
 
     /// Records a redirect followed to `to`.
-    pub(super) fn push(&mut self, to: WsUrl) {
+    pub fn push(&mut self, to: WsUrl) {
         self.count = self.count.saturating_add(1);
         if let Some(previous) = self.current.replace(to) {
             if self.first.len() < MAX_CHAIN - 2 {
@@ -233,8 +236,9 @@ impl Hops {
     }
 
     /// What to do with `rejection` of the current URL: `None` when it is not a redirect to
-    /// follow (not 301/302/303/307/308, or following is off), the next URL, or why not.
-    pub(super) fn next(
+    /// follow (not 301/302/303/307/308, or following is off), the next URL (to
+    /// [`push`](Self::push) once it is being followed), or why not.
+    pub fn next(
         &self,
         original: &WsUrl,
         policy: &RedirectPolicy,
@@ -285,8 +289,9 @@ impl Hops {
             .collect()
     }
 
-    /// Whether the attempt left the configured URL's origin (sensitive headers stay behind).
-    pub(super) fn crossed_origin(&self, original: &WsUrl) -> bool {
+    /// Whether the attempt left the configured URL's origin (sensitive headers stay behind:
+    /// [`RedirectPolicy::is_sensitive`]).
+    pub fn crossed_origin(&self, original: &WsUrl) -> bool {
         !self.current(original).same_origin(original)
     }
 }
@@ -312,7 +317,7 @@ mod tests {
 
     #[test]
     fn only_the_five_redirect_statuses_are_followed() {
-        let hops = Hops::default();
+        let hops = RedirectChain::default();
         let start = url("ws://a.test/");
         let policy = RedirectPolicy::default();
         for status in 100..600 {
@@ -329,7 +334,7 @@ mod tests {
     fn the_limit_counts_hops_and_the_chain_is_bounded() {
         let start = url("ws://a.test/0");
         let policy = RedirectPolicy::default().max_redirects(100);
-        let mut hops = Hops::default();
+        let mut hops = RedirectChain::default();
         for n in 1..=100 {
             let to = hops
                 .next(&start, &policy, &redirect(307, Some(&format!("/{n}?token=s"))))
