@@ -103,17 +103,21 @@ fn redirect_error(transcript: &Transcript, what: impl Fn(&RedirectErrorKind) -> 
     }
 }
 
+/// The statuses followed, each at its own path (`/301`, ...) redirecting to `/echo`.
+const FOLLOWED: [u16; 5] = [301, 302, 303, 307, 308];
+
+fn every_status_to_echo() -> Vec<(&'static str, Route)> {
+    let paths = ["/301", "/302", "/303", "/307", "/308"];
+    paths
+        .into_iter()
+        .zip(FOLLOWED)
+        .map(|(path, status)| (path, redirect(status, "/echo")))
+        .collect()
+}
+
 fn each_status_is_followed(runtime: Runtime) {
-    let (server, log) = redirect_server(|_| {
-        vec![
-            ("/301", redirect(301, "/echo")),
-            ("/302", redirect(302, "/echo")),
-            ("/303", redirect(303, "/echo")),
-            ("/307", redirect(307, "/echo")),
-            ("/308", redirect(308, "/echo")),
-        ]
-    });
-    for status in [301, 302, 303, 307, 308] {
+    let (server, log) = redirect_server(|_| every_status_to_echo());
+    for status in FOLLOWED {
         let transcript = echo_once(runtime, builder(&server.url(&format!("/{status}"))), "moved");
         assert_eq!(transcript.opened, 1, "{status}: {transcript:#?}");
         assert!(
@@ -424,17 +428,12 @@ mod plain_blocking_websocket {
     #[test]
     fn every_status_and_a_relative_chain_are_followed() {
         let (server, log) = redirect_server(|_| {
-            vec![
-                ("/301", redirect(301, "/echo")),
-                ("/302", redirect(302, "/echo")),
-                ("/303", redirect(303, "/echo")),
-                ("/307", redirect(307, "/echo")),
-                ("/308", redirect(308, "/echo")),
-                ("/dir/a", redirect(302, "b?x=1")),
-                ("/dir/b?x=1", redirect(307, "../echo")),
-            ]
+            let mut routes = every_status_to_echo();
+            routes.push(("/dir/a", redirect(302, "b?x=1")));
+            routes.push(("/dir/b?x=1", redirect(307, "../echo")));
+            routes
         });
-        for status in [301, 302, 303, 307, 308] {
+        for status in FOLLOWED {
             assert_eq!(
                 echo_through(&server.url(&format!("/{status}")), &ClientOptions::default()),
                 "hop"
