@@ -179,15 +179,15 @@ fn panicking_hooks_end_neither_the_accept_loop_nor_the_server<R: Rt>() {
         [(full.local_addr().unwrap(), 503, RefusalReason::Full)]
     );
     drop(held);
+    // The held place frees once the server has seen the close, so a first try may be refused
+    // full again (the hook panics again, on the accept loop again).
     eventually("a connection accepted after both panics", || {
         connect(addr, "/", &[]).is_ok()
     });
     let stats = server.stats();
-    assert_eq!(
-        (stats.decision_panics, stats.full, stats.refused),
-        (1, 1, 2),
-        "{stats:?}"
-    );
+    assert_eq!(stats.decision_panics, 1, "{stats:?}");
+    assert!(stats.full >= 1, "{stats:?}");
+    assert_eq!(stats.refused, stats.decision_panics + stats.full, "{stats:?}");
     assert!(stats.accepted >= 2, "{stats:?}");
 }
 

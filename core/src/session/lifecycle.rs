@@ -422,6 +422,7 @@ impl Session {
 
     /// Closed for good: every unsent message is handed back.
     pub(super) fn close_for_good(&mut self, closed: ClosedReason, reason: DisconnectReason) {
+        self.agreed = None;
         self.retry_at = None;
         self.open_deadline = None;
         self.healthy_at = None;
