@@ -149,10 +149,11 @@ fn dropping_the_server_closes_the_connections_nobody_accepted<R: Rt>() {
     server_support::eventually("the connection to open", || server.connections() == 1);
     drop(server);
     assert_eq!(read_until_close(&mut ws).0, Some(1000));
-    assert!(
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
-        "the listener is closed"
-    );
+    // The accept loop lets the listener go when it next runs (on async-std's shared executor
+    // that can come after the connection's close: CI saw one connect get through).
+    server_support::eventually("the listener to close", || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err()
+    });
 }
 
 fn settings_at_their_extremes_serve_and_shut_down<R: Rt>() {
