@@ -1,10 +1,12 @@
 //! A printer of JSON lines that never makes its caller wait: `resock serve --json-events` hands
-//! each line to a bounded queue drained by one writer thread, so a reader of stdout that is slow
-//! (or stopped) costs lines, never a connection's progress. Lines that did not fit are counted
-//! and reported by one `{"event":"skipped","lines":N}` line as soon as the queue has room again.
+//! each line to a queue drained by one writer thread, so a reader of stdout that is slow (or
+//! stopped) costs lines, never a connection's progress. The queue is bounded in lines and in
+//! bytes (a `message` event of a 64 KiB binary message is a 128 KiB line). Lines that did not
+//! fit are counted and reported by one `{"event":"skipped","lines":N}` line as soon as the queue
+//! has room again.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -14,37 +16,91 @@ use crate::jsonl::json_line;
 /// Lines waiting for the writer before new ones are skipped.
 pub const DEFAULT_CAPACITY: usize = 4096;
 
+/// Bytes of lines waiting for the writer before new ones are skipped. A single line longer than
+/// this is still taken when nothing else waits (one message's event is bounded by the message
+/// size limit).
+pub const DEFAULT_BYTES: usize = 16 << 20;
+
+/// How much may wait for the writer.
+#[derive(Clone, Copy, Debug)]
+pub struct Capacity {
+    /// Lines.
+    pub lines: usize,
+    /// Bytes of those lines.
+    pub bytes: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            lines: DEFAULT_CAPACITY,
+            bytes: DEFAULT_BYTES,
+        }
+    }
+}
+
 /// The sending side; cheap to share between connections.
 pub struct Printer {
     /// `None` once [`finish`](Printer::finish)ed.
     queue: Mutex<Option<SyncSender<String>>>,
     skipped: Arc<AtomicU64>,
+    /// Bytes queued and not yet written, shared with the writer.
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Printer {
     /// A printer writing to stdout.
-    pub fn stdout(capacity: usize) -> Self {
+    pub fn stdout(capacity: Capacity) -> Self {
         Self::new(capacity, std::io::stdout())
     }
 
-    /// A printer writing to `out` from its own thread, with room for `capacity` lines.
-    pub fn new<W: Write + Send + 'static>(capacity: usize, out: W) -> Self {
-        let (queue, lines) = sync_channel(capacity.max(1));
+    /// A printer writing to `out` from its own thread, with room for `capacity`.
+    pub fn new<W: Write + Send + 'static>(capacity: Capacity, out: W) -> Self {
+        let (queue, lines) = sync_channel(capacity.lines.max(1));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let written = Arc::clone(&queued_bytes);
         let writer = thread::Builder::new()
             .name("resock-printer".into())
-            .spawn(move || write_lines(lines, out))
+            .spawn(move || write_lines(lines, out, &written))
             .ok();
         Printer {
             queue: Mutex::new(Some(queue)),
             skipped: Arc::new(AtomicU64::new(0)),
+            queued_bytes,
+            max_bytes: capacity.bytes,
             writer: Mutex::new(writer),
         }
     }
 
     /// A printer writing to stderr.
-    pub fn stderr(capacity: usize) -> Self {
+    pub fn stderr(capacity: Capacity) -> Self {
         Self::new(capacity, std::io::stderr())
+    }
+
+    /// Whether `len` more bytes fit the byte bound now (anything fits an empty queue).
+    fn bytes_fit(&self, len: usize) -> bool {
+        let queued = self.queued_bytes.load(Ordering::Acquire);
+        queued == 0 || queued.saturating_add(len) <= self.max_bytes
+    }
+
+    /// Queues `line` if both bounds allow it (a line over the byte bound only when nothing
+    /// else waits); false when it was not queued.
+    fn try_queue(&self, queue: &SyncSender<String>, line: String) -> bool {
+        let len = line.len();
+        if !self.bytes_fit(len) {
+            return false;
+        }
+        // Counted before the send, so the writer never subtracts what was not added.
+        self.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        match queue.try_send(line) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                false
+            }
+        }
     }
 
     /// Queues `line`, or counts it as skipped when the queue is full. Never blocks (the lock
@@ -55,17 +111,15 @@ impl Printer {
         let skipped = self.skipped.load(Ordering::Relaxed);
         if skipped > 0 {
             let notice = json_line!("event": "skipped", "lines": skipped);
-            match queue.try_send(notice) {
-                Ok(()) => {
-                    self.skipped.fetch_sub(skipped, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    self.skipped.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
+            // The notice goes only with the line after it: no run of notices for lines that
+            // keep not fitting.
+            if !self.bytes_fit(notice.len() + line.len()) || !self.try_queue(queue, notice) {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
+            self.skipped.fetch_sub(skipped, Ordering::Relaxed);
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send(line) {
+        if !self.try_queue(queue, line) {
             self.skipped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -96,7 +150,9 @@ impl Printer {
             let skipped = self.skipped.swap(0, Ordering::Relaxed);
             if skipped > 0 {
                 // At the end the writer may take its time: this one line is worth waiting for.
-                let _ = queue.send(json_line!("event": "skipped", "lines": skipped));
+                let notice = json_line!("event": "skipped", "lines": skipped);
+                self.queued_bytes.fetch_add(notice.len(), Ordering::AcqRel);
+                let _ = queue.send(notice);
             }
         }
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -112,10 +168,12 @@ impl Drop for Printer {
     }
 }
 
-fn write_lines<W: Write>(lines: Receiver<String>, mut out: W) {
+fn write_lines<W: Write>(lines: Receiver<String>, mut out: W, queued_bytes: &AtomicUsize) {
     while let Ok(line) = lines.recv() {
         // One flush per line: a script reading events sees each one at once.
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        let written = writeln!(out, "{line}").and_then(|()| out.flush());
+        queued_bytes.fetch_sub(line.len(), Ordering::AcqRel);
+        if written.is_err() {
             return;
         }
     }
@@ -175,10 +233,18 @@ mod tests {
         }
     }
 
+    /// Room for `n` lines of any size.
+    fn lines(n: usize) -> Capacity {
+        Capacity {
+            lines: n,
+            bytes: usize::MAX,
+        }
+    }
+
     #[test]
     fn a_stopped_reader_costs_lines_never_a_wait_and_the_loss_is_reported() {
         let gate = Gate::default();
-        let printer = Printer::new(4, gate.clone());
+        let printer = Printer::new(lines(4), gate.clone());
         // The writer takes one line and blocks in `write`; 4 more fill the queue; the rest are
         // skipped. Every call returns at once (a blocking print would hang this test).
         printer.print("{\"n\":0}".into());
@@ -202,10 +268,49 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_are_bounded_by_bytes_and_one_longer_than_the_bound_passes_alone() {
+        let gate = Gate::default();
+        let capacity = Capacity {
+            lines: 100,
+            bytes: 1000,
+        };
+        let printer = Printer::new(capacity, gate.clone());
+        // Alone, a line over the byte bound is taken (and holds the writer in `write`).
+        let huge = "h".repeat(5000);
+        printer.print(huge.clone());
+        gate.wait_for_writer();
+        // While it waits, nothing fits beside it.
+        printer.print("x".repeat(10));
+        let skipped_beside_huge = printer.skipped();
+        gate.open();
+        drop(printer);
+        assert_eq!(skipped_beside_huge, 1);
+        assert_eq!(gate.text(), format!("{huge}\n{{\"event\":\"skipped\",\"lines\":1}}\n"));
+
+        let gate = Gate::default();
+        let printer = Printer::new(capacity, gate.clone());
+        printer.print("first".into());
+        gate.wait_for_writer();
+        // 5 + 3 x 300 = 905 bytes fit in 1000; the fourth 300-byte line does not, though
+        // 96 lines would.
+        for n in 0..10 {
+            printer.print(format!("{n}{}", "y".repeat(299)));
+        }
+        let skipped = printer.skipped();
+        gate.open();
+        printer.finish();
+        assert_eq!(skipped, 7);
+        let text = gate.text();
+        assert_eq!(text.lines().count(), 1 + 3 + 1, "{text}");
+        // Every written byte was given back, the final notice's too.
+        assert_eq!(printer.queued_bytes.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
     fn the_skip_count_is_reported_before_the_next_line_that_fits() {
         let gate = Gate::default();
         // Room for two: the notice and the line after it both fit once the writer has drained.
-        let printer = Printer::new(2, gate.clone());
+        let printer = Printer::new(lines(2), gate.clone());
         printer.print("{\"n\":0}".into());
         gate.wait_for_writer();
         for n in 1..10 {

@@ -317,15 +317,13 @@ fn slow_consumer(runtime: &str) {
         }
     });
     let started = Instant::now();
-    let stalled_end = |out: &str| {
-        out.lines()
-            .any(|l| l.contains("\"client\":1,") && l.contains("\"disconnected\""))
-    };
-    let (relayed, (dropped, log)) = thread::scope(|scope| {
+    // Line by line: stdout carries a `message` event of 128 KiB of hex per message, 51 MiB.
+    let stalled_end = |l: &str| l.contains("\"client\":1,") && l.contains("\"disconnected\"");
+    let (relayed, (dropped, line)) = thread::scope(|scope| {
         // Watches for the stalled client's end while the messages flow.
         let watcher = scope.spawn(|| {
-            let log = server.wait_stdout("the stalled client's end", stalled_end);
-            (started.elapsed(), log)
+            let line = server.wait_stdout_line("the stalled client's end", stalled_end);
+            (started.elapsed(), line)
         });
         let mut payload = vec![b'm'; 64 * 1024];
         for batch in 0..COUNT / BATCH {
@@ -342,10 +340,6 @@ fn slow_consumer(runtime: &str) {
         }
         (started.elapsed(), watcher.join().expect("the stalled client's end"))
     });
-    let line = log
-        .lines()
-        .find(|l| l.contains("\"client\":1,") && l.contains("\"disconnected\""))
-        .unwrap();
     assert!(line.contains("\"why\":\"slow-consumer\""), "{runtime}: {line}");
     assert!(line.contains("\"code\":1008"), "{runtime}: {line}");
     reading.join().expect("the reader got every message in order");

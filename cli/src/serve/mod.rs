@@ -38,8 +38,8 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let events = Arc::new(Events {
         json: args
             .json_events
-            .then(|| Arc::new(Printer::stdout(printer::DEFAULT_CAPACITY))),
-        status: (!args.quiet).then(|| Arc::new(Printer::stderr(printer::DEFAULT_CAPACITY))),
+            .then(|| Arc::new(Printer::stdout(printer::Capacity::default()))),
+        status: (!args.quiet).then(|| Arc::new(Printer::stderr(printer::Capacity::default()))),
         paint,
     });
     let refusals = Arc::clone(&events);

@@ -33,7 +33,7 @@ fn collect(mut from: impl Read + Send + 'static) -> Arc<Collected> {
     let collected = Arc::new(Collected::default());
     let sink = Arc::clone(&collected);
     thread::spawn(move || {
-        let mut buf = [0u8; 4096];
+        let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = from.read(&mut buf).unwrap_or(0);
             let mut bytes = sink.bytes.lock().unwrap();
@@ -76,6 +76,30 @@ impl Collected {
 }
 
 impl Collected {
+    /// Waits until a complete line satisfies `matches`, at most `timeout`; returns that line.
+    /// Each line is looked at once, so a stream of many megabytes costs no more than reading
+    /// it (a `wait` re-reads the whole stream at every change).
+    fn wait_line(&self, what: &str, timeout: Duration, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut scanned = 0;
+        let mut bytes = self.bytes.lock().unwrap();
+        loop {
+            while let Some(end) = bytes.0[scanned..].iter().position(|b| *b == b'\n') {
+                let line = String::from_utf8_lossy(&bytes.0[scanned..scanned + end]).into_owned();
+                scanned += end + 1;
+                if matches(&line) {
+                    return line;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || bytes.1 {
+                let tail = String::from_utf8_lossy(&bytes.0[bytes.0.len().saturating_sub(4096)..]);
+                panic!("gave up waiting for {what}; the end of the stream so far:\n{tail}");
+            }
+            bytes = self.changed.wait_timeout(bytes, left).unwrap().0;
+        }
+    }
+
     /// Waits until the stream has ended (the writer closed it), at most `timeout`.
     fn wait_end(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
@@ -168,6 +192,12 @@ impl Proc {
     /// Waits until stdout satisfies `done`; returns it. Panics after [`LIMIT`].
     pub fn wait_stdout(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         self.stdout.wait(what, LIMIT, done)
+    }
+
+    /// Waits until a line of stdout satisfies `matches`; returns it. Panics after [`LIMIT`].
+    /// For streams too long for [`wait_stdout`](Self::wait_stdout), which re-reads them whole.
+    pub fn wait_stdout_line(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        self.stdout.wait_line(what, LIMIT, matches)
     }
 
     /// Waits until stderr satisfies `done`; returns it. Panics after [`LIMIT`].
