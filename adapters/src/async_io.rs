@@ -12,7 +12,7 @@ use std::time::Instant;
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::ClientBuilder;
-use crate::async_driver::{ByteStream, DriverTimer, Run, Runtime};
+use crate::async_driver::{ByteStream, DriverTask, DriverTimer, Run, Runtime};
 use crate::handle::Client;
 
 /// The async-io runtime.
@@ -26,6 +26,7 @@ impl Runtime for AsyncIo {
     #[cfg(feature = "rustls")]
     type Tls = FuturesIo<futures_rustls::client::TlsStream<async_net::TcpStream>>;
     type Timer = async_io::Timer;
+    type Home = ();
 
     fn timer(&self) -> Self::Timer {
         async_io::Timer::never()
@@ -143,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> ByteStream for FuturesI
 /// dropped and the resulting close finished.
 #[must_use = "the driver does nothing unless spawned or polled"]
 pub struct Driver {
-    run: Run<AsyncIo>,
+    task: DriverTask,
 }
 
 impl std::fmt::Debug for Driver {
@@ -156,7 +157,7 @@ impl Future for Driver {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.run).poll(cx)
+        Pin::new(&mut self.task).poll(cx)
     }
 }
 
@@ -168,8 +169,8 @@ impl ClientBuilder {
     /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
     /// ([`validate`](ClientBuilder::validate)).
     pub fn build_async(self) -> Result<(Client, Driver), resock_core::ConfigError> {
-        let (client, run) = Run::build(self, AsyncIo)?;
-        Ok((client, Driver { run }))
+        let (client, task) = Run::build(self, AsyncIo)?;
+        Ok((client, Driver { task }))
     }
 }
 

@@ -31,7 +31,7 @@ use std::time::Instant;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use resock_core::ConfigError;
 
-use crate::async_driver::{ByteStream, DriverTimer, Run, Runtime};
+use crate::async_driver::{ByteStream, DriverTask, DriverTimer, Run, Runtime};
 use crate::{Client, ClientBuilder};
 
 impl ClientBuilder {
@@ -62,8 +62,8 @@ impl ClientBuilder {
     /// sent through the [`Client`] wait in its queue. Fails when a setting can never work
     /// ([`validate`](ClientBuilder::validate)).
     pub fn build_tokio(self) -> Result<(Client, Driver), ConfigError> {
-        let (client, run) = Run::build(self, Tokio)?;
-        Ok((client, Driver { run }))
+        let (client, task) = Run::build(self, Tokio)?;
+        Ok((client, Driver { task }))
     }
 }
 
@@ -91,7 +91,7 @@ impl crate::ServerBuilder {
 /// every [`Client`] handle was dropped and the resulting close finished.
 #[must_use = "the driver does nothing unless spawned or polled"]
 pub struct Driver {
-    run: Run<Tokio>,
+    task: DriverTask,
 }
 
 impl std::fmt::Debug for Driver {
@@ -104,7 +104,7 @@ impl Future for Driver {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.run).poll(cx)
+        Pin::new(&mut self.task).poll(cx)
     }
 }
 
@@ -119,6 +119,12 @@ impl Runtime for Tokio {
     #[cfg(feature = "rustls")]
     type Tls = TokioIo<tokio_rustls::client::TlsStream<::tokio::net::TcpStream>>;
     type Timer = TokioTimer;
+    type Home = ::tokio::runtime::Id;
+
+    /// tokio's IO and timers may be polled from any task of the runtime they belong to.
+    fn home(&self) -> Option<Self::Home> {
+        ::tokio::runtime::Handle::try_current().ok().map(|handle| handle.id())
+    }
 
     fn timer(&self) -> Self::Timer {
         TokioTimer(None)
@@ -247,6 +253,26 @@ mod tests {
             .enable_all()
             .build()
             .unwrap()
+    }
+
+    /// tokio's IO and timers belong to their runtime: `recv` polls the loop only on a thread
+    /// inside the runtime the driver task runs on, and not before the task has run.
+    #[test]
+    fn recv_may_drive_the_loop_only_inside_the_runtime_of_its_task() {
+        let (home, other) = (runtime(), runtime());
+        let (_client, mut driver) = ClientBuilder::new("ws://127.0.0.1:9/").unwrap().build_tokio().unwrap();
+        let inside = |runtime: &::tokio::runtime::Runtime, driver: &Driver| {
+            let _entered = runtime.enter();
+            driver.task.slot().recv_may_drive_here()
+        };
+        assert!(!inside(&home, &driver), "before the task has run");
+        home.block_on(std::future::poll_fn(|cx| {
+            let _ = Pin::new(&mut driver).poll(cx);
+            Poll::Ready(())
+        }));
+        assert!(inside(&home, &driver));
+        assert!(!inside(&other, &driver), "another runtime");
+        assert!(!driver.task.slot().recv_may_drive_here(), "no runtime");
     }
 
     #[test]

@@ -132,3 +132,145 @@ fn wss_echo_on_the_multi_thread_runtime() {
     assert_no_async_io_thread();
     server.stop();
 }
+
+/// The driver future of `build_tokio`, polled until it is stalled and then never again (a
+/// driver task starved by the application): what `recv` gets afterwards it read itself.
+struct Stallable {
+    driver: resock::tokio::Driver,
+    /// Held through every poll, so a stall never lands in the middle of one.
+    stalled: std::sync::Arc<std::sync::Mutex<bool>>,
+}
+
+impl std::future::Future for Stallable {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let stalled = std::sync::Arc::clone(&self.stalled);
+        let stalled = stalled.lock().unwrap();
+        if *stalled {
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.driver).poll(cx)
+    }
+}
+
+/// On tokio a `recv` with an empty inbox reads the socket on its own task (no hand-over from
+/// the driver task, which on the current-thread runtime costs a reactor poll per message), so
+/// round trips go on with the driver task stalled after the connection opened.
+fn recv_reads_on_its_own_task(runtime: tokio::runtime::Runtime) {
+    let server = echo_server();
+    runtime.block_on(async {
+        let (client, driver) = ClientBuilder::new(&server.url("/")).unwrap().build_tokio().unwrap();
+        let stalled = std::sync::Arc::new(std::sync::Mutex::new(false));
+        tokio::spawn(Stallable {
+            driver,
+            stalled: std::sync::Arc::clone(&stalled),
+        });
+        let run = async {
+            client.connected().await.expect("opens");
+            *stalled.lock().unwrap() = true;
+            for n in 0..20 {
+                client.send_text(n.to_string()).await.unwrap();
+                assert_eq!(client.recv().await.unwrap(), Message::text(n.to_string()));
+            }
+        };
+        tokio::time::timeout(LIMIT, run)
+            .await
+            .expect("recv read the echoes itself while the driver task was stalled");
+    });
+    // Dropping the runtime drops the stalled task, which closes the socket; the server,
+    // dropped next, then finds its connection over.
+    drop(runtime);
+}
+
+#[test]
+fn recv_reads_on_its_own_task_on_the_current_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    recv_reads_on_its_own_task(runtime);
+}
+
+#[test]
+fn recv_reads_on_its_own_task_on_the_multi_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    recv_reads_on_its_own_task(runtime);
+}
+
+/// Outside the driver's runtime (here a plain thread with no executor at all), `recv` leaves
+/// the socket and the timers to the driver task: tokio's IO and timers belong to their runtime.
+#[test]
+fn recv_outside_the_runtime_waits_for_the_driver_task() {
+    let server = echo_server();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A heartbeat: timers the loop arms again at every pong.
+    let mut heartbeat = resock::HeartbeatConfig::default();
+    heartbeat.interval = Some(Duration::from_millis(20));
+    heartbeat.timeout = Duration::from_secs(5);
+    let builder = ClientBuilder::new(&server.url("/")).unwrap().heartbeat(heartbeat);
+    let client = {
+        let _entered = runtime.enter();
+        builder.start_tokio().unwrap()
+    };
+    let mut events = client.subscribe();
+    let run = async {
+        client.connected().await.expect("opens");
+        let mut pongs = 0;
+        for n in 0..20 {
+            client.send_text(n.to_string()).await.unwrap();
+            assert_eq!(client.recv().await.unwrap(), Message::text(n.to_string()));
+        }
+        while pongs < 3 {
+            if let Some(Ok(resock::SessionEvent::Pong { .. })) = events.next().await {
+                pongs += 1;
+            }
+        }
+        client.send_text("last").await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Message::text("last"));
+        client.close(CloseCode::NORMAL, "").await
+    };
+    assert_eq!(block_on_within_limit(run), ClosedReason::User);
+}
+
+/// Runs `future` on this thread with no runtime (parking between polls), at most [`LIMIT`].
+fn block_on_within_limit<T>(future: impl std::future::Future<Output = T>) -> T {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "not within the limit");
+        std::thread::park_timeout(left);
+    }
+}
+
+/// The handle's futures can be spawned on a multi-thread runtime.
+#[test]
+fn the_futures_of_the_handle_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (client, driver) = ClientBuilder::new("ws://127.0.0.1:9/").unwrap().build_tokio().unwrap();
+    assert_send(&driver);
+    assert_send(&client.recv());
+    assert_send(&client.connected());
+    assert_send(&client.send_text("x"));
+    assert_send(&client.close(CloseCode::NORMAL, ""));
+}

@@ -17,6 +17,10 @@
 //!    `poll_timeout()` (always: timers never pause);
 //! 4. otherwise wait for a handle's wake-up ([`DriverWake`]).
 //!
+//! The loop lives in a [`RunSlot`] (`slot.rs`): its task polls it, and so does `recv` with
+//! an empty inbox where the runtime allows (tokio), so a message is read on the reader's own
+//! task without a hand-over between tasks.
+//!
 //! All state lives in the driver and the shared session, never in a suspended `.await`, so
 //! dropping the future at any point loses nothing that was accepted (queued messages stay in
 //! the session; the handles see the driver as finished).
@@ -24,13 +28,12 @@
 mod connect;
 mod runtime;
 mod shared;
+mod slot;
 #[cfg(feature = "rustls")]
 mod tls_over;
 mod transport;
 mod wake;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll};
@@ -51,6 +54,7 @@ pub(crate) use connect::connect_each;
 use connect::{Connector, Opening, Stream};
 pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
 pub(crate) use shared::{Shared, State};
+pub(crate) use slot::{DriverTask, PollRun, RunSlot};
 pub(crate) use transport::{Io, Retiring};
 pub(crate) use wake::DriverWake;
 
@@ -96,12 +100,14 @@ pub(crate) struct Run<R: Runtime> {
     /// session ended: `recv` must be woken too.
     received: bool,
     done: bool,
+    /// The runtime the driver task runs on, once it has polled (see [`Runtime::home`]).
+    home: Option<R::Home>,
 }
 
 impl<R: Runtime> Run<R> {
-    /// The client's handle and the run loop that serves it; fails when a setting can never
+    /// The client's handle and the task that runs its loop; fails when a setting can never
     /// work ([`validate`](ClientBuilder::validate)).
-    pub(crate) fn build(builder: ClientBuilder, runtime: R) -> Result<(Client, Self), resock_core::ConfigError> {
+    pub(crate) fn build(builder: ClientBuilder, runtime: R) -> Result<(Client, DriverTask), resock_core::ConfigError> {
         builder.validate()?;
         let connector = Connector::new(&builder, runtime.clone());
         let clock = runtime.clock();
@@ -119,6 +125,7 @@ impl<R: Runtime> Run<R> {
         #[cfg(feature = "json")]
         let envelope = config.envelope.take().unwrap_or_default();
         let session = Session::new(config, runtime.seed(), clock.now());
+        let slot = Arc::new(RunSlot::default());
         let shared = Arc::new(Shared {
             state: std::sync::Mutex::new(State {
                 session,
@@ -136,6 +143,7 @@ impl<R: Runtime> Run<R> {
             received: Event::new(),
             handles: AtomicUsize::new(0),
             recv_capacity: recv_capacity.max(1),
+            slot: Arc::clone(&slot),
             #[cfg(feature = "json")]
             envelope,
         });
@@ -158,13 +166,19 @@ impl<R: Runtime> Run<R> {
             drained: false,
             received: false,
             done: false,
+            home: None,
         };
-        Ok((client, run))
+        slot.fill(Box::new(run));
+        Ok((client, DriverTask::new(slot)))
     }
 
-    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// One poll of the loop (see [`PollRun::poll_run`]).
+    fn poll_loop(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
+        }
+        if task.is_some() && self.home.is_none() {
+            self.home = self.runtime.home();
         }
         for _ in 0..ROUNDS_PER_POLL {
             // Clear the flag before looking, so a wake-up during this round is not lost.
@@ -178,7 +192,12 @@ impl<R: Runtime> Run<R> {
                 self.shared.notify_changed(received);
                 continue;
             }
-            if self.shared.wake_driver.poll_notified(cx).is_pending() {
+            let notified = match task {
+                Some(task) => self.shared.wake_driver.poll_notified(&mut Context::from_waker(task)),
+                // `recv` only looks: the task stays the one the handles wake.
+                None => self.shared.wake_driver.poll_taken(),
+            };
+            if notified.is_pending() {
                 return Poll::Pending;
             }
         }
@@ -478,11 +497,17 @@ impl<R: Runtime> Run<R> {
     }
 }
 
-impl<R: Runtime> Future for Run<R> {
-    type Output = ();
+impl<R: Runtime> PollRun for Run<R> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>) -> Poll<()> {
+        self.poll_loop(cx, task)
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.get_mut().poll_run(cx)
+    fn at_home(&self) -> bool {
+        self.home.is_some() && self.runtime.home() == self.home
+    }
+
+    fn has_home(&self) -> bool {
+        self.home.is_some()
     }
 }
 

@@ -44,6 +44,15 @@ pub(crate) trait Runtime: Clone + Unpin + Send + Sync + 'static {
     type Tls: ByteStream;
     /// The timer of the driver and of closing transports.
     type Timer: DriverTimer;
+    /// Which runtime instance a thread is in (see [`home`](Self::home)).
+    type Home: Copy + Eq + Send + 'static;
+
+    /// The runtime the calling thread is in, for a runtime whose IO and timers a `recv` may
+    /// poll on its own task when it is in the driver task's runtime; `None` (the default, and
+    /// always for runtimes that do not allow it) keeps every poll of the loop on its task.
+    fn home(&self) -> Option<Self::Home> {
+        None
+    }
 
     /// Where the driver and the handles read the time (the system clock by default).
     fn clock(&self) -> Clock {

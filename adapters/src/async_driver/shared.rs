@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) handles: AtomicUsize,
     /// Most data messages held for `recv` (see [`State::inbox`]).
     pub(crate) recv_capacity: usize,
+    /// The run loop, for `recv` to poll when its inbox is empty.
+    pub(crate) slot: std::sync::Arc<super::RunSlot>,
     /// The codec of `send_typed` (the builder's envelope, or the default one). The session
     /// itself never decodes: `recv` and subscriptions get raw messages.
     #[cfg(feature = "json")]

@@ -32,6 +32,17 @@ impl DriverWake {
         self.pending.store(false, Ordering::Release);
     }
 
+    /// `Ready` (and cleared) when notified since the last [`take`](Self::take) or `Ready`,
+    /// without registering a waker (the task registered by the last
+    /// [`poll_notified`](Self::poll_notified) stays the one woken).
+    pub(crate) fn poll_taken(&self) -> Poll<()> {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// `Ready` (and cleared) when notified since the last [`take`](Self::take) or `Ready`;
     /// otherwise the task of `cx` is woken by the next [`notify`](Self::notify).
     pub(crate) fn poll_notified(&self, cx: &mut Context<'_>) -> Poll<()> {

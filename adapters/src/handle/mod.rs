@@ -19,8 +19,10 @@ use crate::async_driver::{Shared, State};
 ///
 /// Start one with `ClientBuilder::start_tokio`, `start_smol` or `start_async_std`, or build
 /// it with `build_tokio` or `build_async` (any executor) to spawn the driver yourself. A
-/// driver task owns the socket; the handles share the sans-IO session with it behind a mutex
-/// that is never held across an `.await`, nor while a hook of the builder runs.
+/// driver task runs the connection; the handles share the sans-IO session with it behind a
+/// mutex that is never held across an `.await`, nor while a hook of the builder runs. On
+/// tokio, a [`recv`](Self::recv) with nothing waiting reads the socket on its own task when it
+/// runs inside the driver's runtime, so a message needs no hand-over between tasks.
 ///
 /// # Sending
 /// [`send`](Self::send) queues a message (in order, across reconnects) and waits while the

@@ -1,11 +1,70 @@
 //! Receiving data messages (`recv`) and the typed router on top of it.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use event_listener::EventListener;
 use resock_core::Message;
 use resock_core::session::ClosedReason;
 #[cfg(feature = "json")]
 use resock_core::session::SessionEvent;
 
 use super::Client;
+
+/// The future of [`Client::recv`]. With an empty inbox it first polls the client's loop itself
+/// where the runtime allows it (see `async_driver/slot.rs`), so a message is read on this task;
+/// otherwise, or when that brought nothing, it waits for the driver task's notification.
+struct Recv<'a> {
+    client: &'a Client,
+    listener: Option<EventListener>,
+    /// This future's waker is in the loop's slot.
+    registered: bool,
+}
+
+impl Future for Recv<'_> {
+    type Output = Result<Message, ClosedReason>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let shared = &this.client.shared;
+        let mut drove = false;
+        loop {
+            if let Some(answer) = this.client.take_received() {
+                if std::mem::take(&mut this.registered) {
+                    shared.slot.forget_recv();
+                }
+                return Poll::Ready(answer);
+            }
+            if !drove {
+                drove = true;
+                // No listener while polling the loop: its own notification of the message
+                // it reads would wake this task again for nothing.
+                this.listener = None;
+                if shared.slot.drive_for_recv(cx) {
+                    this.registered = true;
+                    continue;
+                }
+            }
+            match this.listener.as_mut() {
+                // Listening, then looking again: a message that arrives in between is seen.
+                None => this.listener = Some(shared.received.listen()),
+                Some(listener) => match Pin::new(listener).poll(cx) {
+                    Poll::Ready(()) => this.listener = None,
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+}
+
+impl Drop for Recv<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.client.shared.slot.forget_recv();
+        }
+    }
+}
 
 impl Client {
     /// The next data message, in order; `Err` with the reason once the session has closed for
@@ -25,20 +84,28 @@ impl Client {
     ///
     /// Cancel-safe: a message is taken from the inbox only in the poll that returns it.
     pub async fn recv(&self) -> Result<Message, ClosedReason> {
-        let capacity = self.shared.recv_capacity;
-        self.wait_on(&self.shared.received, |state| {
-            state.receiving = true;
-            if let Some(message) = state.inbox.pop_front() {
-                if state.inbox.len() + 1 >= capacity {
-                    // The driver may have stopped reading for this full inbox.
-                    self.shared.wake_driver.notify();
-                }
-                crate::release_if_drained(&mut state.inbox);
-                return Some(Ok(message));
-            }
-            state.closed_reason().map(Err)
-        })
+        Recv {
+            client: self,
+            listener: None,
+            registered: false,
+        }
         .await
+    }
+
+    /// The next message from the inbox, or why none will come; `None` for now.
+    fn take_received(&self) -> Option<Result<Message, ClosedReason>> {
+        let capacity = self.shared.recv_capacity;
+        let mut state = self.shared.lock();
+        state.receiving = true;
+        if let Some(message) = state.inbox.pop_front() {
+            if state.inbox.len() + 1 >= capacity {
+                // The driver may have stopped reading for this full inbox.
+                self.shared.wake_driver.notify();
+            }
+            crate::release_if_drained(&mut state.inbox);
+            return Some(Ok(message));
+        }
+        state.closed_reason().map(Err)
     }
 
     /// Dispatches every data message with `router` until the session has closed for good,

@@ -29,6 +29,7 @@ impl Runtime for SimRuntime {
     #[cfg(feature = "rustls")]
     type Tls = SimStream;
     type Timer = SimTimer;
+    type Home = ();
 
     fn clock(&self) -> Clock {
         Clock::Virtual(Arc::clone(&self.sockets.time))

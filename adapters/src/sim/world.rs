@@ -313,8 +313,8 @@ impl ClientBuilder {
     /// ([`validate`](ClientBuilder::validate)).
     pub fn start_sim(self, world: &mut World) -> Result<Client, ConfigError> {
         let runtime = world.next_runtime();
-        let (client, run) = Run::build(self, runtime)?;
-        world.executor.spawn(Box::pin(run));
+        let (client, task) = Run::build(self, runtime)?;
+        world.executor.spawn(Box::pin(task));
         Ok(client)
     }
 }
