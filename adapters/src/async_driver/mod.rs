@@ -173,9 +173,21 @@ impl<R: Runtime> Run<R> {
     }
 
     /// One poll of the loop (see [`PollRun::poll_run`]).
-    fn poll_loop(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>) -> Poll<()> {
+    fn poll_loop(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>, quiet: bool) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
+        }
+        if let Some(task) = task.filter(|_| quiet) {
+            // A `recv` already did what the loop's wake-up asked for: only a handle's
+            // wake-up can have brought work (and the task must stay registered for the next).
+            if self
+                .shared
+                .wake_driver
+                .poll_notified(&mut Context::from_waker(task))
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
         }
         if task.is_some() && self.home.is_none() {
             self.home = self.runtime.home();
@@ -498,8 +510,8 @@ impl<R: Runtime> Run<R> {
 }
 
 impl<R: Runtime> PollRun for Run<R> {
-    fn poll_run(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>) -> Poll<()> {
-        self.poll_loop(cx, task)
+    fn poll_run(&mut self, cx: &mut Context<'_>, task: Option<&std::task::Waker>, quiet: bool) -> Poll<()> {
+        self.poll_loop(cx, task, quiet)
     }
 
     fn at_home(&self) -> bool {

@@ -18,7 +18,7 @@
 //! sets [`missed`](RunSlot::missed) so the holder wakes it when it lets go.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -28,8 +28,10 @@ use atomic_waker::AtomicWaker;
 pub(crate) trait PollRun: Send {
     /// One poll of the loop. `cx` wakes both pollers; `task` is the driver task's own waker,
     /// which the handles' wake-ups ([`DriverWake`](super::DriverWake)) register when the
-    /// task polls (`None` from `recv`, which only looks at them).
-    fn poll_run(&mut self, cx: &mut Context<'_>, task: Option<&Waker>) -> Poll<()>;
+    /// task polls (`None` from `recv`, which only looks at them). `quiet`: the loop's waker
+    /// has not fired since the start of the last poll that ended `Pending` (a `recv` handled
+    /// what woke the task too), so only a handle's wake-up can have brought work.
+    fn poll_run(&mut self, cx: &mut Context<'_>, task: Option<&Waker>, quiet: bool) -> Poll<()>;
 
     /// Whether the calling thread may poll the loop's IO and timers (it is in the driver
     /// task's runtime, and the runtime allows it).
@@ -56,6 +58,10 @@ pub(crate) struct RunSlot {
     /// [`PollRun::has_home`] as of the task's last poll: without it `recv` never takes the
     /// lock (smol, async-std, the simulator).
     drivable: AtomicBool,
+    /// Wake-ups through the loop's waker so far (its IO, its timers, a yield).
+    events: AtomicU64,
+    /// `events` as of the start of the last poll that ended `Pending`, plus one (0: none yet).
+    handled: AtomicU64,
 }
 
 impl Wake for RunSlot {
@@ -64,6 +70,7 @@ impl Wake for RunSlot {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.events.fetch_add(1, Ordering::SeqCst);
         // The reader first: where both are tasks of one thread, it runs first and reads the
         // message itself.
         self.recv.wake();
@@ -108,9 +115,13 @@ impl RunSlot {
         };
         let waker = Waker::from(Arc::clone(self));
         let mut cx = Context::from_waker(&waker);
-        let polled = loop_.poll_run(&mut cx, task);
-        if polled.is_ready() {
-            *run = None;
+        let start = self.events.load(Ordering::SeqCst);
+        // Only the task skips: a `recv` polls to read.
+        let quiet = task.is_some() && self.handled.load(Ordering::SeqCst) == start.wrapping_add(1);
+        let polled = loop_.poll_run(&mut cx, task, quiet);
+        match polled {
+            Poll::Ready(()) => *run = None,
+            Poll::Pending => self.handled.store(start.wrapping_add(1), Ordering::SeqCst),
         }
         polled
     }
@@ -237,6 +248,8 @@ mod tests {
     /// as told; `during_at_home` runs inside `at_home`, with the slot locked by the caller.
     struct FakeRun {
         polls: Arc<AtomicUsize>,
+        /// The `quiet` of every poll.
+        quiet: Arc<Mutex<Vec<bool>>>,
         waker: Arc<Mutex<Option<Waker>>>,
         home: bool,
         at_home: bool,
@@ -244,8 +257,9 @@ mod tests {
     }
 
     impl PollRun for FakeRun {
-        fn poll_run(&mut self, cx: &mut Context<'_>, _task: Option<&Waker>) -> Poll<()> {
+        fn poll_run(&mut self, cx: &mut Context<'_>, _task: Option<&Waker>, quiet: bool) -> Poll<()> {
             self.polls.fetch_add(1, Ordering::SeqCst);
+            self.quiet.lock().unwrap().push(quiet);
             *self.waker.lock().unwrap() = Some(cx.waker().clone());
             Poll::Pending
         }
@@ -264,6 +278,7 @@ mod tests {
         slot: Arc<RunSlot>,
         task: DriverTask,
         polls: Arc<AtomicUsize>,
+        quiet: Arc<Mutex<Vec<bool>>>,
         loop_waker: Arc<Mutex<Option<Waker>>>,
         task_wakes: Arc<Count>,
     }
@@ -273,8 +288,10 @@ mod tests {
             let slot = Arc::new(RunSlot::default());
             let polls = Arc::new(AtomicUsize::new(0));
             let loop_waker = Arc::new(Mutex::new(None));
+            let quiet = Arc::new(Mutex::new(Vec::new()));
             slot.fill(Box::new(FakeRun {
                 polls: Arc::clone(&polls),
+                quiet: Arc::clone(&quiet),
                 waker: Arc::clone(&loop_waker),
                 home,
                 at_home,
@@ -284,6 +301,7 @@ mod tests {
                 task: DriverTask::new(Arc::clone(&slot)),
                 slot,
                 polls,
+                quiet,
                 loop_waker,
                 task_wakes: Arc::new(Count::default()),
             }
@@ -343,6 +361,30 @@ mod tests {
         assert!(fixture.poll_task().is_pending());
         fixture.loop_waker.lock().unwrap().take().unwrap().wake();
         assert_eq!((recv.get(), fixture.task_wakes.get()), (1, 2));
+    }
+
+    #[test]
+    fn the_task_is_told_when_nothing_woke_the_loop_since_a_poll_that_ended() {
+        let mut fixture = Fixture::new(true, true, None);
+        assert!(fixture.poll_task().is_pending());
+        let recv = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&recv));
+        // An event: recv polls the loop; the task, woken by the same event, finds it handled.
+        fixture.loop_waker.lock().unwrap().take().unwrap().wake();
+        assert!(fixture.slot.drive_for_recv(&mut Context::from_waker(&waker)));
+        assert!(fixture.poll_task().is_pending());
+        // An event nobody has handled yet.
+        fixture.loop_waker.lock().unwrap().take().unwrap().wake();
+        assert!(fixture.poll_task().is_pending());
+        // A wake-up during the poll (the loop yielding) counts too.
+        let waker_in_poll = fixture.loop_waker.lock().unwrap().take().unwrap();
+        waker_in_poll.wake_by_ref();
+        assert!(fixture.poll_task().is_pending());
+        assert_eq!(
+            *fixture.quiet.lock().unwrap(),
+            [false, false, true, false, false],
+            "first task poll, recv (never quiet), the task after recv, after new events"
+        );
     }
 
     #[test]
