@@ -210,10 +210,13 @@ impl Session {
                         }
                     }
                 }
-                self.agreed = Some(Box::new(Agreed {
-                    subprotocol: accepted.subprotocol.clone(),
-                    deflate: accepted.deflate,
-                }));
+                // Allocated only when something was agreed: a plain connection holds nothing.
+                self.agreed = (accepted.subprotocol.is_some() || accepted.deflate.is_some()).then(|| {
+                    Box::new(Agreed {
+                        subprotocol: accepted.subprotocol.clone(),
+                        deflate: accepted.deflate,
+                    })
+                });
                 self.set_state(SessionState::Open);
                 self.emit(SessionEvent::Opened {
                     subprotocol: accepted.subprotocol,
