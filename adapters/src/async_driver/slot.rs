@@ -172,7 +172,7 @@ impl RunSlot {
     }
 
     /// Whether a `recv` on this thread would poll the loop now.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "tokio"))]
     pub(crate) fn recv_may_drive_here(&self) -> bool {
         let guard = self.lock();
         let here = self.drivable.load(Ordering::Acquire) && guard.as_ref().is_some_and(|run| run.at_home());
@@ -198,7 +198,7 @@ impl DriverTask {
     }
 
     /// The slot of the loop this task polls.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "tokio"))]
     pub(crate) fn slot(&self) -> &RunSlot {
         &self.slot
     }
