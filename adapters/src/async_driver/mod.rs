@@ -75,7 +75,8 @@ pub(crate) struct Run<R: Runtime> {
     runtime: R,
     connector: Connector<R>,
     link: Link<Stream<R>>,
-    retiring: Option<Retiring<Stream<R>, R::Timer>>,
+    /// Boxed: only while a transport closes (a reconnect, the end).
+    retiring: Option<Box<Retiring<Stream<R>, R::Timer>>>,
     timer: R::Timer,
     timer_at: Option<Instant>,
     /// The builder's per-connection hooks.
@@ -84,7 +85,8 @@ pub(crate) struct Run<R: Runtime> {
     tracer: crate::trace::Tracer,
     /// A `Connect` whose hooks must run (with no lock held) before its transport is opened:
     /// the transport, where to, and the attempt number.
-    pending_connect: Option<(TransportId, WsUrl, u32)>,
+    /// Boxed: only between a `Connect` and its hooks.
+    pending_connect: Option<Box<(TransportId, WsUrl, u32)>>,
     /// Reads stopped because `recv`'s inbox is full (the session was told).
     reads_paused: bool,
     /// How long a retired transport may take to write its last bytes and close.
@@ -293,9 +295,10 @@ impl<R: Runtime> Run<R> {
     /// gives their results to the session, then starts opening the transport, unless the
     /// session gave up on it meanwhile.
     fn open_pending_connect(&mut self) -> bool {
-        let Some((id, url, attempt)) = self.pending_connect.take() else {
+        let Some(pending) = self.pending_connect.take() else {
             return false;
         };
+        let (id, url, attempt) = *pending;
         let prepared = self.hooks.prepare(attempt);
         let mut state = self.shared.lock();
         if state.session.transport() == Some(id) {
@@ -349,7 +352,7 @@ impl<R: Runtime> Run<R> {
                             SessionState::Connecting { attempt, .. } => *attempt,
                             _ => 1,
                         };
-                        self.pending_connect = Some((id, url, attempt));
+                        self.pending_connect = Some(Box::new((id, url, attempt)));
                         self.drained = false;
                         return true;
                     }
@@ -381,7 +384,7 @@ impl<R: Runtime> Run<R> {
                 io.out.extend_from_slice(&last);
                 let deadline = resock_core::saturating_later(self.shared.clock.now(), self.retire_within);
                 // An older transport still closing is given up for the newer one.
-                self.retiring = Some(Retiring::new(io, self.runtime.timer(), deadline));
+                self.retiring = Some(Box::new(Retiring::new(io, self.runtime.timer(), deadline)));
             }
         }
     }

@@ -204,35 +204,60 @@ fn redact_location(location: &str) -> String {
 /// driver that opens a single connection itself (`resock::blocking::WebSocket::connect`)
 /// follows redirects with one too.
 #[derive(Debug, Default, Clone)]
-pub struct RedirectChain {
+pub struct RedirectChain(Option<Box<Followed>>);
+
+/// What a chain holds once a redirect was followed (boxed: most connections never redirect,
+/// and a session keeps its chain for the whole connection).
+#[derive(Debug, Clone)]
+struct Followed {
     /// Redirects followed so far.
     count: u32,
     /// The first targets followed, at most `MAX_CHAIN - 2` (the configured URL and the current
     /// one complete the chain of an error).
     first: Vec<WsUrl>,
-    /// Where the attempt is now, once redirected.
-    current: Option<WsUrl>,
+    /// Where the attempt is now.
+    current: WsUrl,
 }
 
 impl RedirectChain {
     /// Back to the configured URL: a new attempt.
     pub fn clear(&mut self) {
-        *self = RedirectChain::default();
+        self.0 = None;
     }
 
     /// The URL the attempt is at: the last target followed, or `original`.
     pub fn current<'a>(&'a self, original: &'a WsUrl) -> &'a WsUrl {
-        self.current.as_ref().unwrap_or(original)
+        self.0.as_ref().map_or(original, |followed| &followed.current)
     }
 
     /// Records a redirect followed to `to`.
     pub fn push(&mut self, to: WsUrl) {
-        self.count = self.count.saturating_add(1);
-        if let Some(previous) = self.current.replace(to) {
-            if self.first.len() < MAX_CHAIN - 2 {
-                self.first.push(previous);
+        match &mut self.0 {
+            None => {
+                self.0 = Some(Box::new(Followed {
+                    count: 1,
+                    first: Vec::new(),
+                    current: to,
+                }));
+            }
+            Some(followed) => {
+                followed.count = followed.count.saturating_add(1);
+                let previous = std::mem::replace(&mut followed.current, to);
+                if followed.first.len() < MAX_CHAIN - 2 {
+                    followed.first.push(previous);
+                }
             }
         }
+    }
+
+    /// Redirects followed so far.
+    fn count(&self) -> u32 {
+        self.0.as_ref().map_or(0, |followed| followed.count)
+    }
+
+    /// The first targets followed (see [`Followed::first`]).
+    fn first(&self) -> &[WsUrl] {
+        self.0.as_ref().map_or(&[], |followed| &followed.first)
     }
 
     /// What to do with `rejection` of the current URL: `None` when it is not a redirect to
@@ -253,7 +278,7 @@ impl RedirectChain {
                 kind,
                 status: rejection.status,
                 chain: self.chain(original),
-                skipped: self.count.saturating_sub(self.first.len() as u32 + 1),
+                skipped: self.count().saturating_sub(self.first().len() as u32 + 1),
             })
         };
         let Some(location) = rejection.location.as_deref() else {
@@ -271,7 +296,7 @@ impl RedirectChain {
         if current.secure && !to.secure {
             return Some(refuse(RedirectErrorKind::Downgrade { to }));
         }
-        if self.count >= policy.max_redirects {
+        if self.count() >= policy.max_redirects {
             return Some(refuse(RedirectErrorKind::TooMany {
                 limit: policy.max_redirects,
                 next: to,
@@ -283,8 +308,8 @@ impl RedirectChain {
     /// The configured URL, the first targets followed, and the current one.
     fn chain(&self, original: &WsUrl) -> Vec<WsUrl> {
         std::iter::once(original)
-            .chain(&self.first)
-            .chain(&self.current)
+            .chain(self.first())
+            .chain(self.0.as_ref().map(|followed| &followed.current))
             .cloned()
             .collect()
     }
