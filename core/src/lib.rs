@@ -74,4 +74,4 @@ pub use session::{
     TransportId, TransportInput,
 };
 pub use url::WsUrl;
-pub use util::saturating_later;
+pub use util::{KEPT_BYTES_MAX, saturating_later};

@@ -13,6 +13,26 @@ pub(crate) fn release_if_drained<T>(queue: &mut VecDeque<T>) {
     }
 }
 
+/// Most bytes of allocation a drained buffer keeps while buffers are kept (see
+/// [`Session::keep_buffers`](crate::session::Session::keep_buffers)); a larger one, left by
+/// an unusually large burst or message, is freed as usual.
+pub const KEPT_BYTES_MAX: usize = 256 * 1024;
+
+/// Whether a drained buffer of `capacity` elements of `T` stays allocated: only while buffers
+/// are kept, and within [`KEPT_BYTES_MAX`].
+#[inline]
+pub(crate) fn keeps<T>(keep: bool, capacity: usize) -> bool {
+    keep && capacity.saturating_mul(std::mem::size_of::<T>()) <= KEPT_BYTES_MAX
+}
+
+/// [`release_if_drained`], unless the buffer is [kept](keeps).
+#[inline]
+pub(crate) fn release_if_drained_unless_kept<T>(queue: &mut VecDeque<T>, keep: bool) {
+    if !keeps::<T>(keep, queue.capacity()) {
+        release_if_drained(queue);
+    }
+}
+
 /// `now + delay`, or the latest instant near it that can be represented when that overflows,
 /// so a delay of `Duration::MAX` means "never" in practice without a panic.
 pub fn saturating_later(now: Instant, delay: Duration) -> Instant {

@@ -17,6 +17,10 @@
 //!    `poll_timeout()` (always: timers never pause);
 //! 4. otherwise wait for a handle's wake-up ([`DriverWake`]).
 //!
+//! A busy connection keeps its drained buffers from one batch to the next, and frees them once
+//! it has been quiet for a second ([`BufferKeeper`], `keep.rs`; its deadline joins the
+//! session's on the timer).
+//!
 //! The loop lives in a [`RunSlot`] (`slot.rs`): its task polls it, and so does `recv` with
 //! an empty inbox where the runtime allows (tokio), so a message is read on the reader's own
 //! task without a hand-over between tasks.
@@ -26,6 +30,7 @@
 //! the session; the handles see the driver as finished).
 
 mod connect;
+mod keep;
 mod runtime;
 mod shared;
 mod slot;
@@ -52,6 +57,7 @@ use crate::hooks::Hooks;
 #[cfg(all(test, any(feature = "async", feature = "tokio")))]
 pub(crate) use connect::connect_each;
 use connect::{Connector, Opening, Stream};
+use keep::BufferKeeper;
 pub(crate) use runtime::{ByteStream, DriverTimer, Runtime};
 pub(crate) use shared::{Shared, State};
 pub(crate) use slot::{DriverTask, PollRun, RunSlot};
@@ -104,6 +110,8 @@ pub(crate) struct Run<R: Runtime> {
     done: bool,
     /// The runtime the driver task runs on, once it has polled (see [`Runtime::home`]).
     home: Option<R::Home>,
+    /// Whether the connection is busy enough to keep its buffers (`keep.rs`).
+    keeper: BufferKeeper,
 }
 
 impl<R: Runtime> Run<R> {
@@ -138,6 +146,7 @@ impl<R: Runtime> Run<R> {
                 closing: false,
                 ended: false,
                 finished: false,
+                keep_buffers: false,
             }),
             wake_driver: DriverWake::default(),
             changed: Event::new(),
@@ -169,6 +178,7 @@ impl<R: Runtime> Run<R> {
             received: false,
             done: false,
             home: None,
+            keeper: BufferKeeper::default(),
         };
         slot.fill(Box::new(run));
         Ok((client, DriverTask::new(slot)))
@@ -227,6 +237,13 @@ impl<R: Runtime> Run<R> {
         let deadline = {
             let mut state = shared.lock();
             let now = self.shared.clock.now();
+            if self.keeper.expire(now) {
+                let io = match &mut self.link {
+                    Link::Up { io, .. } => Some(io),
+                    _ => None,
+                };
+                keep_buffers(&mut state, io, false);
+            }
             if !self.started {
                 self.started = true;
                 // Not after a close issued before this first poll: `connect` would undo it.
@@ -256,7 +273,7 @@ impl<R: Runtime> Run<R> {
                 self.update_reading(&mut state, now);
                 progress = true;
             }
-            progress |= self.take_transmit(&mut state);
+            progress |= self.take_transmit(&mut state, now);
             if !state.ended && self.drained && matches!(state.session.state(), SessionState::Closed(_)) {
                 state.ended = true;
                 self.received = true;
@@ -269,7 +286,10 @@ impl<R: Runtime> Run<R> {
                 self.shared.notify_changed(true);
                 return true;
             }
-            state.session.poll_timeout()
+            [state.session.poll_timeout(), self.keeper.deadline()]
+                .into_iter()
+                .flatten()
+                .min()
         };
         progress |= self.poll_write(cx);
         if !self.reads_paused {
@@ -390,14 +410,20 @@ impl<R: Runtime> Run<R> {
     }
 
     /// Takes the next bytes to write once the previous ones are out.
-    fn take_transmit(&mut self, state: &mut State) -> bool {
+    fn take_transmit(&mut self, state: &mut State, now: Instant) -> bool {
         let Link::Up { io, .. } = &mut self.link else {
             return false;
         };
         if io.broken || !io.is_idle() {
             return false;
         }
-        state.session.poll_transmit(&mut io.out).is_some()
+        let Some(n) = state.session.poll_transmit(&mut io.out) else {
+            return false;
+        };
+        if self.keeper.traffic(now, n) {
+            keep_buffers(state, Some(io), true);
+        }
+        true
     }
 
     fn poll_opening(&mut self, cx: &mut Context<'_>) -> bool {
@@ -413,10 +439,9 @@ impl<R: Runtime> Run<R> {
         match result {
             Ok(stream) => {
                 state.session.handle_transport(now, id, TransportInput::Connected);
-                self.link = Link::Up {
-                    id,
-                    io: Io::new(stream),
-                };
+                let mut io = Io::new(stream);
+                io.keep_buffers(self.keeper.keeping());
+                self.link = Link::Up { id, io };
             }
             Err(error) => {
                 state.session.handle_transport(now, id, TransportInput::Failed(&error));
@@ -461,6 +486,7 @@ impl<R: Runtime> Run<R> {
             return None;
         }
         let id = *id;
+        let keeper = &mut self.keeper;
         // The read buffer is the thread's (see `read_buf`): the bytes are handed to the session
         // before this poll returns, so an idle connection holds no read buffer.
         with_read_buf(|buf| {
@@ -474,7 +500,12 @@ impl<R: Runtime> Run<R> {
                     io.read_open = false;
                     state.session.handle_transport(now, id, TransportInput::Eof);
                 }
-                Ok(n) => state.session.handle_transport(now, id, TransportInput::Data(&buf[..n])),
+                Ok(n) => {
+                    state.session.handle_transport(now, id, TransportInput::Data(&buf[..n]));
+                    if keeper.traffic(now, n) {
+                        keep_buffers(&mut state, Some(io), true);
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     io.broken = true;
@@ -509,6 +540,19 @@ impl<R: Runtime> Run<R> {
             && self.drained
             && matches!(self.link, Link::None)
             && self.retiring.is_none()
+    }
+}
+
+/// Starts or stops keeping drained buffers (see `keep.rs`) everywhere they are: the session's,
+/// `recv`'s inbox, the write buffer of the open transport. Stopping frees the drained ones now.
+fn keep_buffers<S: ByteStream>(state: &mut State, io: Option<&mut Io<S>>, keep: bool) {
+    state.session.keep_buffers(keep);
+    state.keep_buffers = keep;
+    if !keep {
+        state.release_inbox_if_drained();
+    }
+    if let Some(io) = io {
+        io.keep_buffers(keep);
     }
 }
 

@@ -60,6 +60,8 @@ pub(crate) struct State {
     pub(crate) ended: bool,
     /// The driver task ended; nothing more will happen.
     pub(crate) finished: bool,
+    /// The connection is busy (see `keep.rs`): the drained inbox keeps its allocation.
+    pub(crate) keep_buffers: bool,
 }
 
 impl Shared {
@@ -98,6 +100,15 @@ impl State {
     /// once the application closes, which must end).
     pub(crate) fn inbox_blocks_reading(&self, capacity: usize) -> bool {
         self.receiving && !self.closing && self.inbox.len() >= capacity && *self.session.state() == SessionState::Open
+    }
+
+    /// Frees the inbox's allocation once it is empty, unless the connection is busy and it is
+    /// within [`KEPT_BYTES_MAX`](resock_core::KEPT_BYTES_MAX).
+    pub(crate) fn release_inbox_if_drained(&mut self) {
+        let bytes = self.inbox.capacity().saturating_mul(std::mem::size_of::<Message>());
+        if !(self.keep_buffers && bytes <= resock_core::KEPT_BYTES_MAX) {
+            crate::release_if_drained(&mut self.inbox);
+        }
     }
 
     /// Keeps a received data message for `recv`, within the inbox policy.
@@ -139,6 +150,7 @@ mod tests {
             closing: false,
             ended: false,
             finished: false,
+            keep_buffers: false,
         }
     }
 

@@ -19,6 +19,9 @@ pub(crate) struct Io<S> {
     pub(crate) read_open: bool,
     /// A read or write failed; the stream is only good for dropping.
     pub(crate) broken: bool,
+    /// The connection is busy (see `keep.rs`): a written buffer keeps its allocation (within
+    /// [`KEPT_BYTES_MAX`](resock_core::KEPT_BYTES_MAX)) for the session's next batch.
+    pub(crate) keep: bool,
 }
 
 impl<S: ByteStream> Io<S> {
@@ -30,6 +33,16 @@ impl<S: ByteStream> Io<S> {
             needs_flush: false,
             read_open: true,
             broken: false,
+            keep: false,
+        }
+    }
+
+    /// Whether drained buffers stay allocated (see `keep`); `false` frees the write buffer now
+    /// if everything in it was written.
+    pub(crate) fn keep_buffers(&mut self, keep: bool) {
+        self.keep = keep;
+        if !keep && self.out.is_empty() {
+            self.out = Vec::new();
         }
     }
 
@@ -56,10 +69,14 @@ impl<S: ByteStream> Io<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        // Everything was written: let the buffer go. The session swaps its own buffer in on the
-        // next transmit, so a busy connection allocates once per batch and an idle one holds
-        // no write buffer at all.
-        self.out = Vec::new();
+        // Everything was written: let the buffer go, unless the connection is busy. The session
+        // swaps its own buffer in on the next transmit (and this one into its own), so an idle
+        // connection holds no write buffer at all, and a busy one allocates none per batch.
+        if self.keep && self.out.capacity() <= resock_core::KEPT_BYTES_MAX {
+            self.out.clear();
+        } else {
+            self.out = Vec::new();
+        }
         self.written = 0;
         match self.stream.poll_flush(cx) {
             Poll::Ready(Ok(())) => {

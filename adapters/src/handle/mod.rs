@@ -64,6 +64,14 @@ impl Client {
         Client { shared }
     }
 
+    /// Whether the driver keeps drained buffers (it saw the connection busy), and the inbox's
+    /// allocated room, in messages.
+    #[cfg(all(test, feature = "sim"))]
+    pub(crate) fn kept_buffers(&self) -> (bool, usize) {
+        let state = self.shared.lock();
+        (state.keep_buffers, state.inbox.capacity())
+    }
+
     /// The session's state now.
     pub fn state(&self) -> SessionState {
         self.shared.lock().session.state().clone()

@@ -102,7 +102,7 @@ impl Client {
                 // The driver may have stopped reading for this full inbox.
                 self.shared.wake_driver.notify();
             }
-            crate::release_if_drained(&mut state.inbox);
+            state.release_inbox_if_drained();
             return Some(Ok(message));
         }
         state.closed_reason().map(Err)

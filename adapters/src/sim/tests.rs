@@ -485,3 +485,53 @@ fn the_outage_scripts_and_advance_run_on_the_world() {
     assert_eq!(client.state(), SessionState::Open);
     assert_eq!(client.metrics().reconnects, 10);
 }
+
+/// A busy connection keeps its buffers between batches and frees them after a quiet second
+/// (`async_driver/keep.rs`), on virtual time: small exchanges never count as busy, a burst
+/// does, a burst while keeping extends it, and the release comes one to two seconds after the
+/// last burst.
+#[test]
+fn a_busy_client_keeps_its_buffers_until_a_quiet_second_and_small_exchanges_keep_none() {
+    let mut world = World::new([13; 32]);
+    let client = ClientBuilder::new("ws://app.test/")
+        .unwrap()
+        .no_heartbeat()
+        .start_sim(&mut world)
+        .unwrap();
+    assert!(world.run_until(SECOND, |_| client.state() == SessionState::Open));
+    assert_eq!(client.kept_buffers(), (false, 0), "an opening is not busy");
+
+    let exchange = |world: &mut World, count: usize, size: usize| {
+        let client = client.clone();
+        let done = world.spawn(async move {
+            for n in 0..count {
+                client.send(Message::binary(vec![n as u8; size])).await.unwrap();
+            }
+            for _ in 0..count {
+                assert_eq!(client.recv().await.unwrap().len(), size);
+            }
+        });
+        assert!(world.run_until(SECOND, |_| done.is_finished()));
+    };
+    for _ in 0..5 {
+        exchange(&mut world, 1, 100);
+    }
+    assert_eq!(client.kept_buffers(), (false, 0), "single small messages are not busy");
+
+    exchange(&mut world, 100, 100);
+    let (kept, inbox) = client.kept_buffers();
+    assert!(kept, "a burst of 10 KB is busy");
+    assert!(inbox >= 100, "the drained inbox keeps its room: {inbox}");
+    world.run_for(SECOND / 2);
+    exchange(&mut world, 100, 100);
+    let last_burst = world.now();
+    world.run_for(SECOND * 7 / 10);
+    assert!(client.kept_buffers().0, "busy again within the second: still kept");
+    assert!(world.run_until(3 * SECOND, |_| !client.kept_buffers().0));
+    let quiet = world.now() - last_burst;
+    assert!(
+        (SECOND..=2 * SECOND).contains(&quiet),
+        "released {quiet:?} after the last burst"
+    );
+    assert_eq!(client.kept_buffers(), (false, 0), "the inbox is freed too");
+}

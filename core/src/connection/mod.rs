@@ -577,6 +577,18 @@ impl Connection {
         Some(n)
     }
 
+    /// Whether drained buffers keep their allocations (see
+    /// [`Session::keep_buffers`](crate::session::Session::keep_buffers)): the receive buffer
+    /// once every byte in it is decoded, and the frames buffer, which keeps whatever
+    /// allocation [`poll_transmit`](Self::poll_transmit) was given; `false` frees both now if
+    /// drained.
+    pub fn keep_buffers(&mut self, keep: bool) {
+        self.receiver.keep_buffers(keep);
+        if !keep && self.tx.is_empty() {
+            self.tx = Vec::new();
+        }
+    }
+
     /// Makes room for `additional` more bytes of frames, so a batch of messages is encoded
     /// into one allocation instead of a growing one.
     pub(crate) fn reserve_transmit(&mut self, additional: usize) {

@@ -66,6 +66,8 @@ pub(super) struct Receiver {
     /// and none when `max_fragments` is 0 (every message then fails in the general path).
     whole_frame_bound: usize,
     rbuf: BytesMut,
+    /// The receive buffer keeps its allocation once drained (see `Connection::keep_buffers`).
+    keep: bool,
     frame: Option<InFrame>,
     message: Assembly,
     /// Present once permessage-deflate is agreed.
@@ -86,6 +88,7 @@ impl Receiver {
                 config.max_frame_size.min(config.max_message_size).saturating_add(1)
             },
             rbuf: BytesMut::new(),
+            keep: false,
             frame: None,
             message: Assembly::default(),
             #[cfg(feature = "deflate")]
@@ -119,13 +122,20 @@ impl Receiver {
         self.rbuf.extend_from_slice(data);
     }
 
-    /// Lets go of the allocation once every received byte is decoded: delivered messages keep
-    /// their part of it alive, and an idle connection holds no receive buffer at all.
+    /// Lets go of the allocation once every received byte is decoded, unless it is kept:
+    /// delivered messages keep their part of it alive, and an idle connection holds no receive
+    /// buffer at all.
     #[inline]
     fn release_if_empty(&mut self) {
-        if self.rbuf.is_empty() {
+        if self.rbuf.is_empty() && !crate::util::keeps::<u8>(self.keep, self.rbuf.capacity()) {
             self.rbuf = BytesMut::new();
         }
+    }
+
+    /// Whether the drained receive buffer keeps its allocation; `false` frees it now if drained.
+    pub(super) fn keep_buffers(&mut self, keep: bool) {
+        self.keep = keep;
+        self.release_if_empty();
     }
 
     /// Bytes received and not yet decoded.

@@ -151,7 +151,10 @@ impl Session {
             Connection::client(url, &options, config, seed, now)
         };
         match opened {
-            Ok(conn) => self.conn = Some(conn),
+            Ok(mut conn) => {
+                conn.keep_buffers(self.keep_buffers);
+                self.conn = Some(conn);
+            }
             Err(e) => {
                 // Local misuse (a bad header in the options): retrying cannot help.
                 self.drop_connection();

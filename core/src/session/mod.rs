@@ -118,6 +118,8 @@ pub struct Session {
     agreed: Option<Box<Agreed>>,
     counters: Counters,
     now: Instant,
+    /// Drained buffers keep their allocations (see [`keep_buffers`](Self::keep_buffers)).
+    keep_buffers: bool,
 }
 
 /// What the server agreed for a connection in its handshake.
@@ -159,6 +161,7 @@ impl Session {
             hops: RedirectChain::default(),
             counters: Counters::default(),
             now,
+            keep_buffers: false,
         }
     }
 
@@ -258,6 +261,26 @@ impl Session {
         self.heartbeat.set_reading(now, reading);
     }
 
+    /// Whether drained buffers keep their allocations for the next batch. By default (`false`)
+    /// each buffer is freed as soon as it is drained (the frames being written, the list of
+    /// messages in flight, the queue of outputs, the receive buffer), so an idle connection
+    /// holds none; a busy one then allocates them again for every batch of messages. A driver
+    /// that sees the connection busy may say `true` for a while, and `false` once it has gone
+    /// quiet, which frees every drained buffer at once. Kept buffers are bounded: one that grew
+    /// past 256 KiB is freed as usual. The setting holds across reconnects.
+    pub fn keep_buffers(&mut self, keep: bool) {
+        self.keep_buffers = keep;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.keep_buffers(keep);
+        }
+        if !keep {
+            crate::util::release_if_drained(&mut self.outputs);
+            if self.in_flight.is_empty() {
+                self.in_flight = Vec::new();
+            }
+        }
+    }
+
     /// Replaces the messages written first on every following connection
     /// ([`SessionConfig::open_messages`]). A connection already open keeps what it sent.
     pub fn set_open_messages(&mut self, messages: Vec<Message>) {
@@ -336,7 +359,7 @@ impl Session {
             }
         }
         let output = self.outputs.pop_front();
-        crate::util::release_if_drained(&mut self.outputs);
+        crate::util::release_if_drained_unless_kept(&mut self.outputs, self.keep_buffers);
         output
     }
 
@@ -354,8 +377,13 @@ impl Session {
         self.counters.bytes_out = self.counters.bytes_out.saturating_add(n as u64);
         self.counters.messages_out += self.in_flight.len() as u64;
         self.outputs.reserve(self.in_flight.len());
-        for item in std::mem::take(&mut self.in_flight) {
+        let mut in_flight = std::mem::take(&mut self.in_flight);
+        for item in in_flight.drain(..) {
             self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
+        }
+        if crate::util::keeps::<Queued>(self.keep_buffers, in_flight.capacity()) {
+            // Its allocation serves the next batch.
+            self.in_flight = in_flight;
         }
         self.update_water_marks();
         Some(n)
