@@ -75,6 +75,9 @@ out="$root/target/autobahn/$role"
 port_client=19001
 port_server=19002
 port_server_async=19003
+# Cases run two at a time (both roles): the 12.x cases keep one core busy compressing on each
+# side in turn, so two at once use both of the machine's cores.
+jobs=${AUTOBAHN_JOBS:-2}
 
 if [ ! -x "$venv/bin/kosoku" ]; then
   python3 -m venv "$venv"
@@ -111,7 +114,7 @@ if [ "$role" = client ]; then
   "$venv/bin/kosoku" -m fuzzingserver -o "$out" "${cases[@]}" "127.0.0.1:$port_client" >"$out/kosoku.log" 2>&1 &
   pids+=($!)
   wait_port "$port_client"
-  if ! expected=$(timeout 1500 "$root/target/release/examples/autobahn_client" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p'); then
+  if ! expected=$(timeout 1500 "$root/target/release/examples/autobahn_client" --jobs "$jobs" "ws://127.0.0.1:$port_client" 2>&1 | tee "$out/client.log" | sed -n 's/^autobahn_client: running \([0-9]*\) cases$/\1/p'); then
     echo "autobahn client: the client example failed (see $out/client.log)" >&2
     exit 1
   fi
@@ -129,7 +132,7 @@ else
   "$root/target/release/examples/$example" "127.0.0.1:$port" >"$out/server.log" 2>&1 &
   pids+=($!)
   wait_port "$port"
-  timeout 1500 "$venv/bin/kosoku" -m fuzzingclient -o "$out" "${cases[@]}" "127.0.0.1:$port" >"$out/kosoku.log" 2>&1 || true
+  timeout 1500 "$venv/bin/kosoku" -m fuzzingclient -p "$jobs" -o "$out" "${cases[@]}" "127.0.0.1:$port" >"$out/kosoku.log" 2>&1 || true
   # The selection's size, asked of a fuzzingserver with the same selection, which is then stopped.
   "$venv/bin/kosoku" -m fuzzingserver -o "$out/count" "${cases[@]}" "127.0.0.1:$port_client" >/dev/null 2>&1 &
   count_pid=$!

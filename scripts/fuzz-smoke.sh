@@ -3,7 +3,8 @@
 # number of seconds to change it) and fails on any crash, leak, timeout or OOM. Each run starts
 # from the committed seeds in fuzz/corpus/<target>/ and writes new inputs to a scratch corpus
 # under fuzz/target/fuzz-smoke/ (emptied first, so a smoke run does not depend on earlier runs
-# and the committed seeds stay small). Prints one line of libFuzzer's final stats per target.
+# and the committed seeds stay small). Runs as many targets at a time as the machine has cores
+# (FUZZ_JOBS to change it). Prints one line of libFuzzer's final stats per target.
 #
 # Needs a nightly toolchain (rustup) and cargo-fuzz, which it installs when missing.
 set -euo pipefail
@@ -27,19 +28,37 @@ cargo +"$toolchain" fuzz build
 
 logs=fuzz/target/fuzz-logs
 mkdir -p "$logs"
-failed=()
-for t in $targets; do
-    work="fuzz/target/fuzz-smoke/$t"
+# libFuzzer runs on one thread: as many targets at a time as the machine has cores.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+
+# Runs one target; its exit status goes to $logs/<target>.status.
+run_target() {
+    local t=$1 work="fuzz/target/fuzz-smoke/$1" log="$logs/$1.log"
     rm -rf "$work"
     mkdir -p "$work"
-    log="$logs/$t.log"
     if cargo +"$toolchain" fuzz run "$t" "$work" "fuzz/corpus/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
-        status=ok
+        echo ok >"$logs/$t.status"
     else
-        status=FAILED
-        failed+=("$t")
+        echo FAILED >"$logs/$t.status"
     fi
+}
+
+pids=()
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
+for t in $targets; do
+    rm -f "$logs/$t.status"
+    while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+    run_target "$t" &
+    pids+=($!)
+done
+wait
+
+failed=()
+for t in $targets; do
+    log="$logs/$t.log"
+    status=$(cat "$logs/$t.status" 2>/dev/null || echo FAILED)
+    [ "$status" = ok ] || failed+=("$t")
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
     execs=$(grep -oE 'exec/s: [0-9]+' <<<"$done_line" || true)
     cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' <<<"$done_line" || true)

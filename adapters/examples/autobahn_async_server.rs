@@ -13,7 +13,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_message_size(64 << 20)
         .max_fragments(1 << 20)
         // The 12.x and 13.x cases expect every echo compressed, down to 16 bytes: threshold 0.
-        .deflate(Some(DeflateConfig::new().threshold(0)));
+        // Level 1: the cases judge the protocol, not the ratio.
+        .deflate(Some(DeflateConfig::new().threshold(0).level(1)));
     let config = ServerConfig::default()
         .connection(connection)
         // Echoes of up to 16 MiB (9.x) must fit the outbound queue.
