@@ -29,7 +29,7 @@ cargo +"$toolchain" fuzz build
 logs=fuzz/target/fuzz-logs
 mkdir -p "$logs"
 # libFuzzer runs on one thread: as many targets at a time as the machine has cores.
-jobs="${FUZZ_JOBS:-$(nproc)}"
+parallel="${FUZZ_JOBS:-$(nproc)}"
 
 # Runs one target; its exit status goes to $logs/<target>.status.
 run_target() {
@@ -44,11 +44,18 @@ run_target() {
     fi
 }
 
+# Stops a process and everything it started (cargo, cargo-fuzz, the fuzzer), by PID.
+stop_tree() {
+    local child
+    for child in $(pgrep -P "$1" || true); do stop_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+
 pids=()
-trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
+trap 'for pid in "${pids[@]}"; do stop_tree "$pid"; done' EXIT
 for t in $targets; do
     rm -f "$logs/$t.status"
-    while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+    while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
     run_target "$t" &
     pids+=($!)
 done
