@@ -31,3 +31,27 @@ fn messages_count_until_their_bytes_are_taken() {
     assert_eq!((pair.session.queued_messages(), pair.session.buffered_amount()), (0, 0));
     assert_eq!(pair.sent.len(), 3);
 }
+
+/// `report_sent(false)` spares the `Sent` outputs and nothing else: the messages are written
+/// and counted, and once it is on again the next messages are reported.
+#[test]
+fn without_sent_reports_messages_are_still_written_and_counted() {
+    let mut pair = Pair::new(Pair::config());
+    assert!(pair.run_until_open(Duration::from_secs(1)));
+    assert!(pair.session.reports_sent(), "on by default");
+    pair.session.report_sent(false);
+    for text in ["one", "two"] {
+        pair.session.send(Message::text(text)).unwrap();
+    }
+    pair.run_for(Duration::from_secs(1));
+    assert!(pair.sent.is_empty(), "{:?}", pair.sent);
+    assert_eq!(pair.server_texts(), ["one", "two"]);
+    assert_eq!(pair.session.metrics().messages_out, 2);
+    assert_eq!(pair.session.queued_messages(), 0);
+
+    pair.session.report_sent(true);
+    let id = pair.session.send(Message::text("three")).unwrap();
+    pair.run_for(Duration::from_secs(1));
+    assert_eq!(pair.sent, [id]);
+    assert_eq!(pair.session.metrics().messages_out, 3);
+}

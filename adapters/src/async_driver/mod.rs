@@ -134,7 +134,9 @@ impl<R: Runtime> Run<R> {
         // messages, or `recv` (and the router on top of it) would never see a text message.
         #[cfg(feature = "json")]
         let envelope = config.envelope.take().unwrap_or_default();
-        let session = Session::new(config, runtime.seed(), clock.now());
+        let mut session = Session::new(config, runtime.seed(), clock.now());
+        // Nobody listens yet: `Sent` is reported only while a subscription exists.
+        session.report_sent(false);
         let slot = Arc::new(RunSlot::default());
         let shared = Arc::new(Shared {
             state: std::sync::Mutex::new(State {

@@ -13,7 +13,7 @@ use resock_core::session::{
 };
 
 use super::DriverWake;
-use crate::broadcast::Ring;
+use crate::broadcast::{Cursor, Ring};
 
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
@@ -111,6 +111,21 @@ impl State {
         }
     }
 
+    /// A new subscriber to the events; the session reports `Sent` while there is one.
+    pub(crate) fn subscribe(&mut self) -> Cursor {
+        self.session.report_sent(true);
+        self.events.subscribe()
+    }
+
+    /// Lets go of a subscriber; with none left the session stops reporting `Sent`, which
+    /// nobody would see (the ring drops events nobody subscribes to).
+    pub(crate) fn unsubscribe(&mut self, cursor: Cursor) {
+        self.events.unsubscribe(cursor);
+        if !self.events.has_subscribers() {
+            self.session.report_sent(false);
+        }
+    }
+
     /// Keeps a received data message for `recv`, within the inbox policy.
     pub(crate) fn keep_for_recv(&mut self, message: Message, capacity: usize) {
         if self.inbox.len() >= capacity {
@@ -180,6 +195,19 @@ mod tests {
             "closing: no gap, the newest dropped"
         );
         assert_eq!(state.messages_dropped, 3);
+    }
+
+    #[test]
+    fn the_session_reports_sent_while_anyone_subscribes() {
+        let mut state = state();
+        state.session.report_sent(false);
+        let first = state.subscribe();
+        let second = state.subscribe();
+        assert!(state.session.reports_sent());
+        state.unsubscribe(first);
+        assert!(state.session.reports_sent(), "one subscriber is left");
+        state.unsubscribe(second);
+        assert!(!state.session.reports_sent());
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl Client {
     /// closes it); it ends once the driver has ended and it has yielded everything. Dropping
     /// it unsubscribes.
     pub fn subscribe(&self) -> Subscription {
-        let cursor = self.shared.lock().events.subscribe();
+        let cursor = self.shared.lock().subscribe();
         Subscription {
             shared: Arc::clone(&self.shared),
             cursor: Some(cursor),
@@ -85,7 +85,7 @@ impl Stream for Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(cursor) = self.cursor.take() {
-            self.shared.lock().events.unsubscribe(cursor);
+            self.shared.lock().unsubscribe(cursor);
         }
     }
 }

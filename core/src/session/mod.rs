@@ -120,6 +120,8 @@ pub struct Session {
     now: Instant,
     /// Drained buffers keep their allocations (see [`keep_buffers`](Self::keep_buffers)).
     keep_buffers: bool,
+    /// `SessionEvent::Sent` is reported (see [`report_sent`](Self::report_sent)).
+    reports_sent: bool,
 }
 
 /// What the server agreed for a connection in its handshake.
@@ -162,6 +164,7 @@ impl Session {
             counters: Counters::default(),
             now,
             keep_buffers: false,
+            reports_sent: true,
         }
     }
 
@@ -193,6 +196,12 @@ impl Session {
     /// `Display` is the `Sec-WebSocket-Extensions` value.
     pub fn deflate(&self) -> Option<crate::extension::DeflateParams> {
         self.agreed.as_ref()?.deflate
+    }
+
+    /// Whether [`poll_output`](Self::poll_output) reports [`SessionEvent::Sent`] (see
+    /// [`report_sent`](Self::report_sent)).
+    pub fn reports_sent(&self) -> bool {
+        self.reports_sent
     }
 
     /// Messages waiting in the outbound queue.
@@ -259,6 +268,17 @@ impl Session {
     pub fn set_reading(&mut self, now: Instant, reading: bool) {
         self.now = now;
         self.heartbeat.set_reading(now, reading);
+    }
+
+    /// Whether [`poll_output`](Self::poll_output) reports a [`SessionEvent::Sent`] for each
+    /// message written (by default `true`). A driver whose application has nobody listening
+    /// for it says `false`, which spares an output per message on the hot path, and `true`
+    /// again as soon as someone listens: messages taken by
+    /// [`poll_transmit`](Self::poll_transmit) from then on are reported. Counters count either
+    /// way, and messages never written are handed back either way
+    /// ([`SessionEvent::HandedBack`]). The setting holds across reconnects.
+    pub fn report_sent(&mut self, report: bool) {
+        self.reports_sent = report;
     }
 
     /// Whether drained buffers keep their allocations for the next batch. By default (`false`)
@@ -376,10 +396,14 @@ impl Session {
         let n = self.conn.as_mut()?.poll_transmit(buf)?;
         self.counters.bytes_out = self.counters.bytes_out.saturating_add(n as u64);
         self.counters.messages_out += self.in_flight.len() as u64;
-        self.outputs.reserve(self.in_flight.len());
         let mut in_flight = std::mem::take(&mut self.in_flight);
-        for item in in_flight.drain(..) {
-            self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
+        if self.reports_sent {
+            self.outputs.reserve(in_flight.len());
+            for item in in_flight.drain(..) {
+                self.outputs.push_back(Output::Event(SessionEvent::Sent(item.id)));
+            }
+        } else {
+            in_flight.clear();
         }
         if crate::util::keeps::<Queued>(self.keep_buffers, in_flight.capacity()) {
             // Its allocation serves the next batch.
