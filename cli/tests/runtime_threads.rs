@@ -1,5 +1,5 @@
-//! Each async mode runs on its own runtime only: `--runtime tokio` (the client and the demo)
-//! on tokio's worker, with no async-io reactor thread (which smol and async-std start, and which
+//! Each async mode runs on its own runtime only: `--runtime tokio` (the client, the demo and
+//! `serve`, its signals included) on tokio's worker, with no async-io reactor thread (which smol and async-std start, and which
 //! a stray async-io socket or timer in the tokio mode would start too). Read from the thread
 //! names in `/proc` while the command runs, so Linux only.
 #![cfg(target_os = "linux")]
@@ -61,4 +61,35 @@ fn the_tokio_demo_sleeps_on_tokio_timers() {
     assert!(demo.wait_exit().success(), "{}", demo.stderr());
     assert!(has_tokio_worker(&names), "{names:?}");
     assert!(!has_async_io(&names), "{names:?}");
+}
+
+/// `serve --runtime tokio` serves and catches its stop signals on tokio alone: no async-io
+/// thread while it serves a client, and SIGTERM still closes that client with 1001 and exits 0.
+#[test]
+fn the_tokio_server_catches_its_signals_without_an_async_io_thread() {
+    let (mut server, port) = serve(&["--runtime", "tokio", "--json-events"]);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut client = Proc::start(&[&url, "--no-reconnect"]);
+    client.wait_stderr("the connection", |err| err.contains("connected"));
+    server.wait_stdout("the connection", |out| out.contains("\"connected\""));
+    let names = thread_names(server.id());
+    assert!(has_tokio_worker(&names), "{names:?}");
+    assert!(!has_async_io(&names), "{names:?}");
+    let signal = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    assert!(server.wait_exit().success(), "{}", server.stderr());
+    assert!(
+        server.stdout().contains("\"signal\":\"SIGTERM\""),
+        "{}",
+        server.stdout()
+    );
+    client.wait_exit();
+    assert!(client.stderr().contains("1001"), "{}", client.stderr());
+    // The check can see async-io's thread: smol's server has one.
+    let (smol, _) = serve(&["--runtime", "smol"]);
+    let names = thread_names(smol.id());
+    assert!(has_async_io(&names), "{names:?}");
 }

@@ -152,29 +152,39 @@ fn serve_refuses_the_blocking_runtime_and_settings_that_cannot_work() {
 }
 
 /// A second signal while a client keeps the close handshake waiting ends the wait at once,
-/// with status 1.
+/// with status 1, on the async-io runtimes' signal pipe and on tokio's signal driver alike.
 #[test]
 fn a_second_signal_exits_without_waiting_for_the_close_timeout() {
     use common::raw::{Ending, Raw};
     use std::time::{Duration, Instant};
-    let (mut server, port) = serve(&["--close-timeout", "10000"]);
-    let mut silent = Raw::open(port);
-    let kill = |signal: &str| {
-        let status = std::process::Command::new("kill")
-            .args([signal, &server.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    kill("-TERM");
-    // The close frame arrived: the server is waiting for the answer that never comes.
-    assert_eq!(silent.wait_close(Duration::from_secs(5)), Ending::Close(1001));
-    let again = Instant::now();
-    kill("-INT");
-    let status = server.wait_exit_within(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(1), "{}", server.stderr());
-    assert!(again.elapsed() < Duration::from_secs(5));
-    assert!(server.stderr().contains("SIGINT again"), "{}", server.stderr());
+    for runtime in ["smol", "tokio"] {
+        let (mut server, port) = serve(&["--close-timeout", "10000", "--runtime", runtime]);
+        let mut silent = Raw::open(port);
+        let kill = |signal: &str| {
+            let status = std::process::Command::new("kill")
+                .args([signal, &server.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        kill("-TERM");
+        // The close frame arrived: the server is waiting for the answer that never comes.
+        assert_eq!(
+            silent.wait_close(Duration::from_secs(5)),
+            Ending::Close(1001),
+            "{runtime}"
+        );
+        let again = Instant::now();
+        kill("-INT");
+        let status = server.wait_exit_within(Duration::from_secs(5));
+        assert_eq!(status.code(), Some(1), "{runtime}: {}", server.stderr());
+        assert!(again.elapsed() < Duration::from_secs(5), "{runtime}");
+        assert!(
+            server.stderr().contains("SIGINT again"),
+            "{runtime}: {}",
+            server.stderr()
+        );
+    }
 }
 
 /// `--json-events` with a stdout nobody reads: the connection is still served at full speed

@@ -58,7 +58,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     // Caught from before the listening line on: a signal right after it is a shutdown.
-    let signals = match StopSignals::new() {
+    let signals = match StopSignals::new(&executor) {
         Ok(signals) => signals,
         Err(e) => {
             error(&format!("cannot catch SIGINT and SIGTERM: {e}"));
