@@ -16,6 +16,7 @@ pub use crate::net::Stream;
 /// How long one socket write may block before the connection is given up.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+use crate::proxy::{ProxyPlan, ProxySetting};
 use crate::read_buf::with_read_buf;
 
 /// Errors of the blocking driver.
@@ -134,7 +135,12 @@ impl WebSocket<Stream> {
     /// for other roots). Redirects (301, 302, 303, 307, 308) are followed as the session
     /// clients follow them ([`RedirectPolicy::default`]: at most 5, never from `wss://` to
     /// `ws://`, `Authorization`, `Cookie` only to the URL's own origin); one that cannot be
-    /// followed is [`Error::Redirect`].
+    /// followed is [`Error::Redirect`]. The proxy is the one curl would use, as every resock
+    /// client picks it by default (see [`ClientBuilder::proxy`](crate::ClientBuilder::proxy)):
+    /// `https_proxy` for `wss://`, `http_proxy` for `ws://`, else `all_proxy` (`http://`,
+    /// `https://`, `socks5://`, `socks5h://`), never for `no_proxy` hosts or loopback. A
+    /// proxy variable that does not parse, or a proxy that refuses, is an
+    /// [`Error::Transport`] of kind `Proxy`, its credentials never in the text.
     pub fn connect(url: &str) -> Result<Self, Error> {
         Self::connect_with(url, &ClientOptions::default(), Config::default())
     }
@@ -164,10 +170,13 @@ impl WebSocket<Stream> {
         tls: Option<&crate::tls::TlsOptions>,
     ) -> Result<Self, Error> {
         let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
-        // Built for the first `wss://` URL of the chain (the URL itself or where it redirects).
+        let proxy = ProxyPlan::new(&ProxySetting::Environment, true);
+        let proxy_tls = proxy.may_use_tls();
+        // Built for the first `wss://` URL of the chain (the URL itself or where it redirects),
+        // or at once when an `https://` proxy may carry even `ws://`.
         let mut built: Option<crate::net::TlsConfig> = None;
-        Self::follow_redirects(&url, options, config, |at| {
-            if !at.secure {
+        Self::follow_redirects(&url, options, config, &proxy, |at| {
+            if !at.secure && !proxy_tls {
                 return Ok(None);
             }
             if built.is_none() {
@@ -185,15 +194,18 @@ impl WebSocket<Stream> {
     #[cfg(not(feature = "rustls"))]
     fn open(url: &str, options: &ClientOptions, config: Config, _tls: Option<&()>) -> Result<Self, Error> {
         let url: WsUrl = url.parse().map_err(|e| Error::Url(format!("{e}")))?;
-        Self::follow_redirects(&url, options, config, |_| Ok(Some(())))
+        let proxy = ProxyPlan::new(&ProxySetting::Environment, true);
+        Self::follow_redirects(&url, options, config, &proxy, |_| Ok(Some(())))
     }
 
     /// Opens `url`, following redirects: each hop is a new connection with its own handshake
-    /// timeout; headers marked sensitive stay with `url`'s origin.
+    /// timeout, through the proxy `proxy` picks for it; headers marked sensitive stay with
+    /// `url`'s origin.
     fn follow_redirects(
         url: &WsUrl,
         options: &ClientOptions,
         config: Config,
+        proxy: &ProxyPlan,
         mut tls_for: impl FnMut(&WsUrl) -> Result<Option<crate::net::TlsConfig>, Error>,
     ) -> Result<Self, Error> {
         let policy = RedirectPolicy::default();
@@ -202,7 +214,9 @@ impl WebSocket<Stream> {
             let at = chain.current(url).clone();
             let tls = tls_for(&at)?;
             let deadline = resock_core::saturating_later(Instant::now(), config.handshake_timeout);
-            let stream = crate::net::connect(&at, deadline, tls.as_ref(), WRITE_TIMEOUT).map_err(Error::Transport)?;
+            let through = proxy.for_url(&at).map_err(Error::Transport)?;
+            let stream = crate::net::open(&at, deadline, tls.as_ref(), WRITE_TIMEOUT, through.as_ref())
+                .map_err(Error::Transport)?;
             let opened = if chain.crossed_origin(url) {
                 let mut options = options.clone();
                 options.headers.retain(|(name, _)| !policy.is_sensitive(name));

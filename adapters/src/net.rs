@@ -24,14 +24,19 @@ pub(crate) type TlsConfig = Arc<rustls::ClientConfig>;
 #[cfg(not(feature = "rustls"))]
 pub(crate) type TlsConfig = ();
 
-/// A connected byte stream: plain TCP, or TLS over TCP. What
+/// A connected byte stream: plain TCP, TLS over TCP, or TLS inside a proxy's TLS. What
 /// [`WebSocket::connect`](crate::blocking::WebSocket::connect) and the blocking client run on.
+#[non_exhaustive]
 pub enum Stream {
-    /// `ws://`.
+    /// `ws://` (directly, or through an HTTP `CONNECT` or SOCKS5 tunnel).
     Plain(TcpStream),
-    /// `wss://`, after a completed TLS handshake.
+    /// `wss://` after a completed TLS handshake, or `ws://` through an `https://` proxy (TLS
+    /// to the proxy).
     #[cfg(feature = "rustls")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// `wss://` through an `https://` proxy: the server's TLS inside the proxy's.
+    #[cfg(feature = "rustls")]
+    TlsInTls(Box<crate::tls::TlsInTls>),
 }
 
 impl Stream {
@@ -41,6 +46,8 @@ impl Stream {
             Stream::Plain(tcp) => tcp,
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => tls.get_ref(),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.tcp(),
         }
     }
 
@@ -58,6 +65,8 @@ impl Stream {
             Stream::Plain(tcp) => tcp.write(buf),
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => tls.conn.writer().write(buf),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.write_nonblocking(buf),
         }
     }
 
@@ -76,27 +85,37 @@ impl Stream {
                 }
                 Ok(())
             }
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.flush_nonblocking(),
         }
     }
 
-    /// Whether the TLS layer holds records not written yet.
+    /// Whether a TLS layer holds records not written yet.
     pub(crate) fn wants_write(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => tls.conn.wants_write(),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.wants_write(),
         }
     }
 
-    /// Ends the stream: a TLS `close_notify` when encrypted (written within 250 ms), then a TCP
-    /// shutdown of both directions. Errors are ignored; the stream is dropped right after.
+    /// Ends the stream: a TLS `close_notify` (to the server, then to an `https://` proxy) when
+    /// encrypted (written within 250 ms), then a TCP shutdown of both directions. Errors are
+    /// ignored; the stream is dropped right after.
     pub fn shutdown(&mut self) {
-        #[cfg(feature = "rustls")]
-        if let Stream::Tls(tls) = self {
-            // A peer that stopped reading must not hold us for the whole write timeout.
-            tls.get_ref().set_write_timeout(Some(CLOSE_NOTIFY_TIMEOUT)).ok();
-            tls.conn.send_close_notify();
-            tls.flush().ok();
+        match self {
+            Stream::Plain(_) => {}
+            #[cfg(feature = "rustls")]
+            Stream::Tls(tls) => {
+                // A peer that stopped reading must not hold us for the whole write timeout.
+                tls.get_ref().set_write_timeout(Some(CLOSE_NOTIFY_TIMEOUT)).ok();
+                tls.conn.send_close_notify();
+                tls.flush().ok();
+            }
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.shutdown(CLOSE_NOTIFY_TIMEOUT),
         }
         self.tcp().shutdown(Shutdown::Both).ok();
     }
@@ -108,6 +127,8 @@ impl std::fmt::Debug for Stream {
             Stream::Plain(_) => "Plain",
             #[cfg(feature = "rustls")]
             Stream::Tls(_) => "Tls",
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(_) => "TlsInTls",
         };
         f.debug_tuple(kind).field(self.tcp()).finish()
     }
@@ -122,6 +143,8 @@ impl Read for Stream {
             Stream::Plain(tcp) => tcp.read(buf),
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => crate::tls::eof_without_close_notify(tls.read(buf)),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => crate::tls::eof_without_close_notify(nested.read(buf)),
         }
     }
 }
@@ -132,6 +155,8 @@ impl Write for Stream {
             Stream::Plain(tcp) => tcp.write(buf),
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => tls.write(buf),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.write(buf),
         }
     }
 
@@ -140,6 +165,8 @@ impl Write for Stream {
             Stream::Plain(tcp) => tcp.flush(),
             #[cfg(feature = "rustls")]
             Stream::Tls(tls) => tls.flush(),
+            #[cfg(feature = "rustls")]
+            Stream::TlsInTls(nested) => nested.flush(),
         }
     }
 }
@@ -272,19 +299,19 @@ pub(crate) fn open(
     tls: Option<&TlsConfig>,
     write_timeout: Duration,
     proxy: Option<&ProxyUrl>,
-) -> Result<Transport, TransportError> {
+) -> Result<Stream, TransportError> {
     let Some(proxy) = proxy else {
-        return connect(url, deadline, tls, write_timeout).map(Transport::Stream);
+        return connect(url, deadline, tls, write_timeout);
     };
     let transport = if proxy.scheme == ProxyScheme::Https {
         https_tunnel(url, proxy, deadline, tls)?
     } else {
         let tcp = connect_via(url, proxy, deadline)?;
-        Transport::Stream(if url.secure {
+        if url.secure {
             tls_handshake(url, tcp, deadline, tls)?
         } else {
             Stream::Plain(tcp)
-        })
+        }
     };
     transport
         .tcp()
@@ -311,7 +338,7 @@ fn https_tunnel(
     proxy: &ProxyUrl,
     deadline: Instant,
     tls: Option<&TlsConfig>,
-) -> Result<Transport, TransportError> {
+) -> Result<Stream, TransportError> {
     let during = |e| crate::proxy::during(proxy, e);
     let address = proxy_address(proxy);
     let tcp = resolve(&address, deadline)
@@ -320,13 +347,13 @@ fn https_tunnel(
     let mut stream = tls_client(&proxy.host, tcp, deadline, tls).map_err(during)?;
     crate::proxy::tunnel_blocking(&mut stream, proxy, crate::proxy::handshake(proxy, url, None))?;
     if !url.secure {
-        return Ok(Transport::Stream(Stream::Tls(Box::new(stream))));
+        return Ok(Stream::Tls(Box::new(stream)));
     }
     let outer = tls_connection(&url.host, tls_config(tls)?)?;
     let rustls::StreamOwned { conn: inner, sock: tcp } = stream;
     timeouts_to(&tcp, deadline, "TLS handshake")?;
-    crate::tls::nested::TlsInTls::handshake(outer, inner, tcp)
-        .map(|nested| Transport::TlsInTls(Box::new(nested)))
+    crate::tls::TlsInTls::handshake(outer, inner, tcp)
+        .map(|nested| Stream::TlsInTls(Box::new(nested)))
         .map_err(|e| crate::tls::classify_handshake_error(&url.host, &e))
 }
 
@@ -337,80 +364,11 @@ fn https_tunnel(
     proxy: &ProxyUrl,
     _deadline: Instant,
     _tls: Option<&TlsConfig>,
-) -> Result<Transport, TransportError> {
+) -> Result<Stream, TransportError> {
     Err(TransportError::new(
         TransportErrorKind::Proxy,
         format!("through proxy {proxy}: an https:// proxy needs the rustls feature"),
     ))
-}
-
-/// What the blocking client runs on: a [`Stream`], or TLS inside TLS (`wss://` through an
-/// `https://` proxy).
-#[derive(Debug)]
-pub(crate) enum Transport {
-    /// Plain TCP or one TLS layer.
-    Stream(Stream),
-    /// The server's TLS inside the proxy's.
-    #[cfg(feature = "rustls")]
-    TlsInTls(Box<crate::tls::nested::TlsInTls>),
-}
-
-impl Transport {
-    /// The TCP connection underneath.
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Stream(stream) => stream.tcp(),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => nested.tcp(),
-        }
-    }
-
-    /// See [`Stream::write_nonblocking`].
-    pub(crate) fn write_nonblocking(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Stream(stream) => stream.write_nonblocking(buf),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => nested.write_nonblocking(buf),
-        }
-    }
-
-    /// See [`Stream::flush_nonblocking`].
-    pub(crate) fn flush_nonblocking(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Stream(stream) => stream.flush_nonblocking(),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => nested.flush_nonblocking(),
-        }
-    }
-
-    /// Whether a TLS layer holds records not written yet.
-    pub(crate) fn wants_write(&self) -> bool {
-        match self {
-            Transport::Stream(stream) => stream.wants_write(),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => nested.wants_write(),
-        }
-    }
-
-    /// Ends the stream, as [`Stream::shutdown`].
-    pub(crate) fn shutdown(&mut self) {
-        match self {
-            Transport::Stream(stream) => stream.shutdown(),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => nested.shutdown(CLOSE_NOTIFY_TIMEOUT),
-        }
-    }
-}
-
-impl Read for Transport {
-    /// Plaintext; a TLS peer's close without `close_notify` reads as EOF.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Stream(stream) => stream.read(buf),
-            #[cfg(feature = "rustls")]
-            Transport::TlsInTls(nested) => crate::tls::eof_without_close_notify(nested.read(buf)),
-        }
-    }
 }
 
 /// TCP to `proxy`, then its handshake for a tunnel to `url`'s server, all before `deadline`

@@ -11,12 +11,15 @@
 #[cfg_attr(not(any(feature = "async-driver", feature = "blocking")), allow(dead_code))] // used by the session drivers
 mod classify;
 #[cfg(feature = "blocking")]
-pub(crate) mod nested;
+mod nested;
 mod verifier;
 mod x509;
 
 use std::io;
 use std::sync::Arc;
+
+#[cfg(feature = "blocking")]
+pub use nested::TlsInTls;
 
 use resock_core::session::{TransportError, TransportErrorKind};
 use rustls::RootCertStore;

@@ -652,7 +652,9 @@ impl TlsFiles {
             .push(DnType::CommonName, "resock interop test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA certificate");
 
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        // 0.0.0.0: Linux connects it to this machine, and proxy variables never apply to loopback,
+        // so tests of the environment's proxy name the server so.
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "0.0.0.0".to_owned()];
         let mut leaf_params = CertificateParams::new(names).expect("leaf params");
         leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

@@ -1,4 +1,4 @@
-//! The transport of the blocking client as the poller sees it: a non-blocking [`Transport`]
+//! The transport of the blocking client as the poller sees it: a non-blocking [`Stream`]
 //! registered with the client's [`Poller`], so the owner thread can wait on the socket, the
 //! session's next deadline and its senders at once. Writes hand over every byte of a buffer
 //! (frames are never torn), waiting for writability when the socket is full, within a timeout.
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
 
-use crate::net::Transport;
+use crate::net::Stream;
 
 /// The poller key of the client's socket (it has at most one).
 const SOCKET_KEY: usize = 1;
@@ -46,7 +46,7 @@ pub(super) fn wait(
 /// A stream registered with the client's poller; dropping it removes the registration before
 /// the socket closes.
 pub(super) struct Registered {
-    stream: Transport,
+    stream: Stream,
     poller: Arc<Poller>,
 }
 
@@ -58,7 +58,7 @@ impl std::fmt::Debug for Registered {
 
 impl Registered {
     /// Makes `stream` non-blocking and registers it with `poller` (no interest yet).
-    pub(super) fn new(stream: Transport, poller: Arc<Poller>) -> io::Result<Registered> {
+    pub(super) fn new(stream: Stream, poller: Arc<Poller>) -> io::Result<Registered> {
         stream.tcp().set_nonblocking(true)?;
         // SAFETY: `poller.add` requires the socket to be deleted from the poller before it is
         // closed. The socket is owned by `stream`, which only this `Registered` holds and never

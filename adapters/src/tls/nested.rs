@@ -1,4 +1,4 @@
-//! TLS inside TLS on a std socket, for the blocking client: `wss://` through an `https://`
+//! TLS inside TLS on a std socket, for the blocking drivers: `wss://` through an `https://`
 //! proxy. The outer connection (to the server) writes its records as plaintext into the inner
 //! one (to the proxy), which alone touches the socket; reads go the other way. Each call does
 //! what the socket allows and answers `WouldBlock` otherwise, as the blocking client's
@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use rustls::ClientConnection;
 
-/// The server's TLS (`outer`) over the proxy's TLS (`inner`) over `tcp`.
-pub(crate) struct TlsInTls {
+/// `wss://` through an `https://` proxy: TLS to the server inside TLS to the proxy, on one
+/// TCP connection ([`Stream::TlsInTls`](crate::blocking::Stream::TlsInTls)). Reads give the
+/// server's plaintext; writes encrypt for the server, then for the proxy.
+pub struct TlsInTls {
     outer: ClientConnection,
     inner: ClientConnection,
     tcp: TcpStream,
@@ -142,5 +144,21 @@ impl Read for TlsInTls {
             }
             self.read_records()?;
         }
+    }
+}
+
+impl Write for TlsInTls {
+    /// Encrypts what fits of `buf` and writes the records to the socket (blocking as the
+    /// socket does, within its write timeout).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Room first: the outer buffer takes nothing while it holds records of earlier calls.
+        self.flush_nonblocking()?;
+        let written = self.write_nonblocking(buf)?;
+        self.flush_nonblocking()?;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_nonblocking()
     }
 }
