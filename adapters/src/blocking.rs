@@ -84,6 +84,11 @@ impl Transport for Stream {
 }
 
 /// A WebSocket over a blocking stream.
+///
+/// Dropping it while the connection is open closes it as [`close`](Self::close) does with
+/// 1000 and no reason: the peer sees a clean close, not a dropped connection. That waits for
+/// the peer's answer at most the close timeout ([`Config::close_timeout`]); call `close`
+/// first to choose the code or see the outcome.
 pub struct WebSocket<S: Transport = Stream> {
     stream: S,
     conn: Connection,
@@ -93,6 +98,19 @@ pub struct WebSocket<S: Transport = Stream> {
     events: VecDeque<Event>,
     closed: Option<CloseInfo>,
     transport_closed: bool,
+}
+
+impl<S: Transport> Drop for WebSocket<S> {
+    fn drop(&mut self) {
+        if self.closed.is_none() && !self.transport_closed {
+            // Errors have nobody to go to here; the transport ends either way.
+            self.close(CloseCode::NORMAL, "").ok();
+        }
+        if !self.transport_closed {
+            self.stream.shutdown().ok();
+            self.transport_closed = true;
+        }
+    }
 }
 
 impl<S: Transport> std::fmt::Debug for WebSocket<S> {

@@ -116,3 +116,67 @@ fn dropping_the_client_closes_with_1000() {
     assert_eq!(u16::from(frame.code), 1000);
     server.stop();
 }
+
+/// The plain `blocking::WebSocket` dropped while open closes cleanly with 1000, in both roles:
+/// the peer reads a close frame, not a dropped connection.
+#[test]
+fn dropping_an_open_blocking_websocket_closes_it_with_1000() {
+    use std::net::TcpListener;
+    // Client role, against tungstenite.
+    let (tx, closes) = mpsc::channel();
+    let server = Server::local(move |stream| {
+        if let Some(mut ws) = accept(stream) {
+            tx.send(echo(&mut ws)).ok();
+        }
+    });
+    let mut ws = resock::blocking::WebSocket::connect(&server.url("/")).unwrap();
+    ws.send_text("hello").unwrap();
+    assert_eq!(ws.recv().unwrap(), Some(Message::text("hello")));
+    drop(ws);
+    let frame = closes.recv_timeout(PATIENCE).unwrap().expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1000);
+    server.stop();
+
+    // Server role, against tungstenite's client.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let peer = std::thread::spawn(move || {
+        let (mut ws, _) = tungstenite::connect(url).unwrap();
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(e) => panic!("the connection ended without a close frame: {e}"),
+            }
+        }
+    });
+    let (stream, _) = listener.accept().unwrap();
+    let accepted = resock::blocking::WebSocket::accept(stream, resock::Config::default()).unwrap();
+    drop(accepted);
+    assert_eq!(peer.join().unwrap(), Some(1000));
+}
+
+/// A drop against a peer that never answers the close waits no longer than the close timeout.
+#[test]
+fn dropping_waits_at_most_the_close_timeout_for_a_silent_peer() {
+    use std::time::{Duration, Instant};
+    let (tx, held) = mpsc::channel();
+    let server = Server::local(move |stream| {
+        // Accepts, then neither reads nor answers: the close frame is never answered.
+        if let Some(ws) = accept(stream) {
+            tx.send(ws).ok();
+        }
+    });
+    let config = resock::Config::default().close_timeout(Duration::from_millis(300));
+    let ws =
+        resock::blocking::WebSocket::connect_with(&server.url("/"), &resock::ClientOptions::default(), config).unwrap();
+    let _silent = held.recv_timeout(PATIENCE).unwrap();
+    let start = Instant::now();
+    drop(ws);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(250),
+        "the drop did not wait for the answer: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "the drop waited {took:?}");
+}
