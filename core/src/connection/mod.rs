@@ -2,25 +2,26 @@
 //!
 //! See [`Connection`] for the contract and the polling order.
 
+mod closing;
+mod decode;
 #[cfg(all(test, feature = "deflate"))]
 mod deflate_tests;
 mod receive;
 #[cfg(test)]
 mod receive_bound_tests;
+mod send;
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::close::{CloseCode, MAX_CLOSE_REASON, fit_close_reason, write_close_body};
+use crate::close::{CloseCode, fit_close_reason};
 use crate::config::Config;
-use crate::error::{CloseError, ConnectionError, ProtocolError, SendError};
-#[cfg(feature = "deflate")]
-use crate::extension::DeflateParams;
+use crate::error::{ConnectionError, ProtocolError};
 #[cfg(feature = "deflate")]
 use crate::extension::compress::Compressor;
-use crate::frame::{MAX_HEADER_LEN, OpCode, Role, encode_frame, write_header};
+use crate::frame::{MAX_HEADER_LEN, Role};
 use crate::handshake::{
     Accepted, ClientHandshake, ClientOptions, HandshakeError, Request, ServerHandshake,
     accept_response_with_extensions, reject_response,
@@ -30,7 +31,8 @@ use crate::rng::Rng;
 use crate::url::WsUrl;
 use crate::utf8::Utf8Validator;
 
-use receive::{Received, Receiver};
+use decode::Decoded;
+use receive::Receiver;
 
 /// Most pongs waiting for `poll_transmit`; older ones are dropped first (RFC 6455 §5.5.3).
 pub const MAX_PENDING_PONGS: usize = 16;
@@ -464,100 +466,6 @@ impl Connection {
         self.receiver.held()
     }
 
-    /// Queues a whole message. Fails before the handshake and after a close frame.
-    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
-        match message {
-            Message::Text(t) => self.send_frame_checked(OpCode::Text, t.as_bytes()),
-            Message::Binary(b) => self.send_frame_checked(OpCode::Binary, b),
-        }
-    }
-
-    /// Queues a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send_frame_checked(OpCode::Text, text.as_bytes())
-    }
-
-    /// Queues a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send_frame_checked(OpCode::Binary, data)
-    }
-
-    /// Queues one fragment of a message the caller splits itself: the first with `Text` or
-    /// `Binary`, the rest with `Continuation`, the last with `fin`.
-    ///
-    /// Refused, with nothing sent, when the sequence would break RFC 6455: a continuation with
-    /// no message open, a new message while one is open, or text that cannot be valid UTF-8.
-    pub fn send_fragment(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), SendError> {
-        if opcode.is_control() {
-            return Err(SendError::NotData);
-        }
-        self.check_can_send()?;
-        let mut outgoing = match (opcode, self.outgoing.take()) {
-            (OpCode::Continuation, Some(open)) => open,
-            (OpCode::Continuation, None) => return Err(SendError::NoMessageInProgress),
-            (_, Some(open)) => {
-                self.outgoing = Some(open);
-                return Err(SendError::MessageInProgress);
-            }
-            (_, None) => OutgoingFragments {
-                utf8: (opcode == OpCode::Text).then(Utf8Validator::new),
-            },
-        };
-        if let Some(utf8) = outgoing.utf8.as_mut() {
-            let mut checked = utf8.clone();
-            let valid = checked.feed(payload).is_ok() && (!fin || checked.finish().is_ok());
-            if !valid {
-                if opcode == OpCode::Continuation {
-                    self.outgoing = Some(outgoing);
-                }
-                return Err(SendError::InvalidUtf8);
-            }
-            *utf8 = checked;
-        }
-        self.write_frame(fin, opcode, payload);
-        if !fin {
-            self.outgoing = Some(outgoing);
-        }
-        Ok(())
-    }
-
-    /// Queues a ping with up to 125 bytes of payload (longer payloads are cut).
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let payload = &payload[..payload.len().min(125)];
-        self.write_frame(true, OpCode::Ping, payload);
-        Ok(())
-    }
-
-    /// Starts the close handshake with `code` and `reason` (at most 123 bytes). Before the
-    /// handshake completed, this abandons the connection instead.
-    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), CloseError> {
-        if !code.is_sendable() {
-            return Err(CloseError::InvalidCode(code.0));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(CloseError::ReasonTooLong(reason.len()));
-        }
-        match self.state {
-            State::Open => {
-                self.initiator = Some(Initiator::Local);
-                self.send_close(code, reason);
-                self.state = State::Closing {
-                    sent: true,
-                    received: false,
-                };
-                self.deadline = now.checked_add(self.config.close_timeout);
-                Ok(())
-            }
-            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => {
-                self.initiator = Some(Initiator::Local);
-                self.finish(None);
-                Ok(())
-            }
-            State::Closing { .. } | State::Finished => Err(CloseError::AlreadyClosing),
-        }
-    }
-
     // ----- outputs -----
 
     /// Moves the bytes to write into `buf` (appending) and returns how many, or `None`.
@@ -642,276 +550,4 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
     }
-
-    // ----- internals -----
-
-    fn check_can_send(&self) -> Result<(), SendError> {
-        match self.state {
-            State::Open => Ok(()),
-            State::ClientHandshake(_) | State::ServerHandshake(_) | State::AwaitingAccept => Err(SendError::NotOpen),
-            State::Closing { .. } | State::Finished => Err(SendError::Closed),
-        }
-    }
-
-    fn send_frame_checked(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.outgoing.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
-        #[cfg(feature = "deflate")]
-        if self.write_compressed(opcode, payload) {
-            return Ok(());
-        }
-        self.write_frame(true, opcode, payload);
-        Ok(())
-    }
-
-    /// permessage-deflate was agreed: our compressor uses our side's window and context
-    /// setting, the receiver inflates with the peer's.
-    #[cfg(feature = "deflate")]
-    fn start_deflate(&mut self, params: &DeflateParams) {
-        let Some(ours) = self.config.deflate.as_ref() else {
-            return;
-        };
-        let (bits, we_reset, peer_resets) = match self.role {
-            Role::Client => (
-                params.client_max_window_bits,
-                params.client_no_context_takeover,
-                params.server_no_context_takeover,
-            ),
-            Role::Server => (
-                params.server_max_window_bits,
-                params.server_no_context_takeover,
-                params.client_no_context_takeover,
-            ),
-        };
-        self.compressor = Some(Compressor::new(ours.level, bits, we_reset));
-        self.receiver.enable_deflate(peer_resets);
-    }
-
-    /// Sends a whole message compressed, as one frame with RSV1, when deflate is agreed and
-    /// the message reaches the threshold; `false` means send it as it is.
-    #[cfg(feature = "deflate")]
-    fn write_compressed(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
-        let threshold = self.config.deflate.as_ref().map_or(usize::MAX, |d| d.threshold);
-        let Some(compressor) = self.compressor.as_mut() else {
-            return false;
-        };
-        if payload.len() < threshold || !compressor.can_compress() {
-            return false;
-        }
-        let mut body = Vec::new();
-        compressor.compress(payload, &mut body);
-        let mask = match self.role {
-            Role::Client => Some(self.rng.mask_key()),
-            Role::Server => None,
-        };
-        self.tx.reserve(crate::frame::encoded_len(body.len(), mask.is_some()));
-        crate::frame::write_compressed_header(&mut self.tx, true, opcode, body.len(), mask);
-        let start = self.tx.len();
-        self.tx.extend_from_slice(&body);
-        if let Some(key) = mask {
-            crate::frame::apply_mask(&mut self.tx[start..], key);
-        }
-        true
-    }
-
-    #[inline]
-    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
-        let mask = match self.role {
-            Role::Client => Some(self.rng.mask_key()),
-            Role::Server => None,
-        };
-        encode_frame(&mut self.tx, fin, opcode, payload, mask);
-    }
-
-    fn flush_pong(&mut self) {
-        let can_send = matches!(self.state, State::Open | State::Closing { sent: false, .. });
-        while let Some(payload) = self.pending_pongs.pop_front() {
-            if can_send {
-                self.write_frame(true, OpCode::Pong, &payload);
-            }
-        }
-    }
-
-    /// Queues our close frame; a pending pong goes out first, nothing goes out after.
-    fn send_close(&mut self, code: CloseCode, reason: &str) {
-        self.flush_pong();
-        let mut body = [0u8; 125];
-        let len = if code == CloseCode::NO_STATUS {
-            0
-        } else {
-            let mut v = Vec::with_capacity(2 + reason.len());
-            write_close_body(&mut v, code, reason);
-            body[..v.len()].copy_from_slice(&v);
-            v.len()
-        };
-        let mask = match self.role {
-            Role::Client => Some(self.rng.mask_key()),
-            Role::Server => None,
-        };
-        write_header(&mut self.tx, true, OpCode::Close, len, mask);
-        let start = self.tx.len();
-        self.tx.extend_from_slice(&body[..len]);
-        if let Some(key) = mask {
-            crate::frame::apply_mask(&mut self.tx[start..], key);
-        }
-    }
-
-    fn finish(&mut self, error: Option<ConnectionError>) {
-        if matches!(self.state, State::Finished) {
-            return;
-        }
-        let clean = matches!(
-            self.state,
-            State::Closing {
-                sent: true,
-                received: true
-            }
-        );
-        self.state = State::Finished;
-        self.deadline = None;
-        self.pending_pongs.clear();
-        self.receiver.discard();
-        let (code, reason) = self
-            .received_close
-            .take()
-            .unwrap_or((CloseCode::ABNORMAL, String::new()));
-        self.events.push_back(Event::Closed(CloseInfo {
-            code,
-            reason,
-            initiator: self.initiator.unwrap_or(Initiator::Remote),
-            clean,
-            error,
-        }));
-    }
-
-    /// Fails the connection (§7.1.7): send a close frame with the error's code, stop reading.
-    fn fail(&mut self, error: ConnectionError, code: CloseCode) {
-        if matches!(self.state, State::Open | State::Closing { sent: false, .. }) {
-            // The peer reads the bare cause (the code already says we failed the connection).
-            let reason = match &error {
-                ConnectionError::Protocol(cause) => cause.to_string(),
-                other => other.to_string(),
-            };
-            self.send_close(code, fit_close_reason(&reason));
-        }
-        self.initiator = Some(Initiator::Local);
-        self.finish(Some(error));
-    }
-
-    /// Handles a complete close frame from the peer.
-    fn on_close_frame(&mut self, now: Instant, code: CloseCode, reason: &str) {
-        self.received_close = Some((code, reason.to_owned()));
-        self.events.push_back(Event::CloseReceived {
-            code,
-            reason: reason.to_owned(),
-        });
-        let sent = matches!(self.state, State::Closing { sent: true, .. });
-        if !sent {
-            self.initiator = Some(Initiator::Remote);
-            self.send_close(code, "");
-        }
-        self.state = State::Closing {
-            sent: true,
-            received: true,
-        };
-        self.receiver.discard();
-        match self.role {
-            // The server closes the TCP connection first (§7.1.1).
-            Role::Server => self.finish(None),
-            // The client waits for the server's TCP close, at most until the close deadline.
-            Role::Client => {
-                if self.deadline.is_none() {
-                    self.deadline = now.checked_add(self.config.close_timeout);
-                }
-            }
-        }
-    }
-}
-
-impl Connection {
-    /// Buffers received bytes; they are decoded lazily by [`poll_event`](Self::poll_event), so
-    /// the application sees (and can answer) every message that precedes a protocol failure.
-    ///
-    /// The buffer has its own bound, whatever the driver does between calls: once it holds
-    /// more than one frame's limit plus a header, what is complete is decoded into the event
-    /// queue before more is taken, so it never exceeds that plus one read.
-    fn receive(&mut self, now: Instant, data: &[u8]) {
-        self.now = now;
-        if self.receiver.buffered() > self.config.max_frame_size.saturating_add(MAX_HEADER_LEN) {
-            self.decode_all();
-        }
-        self.receiver.buffer(data);
-    }
-
-    /// Decodes every buffered frame into queued events (used when the transport ends).
-    fn decode_all(&mut self) {
-        loop {
-            match self.decode_step() {
-                Decoded::Message(message) => self.events.push_back(Event::Message(message)),
-                Decoded::Ping(payload) => self.events.push_back(Event::Ping(payload)),
-                Decoded::Pong(payload) => self.events.push_back(Event::Pong(payload)),
-                Decoded::Queued => {}
-                Decoded::NeedMore => break,
-            }
-        }
-    }
-
-    /// Decodes buffered bytes until one unit is complete. A message, ping or pong is returned
-    /// directly (the hot path: no trip through the event queue); a close frame or a failure
-    /// queues its events.
-    #[inline(always)]
-    fn decode_step(&mut self) -> Decoded {
-        if !matches!(self.state, State::Open | State::Closing { received: false, .. }) {
-            return Decoded::NeedMore;
-        }
-        match self.receiver.poll() {
-            Ok(None) => Decoded::NeedMore,
-            Ok(Some(Received::Message(message))) => Decoded::Message(message),
-            Ok(Some(Received::Ping(payload))) => {
-                // Pongs wait until the next poll_transmit; past MAX_PENDING_PONGS the
-                // oldest is dropped, which §5.5.3 allows, so a ping flood cannot grow memory.
-                if self.pending_pongs.len() == MAX_PENDING_PONGS {
-                    self.pending_pongs.pop_front();
-                }
-                self.pending_pongs.push_back(payload.clone());
-                Decoded::Ping(payload)
-            }
-            Ok(Some(Received::Pong(payload))) => Decoded::Pong(payload),
-            Ok(Some(Received::Close(body))) => {
-                match crate::close::parse_close_body(&body) {
-                    Ok((code, reason)) => {
-                        let reason = reason.to_owned();
-                        self.on_close_frame(self.now, code, &reason);
-                    }
-                    Err(e) => {
-                        let e = crate::error::ProtocolError::from(e);
-                        let code = e.close_code();
-                        self.fail(ConnectionError::Protocol(e), code);
-                    }
-                }
-                Decoded::Queued
-            }
-            Err(e) => {
-                let code = e.close_code();
-                self.fail(ConnectionError::Protocol(e), code);
-                Decoded::Queued
-            }
-        }
-    }
-}
-
-/// The outcome of one [`Connection::decode_step`].
-enum Decoded {
-    /// A data message, for the caller directly.
-    Message(Message),
-    /// A ping (its pong is queued), for the caller directly.
-    Ping(Bytes),
-    /// A pong, for the caller directly.
-    Pong(Bytes),
-    /// A unit whose events were queued (close frame, failure).
-    Queued,
-    /// More bytes are needed, or nothing more is decoded in this state.
-    NeedMore,
 }
