@@ -17,6 +17,7 @@ on_server_runtimes!(
     wss_echo_with_the_resock_client,
     a_tls_handshake_that_never_comes_is_dropped_in_time,
     a_full_wss_server_answers_503_over_tls,
+    a_plaintext_client_on_a_tls_port_is_counted_as_a_tls_failure,
 );
 
 fn certificate() -> (String, String) {
@@ -42,6 +43,7 @@ fn wss_echo_with_the_resock_client<R: Rt>() {
     });
     assert_eq!(echoed.as_text(), Some("over tls"));
     rt.block_on(client.close(resock::CloseCode::NORMAL, "bye"));
+    assert_eq!(server.stats().tls_failures, 0);
 }
 
 fn a_tls_handshake_that_never_comes_is_dropped_in_time<R: Rt>() {
@@ -58,6 +60,46 @@ fn a_tls_handshake_that_never_comes_is_dropped_in_time<R: Rt>() {
     assert!(start.elapsed() < LIMIT, "never dropped");
     assert!(rest.is_empty(), "no answer without TLS: {rest:?}");
     eventually("the connection to be forgotten", || server.connections() == 0);
+    eventually("the timed-out handshake to be counted", || {
+        server.stats().tls_failures == 1
+    });
+    assert_eq!(server.stats().refused, 0, "no HTTP refusal without TLS");
+}
+
+/// A client speaking plain HTTP to a `wss://` port gets no answer (there is no TLS session to
+/// answer in); the server counts the failed handshake and serves the next client.
+fn a_plaintext_client_on_a_tls_port_is_counted_as_a_tls_failure<R: Rt>() {
+    use std::io::Write;
+
+    let rt = Arc::new(R::new());
+    let (cert, key) = certificate();
+    let tls = ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let server = Arc::new(rt.bind(ServerBuilder::new().tls(tls)));
+    let addr = server.local_addr();
+    serve_echo(&rt, Arc::clone(&server));
+    for _ in 0..2 {
+        let mut plain = tcp(addr);
+        plain
+            .write_all(server_support::upgrade_request(addr).as_bytes())
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = plain.read_to_end(&mut rest);
+        assert!(!rest.starts_with(b"HTTP/"), "an HTTP answer without TLS: {rest:?}");
+    }
+    eventually("both failures to be counted", || server.stats().tls_failures == 2);
+    assert_eq!((server.stats().accepted, server.stats().refused), (0, 0));
+    // The server still serves TLS clients.
+    let client_tls = TlsOptions::no_default_roots().add_root_pem(cert.as_bytes()).unwrap();
+    let builder = ClientBuilder::new(&format!("wss://localhost:{}/", addr.port()))
+        .unwrap()
+        .tls(client_tls);
+    let client = rt.client(builder);
+    let echoed = rt.block_on(async {
+        client.send_text("after the failures").await.unwrap();
+        client.recv().await.unwrap()
+    });
+    assert_eq!(echoed.as_text(), Some("after the failures"));
+    assert_eq!(server.stats().tls_failures, 2);
 }
 
 fn a_full_wss_server_answers_503_over_tls<R: Rt>() {

@@ -297,3 +297,38 @@ fn serve_names_the_tls_file_it_cannot_use() {
     let err = server.stderr();
     assert!(err.contains("no usable certificate in"), "{err}");
 }
+
+/// A plain `ws://` client on a `wss://` port gets no answer; the shutdown summary counts the
+/// failed TLS handshake (JSON and status line).
+#[test]
+fn serve_counts_failed_tls_handshakes_in_its_summary() {
+    let pki = Pki::new("serve-tls-failures").self_signed_ca();
+    let (cert, key) = (pki.path("c.pem"), pki.path("k.pem"));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let (mut server, port) = common::serve(&[
+        "--runtime",
+        "tokio",
+        "--json-events",
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ]);
+    let mut plain = Proc::start(&[&format!("ws://127.0.0.1:{port}/"), "--no-reconnect", "-q"]);
+    assert!(!plain.wait_exit().success(), "a plain client opened on a TLS port");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.wait_exit().success(), "{}", server.stderr());
+    let all = common::json_lines(&server.stdout());
+    let summary = common::events(&all, "shutdown")[0];
+    assert_eq!(summary["tls_failures"], 1, "{summary}");
+    assert_eq!(summary["refused"], 0, "{summary}");
+    assert!(
+        server.stderr().contains("; 1 TLS handshake(s) failed"),
+        "{}",
+        server.stderr()
+    );
+}

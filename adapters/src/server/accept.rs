@@ -184,6 +184,9 @@ async fn serve<R: Listen>(runtime: R, tcp: R::Tcp, peer: SocketAddr, ctx: Arc<Se
         let handshake = runtime.tls_accept(tls, tcp);
         let stream = within(handshake, &mut timer, deadline, &conn.wake, shutting_down).await;
         let Some(stream) = stream else {
+            if !shutting_down() {
+                ctx.server.reports.tls_failed();
+            }
             end_early(&ctx.server, &conn);
             return;
         };

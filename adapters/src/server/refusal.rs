@@ -140,6 +140,12 @@ pub struct ServerStats {
     /// answered already. Counted only; the refusal hook does not hear of them (a flood is
     /// exactly when it should not run once per socket).
     pub dropped: u64,
+    /// TLS handshakes (on a server with [`tls`](super::ServerBuilder::tls)) that failed or
+    /// did not finish within the handshake timeout: a client that does not speak TLS, refuses
+    /// the certificate, or never finishes. Counted only: without a TLS session there is no
+    /// HTTP answer to give, and the refusal hook does not hear of them. A handshake cut short
+    /// by [`shutdown`](super::Server::shutdown) is not counted.
+    pub tls_failures: u64,
 }
 
 const HANDSHAKE_TIMEOUT: usize = 0;
@@ -161,6 +167,7 @@ pub(crate) struct Reports {
     accepted: AtomicU64,
     refused: [AtomicU64; REASONS],
     dropped: AtomicU64,
+    tls_failures: AtomicU64,
 }
 
 impl Reports {
@@ -170,6 +177,7 @@ impl Reports {
             accepted: AtomicU64::new(0),
             refused: Default::default(),
             dropped: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
         }
     }
 
@@ -181,6 +189,12 @@ impl Reports {
     /// A socket was closed at accept without an answer.
     pub(crate) fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A TLS handshake failed or timed out.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub(crate) fn tls_failed(&self) {
+        self.tls_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts `refusal` and passes it to the hook. Call it with no lock held. A panic in the
@@ -209,6 +223,7 @@ impl Reports {
             shutting_down: count(SHUTTING_DOWN),
             decision_panics: count(DECISION_PANICKED),
             dropped: self.dropped.load(Ordering::Relaxed),
+            tls_failures: self.tls_failures.load(Ordering::Relaxed),
         }
     }
 }
@@ -314,6 +329,8 @@ mod tests {
         }
         reports.accepted();
         reports.dropped();
+        reports.tls_failed();
+        reports.tls_failed();
         let stats = reports.stats();
         let expected = ServerStats {
             accepted: 1,
@@ -327,6 +344,7 @@ mod tests {
             shutting_down: 1,
             decision_panics: 1,
             dropped: 1,
+            tls_failures: 2,
         };
         assert_eq!(stats, expected);
         let seen: Vec<RefusalReason> = seen.lock().unwrap().iter().map(|r| r.reason.clone()).collect();

@@ -96,18 +96,23 @@ impl Events {
                 "refused": stats.refused,
                 "refused_by_reason": refused,
                 "dropped_unanswered": stats.dropped,
+                "tls_failures": stats.tls_failures,
             )
         });
         self.status(format!(
             "{signal}: stopped listening on {addr}; closed {} open connection(s) with 1001 ({} did not \
              finish within the close timeout); served {connections} connection(s), {messages} message(s), \
-             {slow} slow consumer(s) dropped; refused {} connection(s){}",
+             {slow} slow consumer(s) dropped; refused {} connection(s){}{}",
             stopped.open,
             stopped.unfinished,
             stats.refused,
             match stats.dropped {
                 0 => String::new(),
                 n => format!(" and closed {n} unanswered (too many refusals at once)"),
+            },
+            match stats.tls_failures {
+                0 => String::new(),
+                n => format!("; {n} TLS handshake(s) failed"),
             }
         ));
     }
