@@ -241,6 +241,32 @@ fn recv_outside_the_runtime_waits_for_the_driver_task() {
     assert_eq!(block_on_within_limit(run), ClosedReason::User);
 }
 
+/// A runtime built without IO and timers (no `enable_all`) cannot run the driver: tokio panics
+/// in the driver task, and the handle ends with an error that says how to build the runtime,
+/// instead of waiting forever.
+#[test]
+fn a_runtime_without_io_or_timers_ends_the_client_with_a_sentence() {
+    for runtime in [
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread().build().unwrap(),
+    ] {
+        let client = {
+            let _entered = runtime.enter();
+            ClientBuilder::new("ws://127.0.0.1:9/").unwrap().start_tokio().unwrap()
+        };
+        let opened = runtime.block_on(client.connected());
+        let Err(ClosedReason::Fatal(resock::DisconnectReason::Transport(error))) = opened else {
+            panic!("{opened:?}");
+        };
+        assert!(error.message.contains("enable_all"), "{error}");
+        let refused = runtime.block_on(client.send_text("after"));
+        assert!(matches!(refused, Err(resock::SendError::Closed(_))), "{refused:?}");
+    }
+}
+
 /// Runs `future` on this thread with no runtime (parking between polls), at most [`LIMIT`].
 fn block_on_within_limit<T>(future: impl std::future::Future<Output = T>) -> T {
     struct Unpark(std::thread::Thread);

@@ -83,13 +83,15 @@ impl Shared {
 
 impl State {
     /// Why the session is over, once it is: the session's reason, or, for a driver dropped
-    /// before the session closed (its executor shut down), a transport error saying so.
+    /// before the session closed (its executor shut down, or the task panicked), a transport
+    /// error saying so.
     pub(crate) fn closed_reason(&self) -> Option<ClosedReason> {
         match self.session.state() {
             SessionState::Closed(reason) if self.ended || self.finished => Some(reason.clone()),
             _ if self.finished => Some(ClosedReason::Fatal(DisconnectReason::Transport(TransportError::new(
                 TransportErrorKind::Io,
-                "the driver task was dropped before the session closed",
+                "the driver task ended before the session closed: its runtime shut down, or the task \
+                 panicked (on tokio, a runtime without IO or timers: build it with enable_all)",
             )))),
             _ => None,
         }
