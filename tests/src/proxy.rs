@@ -125,6 +125,15 @@ impl Pproxy {
         }
     }
 
+    /// `https://[user:password@]localhost:port` for a proxy from [`start_tls`](Self::start_tls)
+    /// (its certificate names `localhost`), the credentials percent-encoded when it has some.
+    pub fn https_url(&self) -> String {
+        match &self.credentials {
+            Some((user, password)) => format!("https://{}:{}@localhost:{}", encode(user), encode(password), self.port),
+            None => format!("https://localhost:{}", self.port),
+        }
+    }
+
     /// Everything `pproxy` printed so far (with `-v`: a line per tunnel, `http 127.0.0.1:x ->
     /// host:port` or `socks5 ...`).
     pub fn log(&self) -> String {

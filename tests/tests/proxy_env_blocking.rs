@@ -117,12 +117,7 @@ fn the_plain_blocking_websocket_takes_its_proxy_from_the_environment() {
     let ws_peer = Peer::start(PeerKind::Python, PeerOptions::default()).unwrap();
     let proxy = Pproxy::start(Some((USER, PASSWORD)));
     let https_proxy = Pproxy::start_tls(Some((USER, PASSWORD)), &tls);
-    let https = format!(
-        "https://{}:{}@localhost:{}",
-        resock_tests::proxy::encode(USER),
-        resock_tests::proxy::encode(PASSWORD),
-        https_proxy.port()
-    );
+    let https = https_proxy.https_url();
     let dead = format!("http://127.0.0.1:{}", {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()

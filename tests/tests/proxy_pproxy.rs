@@ -127,12 +127,7 @@ fn wss_and_ws_through_pproxy_on_every_runtime() {
     let ws_peer = Peer::start(PeerKind::Python, PeerOptions::default()).unwrap();
     let proxy = Pproxy::start(Some((USER, PASSWORD)));
     let https_proxy = Pproxy::start_tls(Some((USER, PASSWORD)), &tls);
-    let https = format!(
-        "https://{}:{}@localhost:{}",
-        resock_tests::proxy::encode(USER),
-        resock_tests::proxy::encode(PASSWORD),
-        https_proxy.port()
-    );
+    let https = https_proxy.https_url();
     let wss_url = format!("wss://localhost:{}/echo", wss_peer.port());
     let ws_url = format!("ws://localhost:{}/echo", ws_peer.port());
     let wrong = |scheme: &str| format!("{scheme}://{USER}:wrong-password@127.0.0.1:{}", proxy.port());
