@@ -140,6 +140,19 @@ impl Driver {
         self.flush();
     }
 
+    /// Sends one message in the fragments `parts` (`send_fragment`: `opcode` first, then
+    /// continuations, the last with FIN) and writes them out.
+    pub fn send_fragments(&mut self, opcode: resock_core::frame::OpCode, parts: &[&[u8]]) {
+        let mut opcode = opcode;
+        for (i, part) in parts.iter().enumerate() {
+            self.conn
+                .send_fragment(opcode, part, i + 1 == parts.len())
+                .expect("a fragment on an open connection");
+            opcode = resock_core::frame::OpCode::Continuation;
+        }
+        self.flush();
+    }
+
     /// The next data message (pings and pongs skipped); panics when the connection ends.
     pub fn recv(&mut self) -> Message {
         loop {

@@ -8,7 +8,7 @@
 
 use resock_core::{DeflateConfig, DeflateParams};
 use resock_tests::deflate_interop::{
-    Report, resock_client, resock_server, tungstenite_client_fallback, tungstenite_server_fallback,
+    CASE_LIMIT, Driver, Report, resock_client, resock_server, tungstenite_client_fallback, tungstenite_server_fallback,
 };
 use resock_tests::interop::report_line;
 use resock_tests::peers::{PeerDeflate, PeerKind};
@@ -79,6 +79,75 @@ fn matrix(kind: PeerKind) {
     check(&format!("{name} server no-takeover(peer asks)"), &r, true);
     let r = resock_server(kind, PeerDeflate::On, both_off(), MESSAGES);
     check(&format!("{name} server no-takeover(resock demands)"), &r, true);
+}
+
+/// Messages resock sends in fragments (`send_fragment`) go out compressed when deflate is
+/// agreed, and the peer's inflater reads them: each comes back from its echo byte for byte,
+/// text and binary, 1 to 5 fragments (empty ones included), and the wire carries a fraction
+/// of the payload.
+fn fragmented_echo(kind: PeerKind) {
+    use resock_core::frame::OpCode;
+    use resock_core::{Config, Message};
+    use resock_tests::peers::{Peer, PeerOptions};
+
+    let peer = Peer::start(
+        kind,
+        PeerOptions {
+            deflate: PeerDeflate::On,
+            ..PeerOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("starting the {kind} server: {e}"));
+    let deadline = std::time::Instant::now() + CASE_LIMIT;
+    let config = Config::default().deflate(Some(DeflateConfig::default()));
+    let (mut driver, accepted) = Driver::client(&peer.url("/extensions"), config, deadline);
+    assert!(accepted.deflate.is_some(), "{kind}: deflate not agreed");
+    driver.recv(); // the peer's `/extensions` line
+    let (mut payload, wire_out) = (0usize, driver.wire_out);
+    for i in 0..60usize {
+        let text: String = (0..(i * 97) % 3000)
+            .map(|j| format!("{{\"seq\":{j},\"px\":{}}},", 100 + (i + j) % 13))
+            .collect();
+        let bytes = text.as_bytes();
+        let pieces = 1 + i % 5;
+        let mut parts: Vec<&[u8]> = (0..pieces)
+            .map(|p| &bytes[bytes.len() * p / pieces..bytes.len() * (p + 1) / pieces])
+            .collect();
+        if i % 7 == 3 {
+            parts.insert(1, &[]); // an empty fragment in the middle
+        }
+        let (opcode, message) = if i % 2 == 0 {
+            (OpCode::Text, Message::Text(text.clone().into()))
+        } else {
+            (OpCode::Binary, Message::Binary(bytes.to_vec().into()))
+        };
+        driver.send_fragments(opcode, &parts);
+        assert_eq!(
+            driver.recv(),
+            message,
+            "{kind}: message {i} in {} fragments",
+            parts.len()
+        );
+        payload += bytes.len();
+    }
+    let sent = (driver.wire_out - wire_out) as usize;
+    report_line(&format!(
+        "deflate-interop {} fragmented: 60 messages, {payload} payload bytes, wire out {:.2} of it",
+        kind.name(),
+        sent as f64 / payload as f64
+    ));
+    assert!(sent < payload / 3, "{kind}: {sent} bytes on the wire for {payload}");
+    let info = driver.close();
+    assert!(info.clean && info.error.is_none(), "{kind}: {info:?}");
+}
+
+#[test]
+fn fragmented_messages_go_compressed_to_python_and_node() {
+    for kind in [PeerKind::Python, PeerKind::Node] {
+        if kind.require_or_skip() {
+            fragmented_echo(kind);
+        }
+    }
 }
 
 #[test]

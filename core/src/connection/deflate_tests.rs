@@ -327,6 +327,145 @@ fn fragmented_compressed_messages_with_control_frames_between() {
     }
 }
 
+/// The frames `wire` holds: (first header byte, payload length), for unmasked or masked frames
+/// with payloads under 64 KiB.
+fn frame_heads(wire: &[u8]) -> Vec<(u8, usize)> {
+    let mut heads = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let (b0, b1) = (wire[at], wire[at + 1]);
+        let (len, mut header) = match b1 & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]])), 4),
+            127 => panic!("a frame over 64 KiB"),
+            n => (usize::from(n), 2),
+        };
+        if b1 & 0x80 != 0 {
+            header += 4;
+        }
+        heads.push((b0, len));
+        at += header + len;
+    }
+    heads
+}
+
+/// A message sent with `send_fragment` goes out compressed when deflate was agreed: RSV1 on
+/// its first frame only, each fragment flushed (empty ones included), the whole far smaller
+/// than the text; it arrives intact, and the compression context goes on for the messages
+/// after it, in both roles.
+#[test]
+fn fragments_go_out_compressed_with_rsv1_on_the_first_frame_only() {
+    let now = Instant::now();
+    let text: String = (0..2000)
+        .map(|i| format!("{{\"seq\":{i},\"side\":\"buy\"}},"))
+        .collect();
+    let bytes = text.as_bytes();
+    let third = bytes.len() / 3;
+    let (mut c, mut s, _, _) = open_pair(Config::default(), Config::default(), now);
+    for client_sends in [true, false] {
+        let (from, to) = if client_sends {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        from.send_fragment(OpCode::Text, &bytes[..third], false).unwrap();
+        from.send_fragment(OpCode::Continuation, &[], false).unwrap();
+        from.send_fragment(OpCode::Continuation, &bytes[third..2 * third], false)
+            .unwrap();
+        from.send_fragment(OpCode::Continuation, &bytes[2 * third..], false)
+            .unwrap();
+        from.send_fragment(OpCode::Continuation, &[], true).unwrap();
+        let mut wire = Vec::new();
+        while from.poll_transmit(&mut wire).is_some() {}
+        let heads: Vec<u8> = frame_heads(&wire).iter().map(|(b0, _)| *b0).collect();
+        assert_eq!(
+            heads,
+            [0x41, 0x00, 0x00, 0x00, 0x80],
+            "RSV1 + text, then continuations, FIN last"
+        );
+        assert!(
+            wire.len() < text.len() / 4,
+            "{} bytes on the wire for {}",
+            wire.len(),
+            text.len()
+        );
+        to.handle_input(now, Input::Data(&wire));
+        assert_eq!(events(to), vec![Event::Message(Message::Text(text.clone().into()))]);
+        // The context carries on: a whole message after it, and another fragmented one.
+        from.send_text(&text).unwrap();
+        from.send_fragment(OpCode::Binary, b"tail", true).unwrap();
+        pump(now, from, to, 100);
+        assert_eq!(
+            events(to),
+            vec![
+                Event::Message(Message::Text(text.clone().into())),
+                Event::Message(Message::Binary(b"tail".to_vec().into())),
+            ]
+        );
+    }
+}
+
+/// Without permessage-deflate, fragments go out as they are.
+#[test]
+fn without_deflate_fragments_go_out_plain() {
+    let now = Instant::now();
+    let (mut c, mut s, _, _) = open_pair(Config::default().deflate(None), Config::default(), now);
+    c.send_fragment(OpCode::Text, b"plain ", false).unwrap();
+    c.send_fragment(OpCode::Continuation, b"text", true).unwrap();
+    let mut wire = Vec::new();
+    while c.poll_transmit(&mut wire).is_some() {}
+    assert_eq!(frame_heads(&wire), [(0x01, 6), (0x80, 4)]);
+    s.handle_input(now, Input::Data(&wire));
+    assert_eq!(events(&mut s), vec![Event::Message(Message::text("plain text"))]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Every setting pair, messages cut into fragments anywhere (empty ones included), in any
+    /// chunking: what one side sends with `send_fragment`, the other receives unchanged, and
+    /// whole messages in between keep working on the same context.
+    #[test]
+    fn any_settings_fragmented_round_trip(
+        c_nct: bool, s_nct: bool, c_bits in 8u8..=15, s_bits in 8u8..=15,
+        level in 0u32..=9,
+        chunk in prop_oneof![Just(1usize), 2usize..300, Just(usize::MAX)],
+        messages in proptest::collection::vec(
+            (0usize..5000, proptest::collection::vec(0usize..5000, 0..4), any::<bool>()),
+            1..4,
+        ),
+    ) {
+        let now = Instant::now();
+        let client = DeflateConfig::new().client_no_context_takeover(c_nct).client_max_window_bits(c_bits).level(level);
+        let server = DeflateConfig::new().server_no_context_takeover(s_nct).server_max_window_bits(s_bits).level(level);
+        let (mut c, mut s, _, _) = open_pair(
+            Config::default().deflate(Some(client)),
+            Config::default().deflate(Some(server)),
+            now,
+        );
+        for (i, (size, cuts, binary)) in messages.iter().enumerate() {
+            let text: String = "abcab€".chars().cycle().skip(i).take(*size).collect();
+            let bytes = text.as_bytes();
+            // Cut points on char boundaries, in order (fragments may be empty).
+            let mut points: Vec<usize> = cuts.iter().map(|&p| p.min(bytes.len())).filter(|&p| text.is_char_boundary(p)).collect();
+            points.sort_unstable();
+            let message = if *binary { Message::Binary(bytes.to_vec().into()) } else { Message::Text(text.clone().into()) };
+            for client_sends in [true, false] {
+                let (from, to) = if client_sends { (&mut c, &mut s) } else { (&mut s, &mut c) };
+                let mut start = 0;
+                let mut opcode = if *binary { OpCode::Binary } else { OpCode::Text };
+                for &point in &points {
+                    from.send_fragment(opcode, &bytes[start..point], false).unwrap();
+                    start = point;
+                    opcode = OpCode::Continuation;
+                }
+                from.send_fragment(opcode, &bytes[start..], true).unwrap();
+                from.send(&message).unwrap();
+                pump(now, from, to, chunk);
+                prop_assert_eq!(events(to), vec![Event::Message(message.clone()), Event::Message(message.clone())]);
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     /// Every setting pair, every message size and chunking: what one side sends, the other
@@ -369,7 +508,7 @@ fn compressed_frames_decoded_piece_by_piece() {
         for piece in [1, 7, 1000, 70_000] {
             let (mut c, mut s, _, _) = open_pair(Config::default(), Config::default(), now);
             if fragment {
-                // Sent uncompressed in fragments by the client, compressed whole by the server.
+                // Sent compressed in two fragments by the client, compressed whole by the server.
                 c.send_fragment(OpCode::Text, &text.as_bytes()[..40_000], false)
                     .unwrap();
                 c.send_fragment(OpCode::Continuation, &text.as_bytes()[40_000..], true)

@@ -165,6 +165,9 @@ pub struct Connection {
 struct OutgoingFragments {
     /// Present for text: the UTF-8 state carried across fragments.
     utf8: Option<Utf8Validator>,
+    /// The message is compressed (RSV1 on its first frame): permessage-deflate was agreed
+    /// when it started.
+    compressed: bool,
 }
 
 impl Connection {

@@ -1,5 +1,6 @@
 //! The send path of a [`Connection`]: whole messages (compressed when permessage-deflate was
-//! agreed and the message reaches the threshold), fragments the caller splits, pings, and the
+//! agreed and the message reaches the threshold), fragments the caller splits (compressed
+//! whenever permessage-deflate was agreed), pings, and the
 //! pongs owed; each framed (masked in the client role) into the outbound buffer that
 //! [`poll_transmit`](Connection::poll_transmit) drains.
 
@@ -38,6 +39,10 @@ impl Connection {
     ///
     /// Refused, with nothing sent, when the sequence would break RFC 6455: a continuation with
     /// no message open, a new message while one is open, or text that cannot be valid UTF-8.
+    ///
+    /// When permessage-deflate was agreed, the message is compressed whatever its size (the
+    /// size is not known at its first fragment, so the threshold does not apply): RSV1 on the
+    /// first frame, each fragment's bytes flushed so that it goes out now.
     pub fn send_fragment(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), SendError> {
         if opcode.is_control() {
             return Err(SendError::NotData);
@@ -52,6 +57,7 @@ impl Connection {
             }
             (_, None) => OutgoingFragments {
                 utf8: (opcode == OpCode::Text).then(Utf8Validator::new),
+                compressed: self.compresses_fragments(),
             },
         };
         if let Some(utf8) = outgoing.utf8.as_mut() {
@@ -65,11 +71,41 @@ impl Connection {
             }
             *utf8 = checked;
         }
-        self.write_frame(fin, opcode, payload);
+        if outgoing.compressed {
+            self.write_compressed_fragment(fin, opcode, payload);
+        } else {
+            self.write_frame(fin, opcode, payload);
+        }
         if !fin {
             self.outgoing = Some(outgoing);
         }
         Ok(())
+    }
+
+    /// Whether a message sent in fragments from now is compressed: permessage-deflate was
+    /// agreed with a window zlib can make.
+    fn compresses_fragments(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        {
+            self.compressor.as_ref().is_some_and(Compressor::can_compress)
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            false
+        }
+    }
+
+    /// One fragment of a compressed message: RSV1 on the first (`opcode` not `Continuation`).
+    fn write_compressed_fragment(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        #[cfg(feature = "deflate")]
+        if let Some(compressor) = self.compressor.as_mut() {
+            let mut body = Vec::new();
+            compressor.compress_part(payload, &mut body, fin);
+            self.write_deflated(fin, opcode, opcode != OpCode::Continuation, &body);
+            return;
+        }
+        // Without a compressor no message is marked compressed.
+        self.write_frame(fin, opcode, payload);
     }
 
     /// Queues a ping with up to 125 bytes of payload (longer payloads are cut).
@@ -137,18 +173,28 @@ impl Connection {
         }
         let mut body = Vec::new();
         compressor.compress(payload, &mut body);
+        self.write_deflated(true, opcode, true, &body);
+        true
+    }
+
+    /// Frames compressed bytes: RSV1 when `first` (the message's first frame, RFC 7692 §6).
+    #[cfg(feature = "deflate")]
+    fn write_deflated(&mut self, fin: bool, opcode: OpCode, first: bool, body: &[u8]) {
         let mask = match self.role {
             Role::Client => Some(self.rng.mask_key()),
             Role::Server => None,
         };
         self.tx.reserve(crate::frame::encoded_len(body.len(), mask.is_some()));
-        crate::frame::write_compressed_header(&mut self.tx, true, opcode, body.len(), mask);
+        if first {
+            crate::frame::write_compressed_header(&mut self.tx, fin, opcode, body.len(), mask);
+        } else {
+            crate::frame::write_header(&mut self.tx, fin, opcode, body.len(), mask);
+        }
         let start = self.tx.len();
-        self.tx.extend_from_slice(&body);
+        self.tx.extend_from_slice(body);
         if let Some(key) = mask {
             crate::frame::apply_mask(&mut self.tx[start..], key);
         }
-        true
     }
 
     #[inline]

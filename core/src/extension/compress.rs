@@ -34,6 +34,13 @@ impl Compressor {
 
     /// Compresses `payload` as one message, appending the bytes (tail removed) to `out`.
     pub(crate) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        self.compress_part(payload, out, true);
+    }
+
+    /// Compresses one part of a message sent in fragments, appending its bytes to `out`: each
+    /// part is flushed (so it can go on the wire now; its empty stored block stays, which
+    /// inflates to nothing), and the `last` part's tail is removed as a whole message's is.
+    pub(crate) fn compress_part(&mut self, payload: &[u8], out: &mut Vec<u8>, last: bool) {
         let (level, bits) = (self.level, self.window_bits);
         let compressor = self
             .inner
@@ -52,6 +59,9 @@ impl Compressor {
                 break;
             }
             out.reserve(out.capacity().max(64));
+        }
+        if !last {
+            return;
         }
         // The sync flush ends with an empty stored block, 00 00 FF FF; RFC 7692 removes it.
         if out.len() >= start + 4 && out[out.len() - 4..] == [0x00, 0x00, 0xff, 0xff] {
