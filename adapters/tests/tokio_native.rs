@@ -202,6 +202,80 @@ fn recv_reads_on_its_own_task_on_the_multi_thread_runtime() {
     recv_reads_on_its_own_task(runtime);
 }
 
+/// A sender that queues many messages without ever yielding (so the driver task cannot run)
+/// still gets them onto the wire: once 8 KiB wait on the open connection, `send` writes them
+/// itself. The server counts what it reads while the client's thread is blocked.
+fn a_pipelining_sender_writes_before_it_yields(runtime: tokio::runtime::Runtime) {
+    const MESSAGES: usize = 400;
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let server = Server::local(move |stream| {
+        let Some(mut ws) = accept(stream) else { return };
+        let mut count = 0usize;
+        while let Ok(message) = ws.read() {
+            if message.is_binary() {
+                count += 1;
+                if seen_tx.send(count).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    runtime.block_on(async {
+        let client = ClientBuilder::new(&server.url("/")).unwrap().start_tokio().unwrap();
+        tokio::time::timeout(LIMIT, client.connected())
+            .await
+            .expect("within the limit")
+            .expect("opens");
+        for _ in 0..MESSAGES {
+            // Each resolves at its first poll (the queue has room): the task never yields.
+            client.send(Message::binary(vec![7u8; 100])).await.unwrap();
+        }
+        // Still without yielding: at most the last 8 KiB (81 frames of 106 bytes) may wait.
+        let deadline = std::time::Instant::now() + LIMIT;
+        let mut read = 0;
+        wait_until_read(&seen, &mut read, MESSAGES - 81, deadline);
+        // The rest leaves once the task waits.
+        tokio::task::spawn_blocking(move || wait_until_read(&seen, &mut read, MESSAGES, deadline))
+            .await
+            .expect("the server read every message");
+        assert_eq!(client.close(CloseCode::NORMAL, "").await, ClosedReason::User);
+    });
+}
+
+/// Blocks until the server's count `read` has reached `count`, panicking at `deadline`.
+fn wait_until_read(
+    seen: &std::sync::mpsc::Receiver<usize>,
+    read: &mut usize,
+    count: usize,
+    deadline: std::time::Instant,
+) {
+    while *read < count {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        *read = seen
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the server read {read} of {count} messages within the limit"));
+    }
+}
+
+#[test]
+fn a_pipelining_sender_writes_before_it_yields_on_the_current_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    a_pipelining_sender_writes_before_it_yields(runtime);
+}
+
+#[test]
+fn a_pipelining_sender_writes_before_it_yields_on_the_multi_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    a_pipelining_sender_writes_before_it_yields(runtime);
+}
+
 /// Outside the driver's runtime (here a plain thread with no executor at all), `recv` leaves
 /// the socket and the timers to the driver task: tokio's IO and timers belong to their runtime.
 #[test]

@@ -4,7 +4,8 @@
 //! `cargo bench -p resock-tests --bench e2e` (`-- --quick` for a short run). Prints, per client,
 //! the round-trip latency of 64 B messages sent one at a time (p50, p99) and the throughput of
 //! 200 000 pipelined 64 B messages (at most `WINDOW` in flight), medians over rounds, and the
-//! ratios of resock's tokio client to tokio-tungstenite. Every client runs on the bench's own
+//! ratios of resock's tokio client to tokio-tungstenite (as configured by default, and with an
+//! 8 KiB write buffer). Every client runs on the bench's own
 //! thread, so the CPU time of that thread over the pipelined run is the client's cost per
 //! message; the rest of the process's CPU time is the echo server's.
 //! `-- --client resock-smol` measures one client only (the ratios then need the baseline run).
@@ -145,17 +146,20 @@ impl Client for TungsteniteBlocking {
 }
 
 /// The clients measured, by name. `resock-smol` runs its driver and the measuring loop on one
-/// smol thread (`build_async` + `block_on`); `resock-tokio` and `tokio-tungstenite` run on a
+/// smol thread (`build_async` + `block_on`); `resock-tokio` and the tokio-tungstenites run on a
 /// current-thread tokio runtime (one thread, like smol here); the others are plain blocking
-/// loops.
-/// The two tokio clients come one after the other, so each round's ratio compares moments
+/// loops. `tokio-tungstenite` is as its users get it; `tokio-tungstenite-8k` sets its write
+/// buffer to 8 KiB, so that `feed` writes once 8 KiB wait, as resock's `send` does on tokio
+/// (tungstenite's default waits for 128 KiB, more than the bench ever has in flight).
+/// The tokio clients come one after the other, so each round's ratio compares moments
 /// close in time.
-const CLIENTS: [&str; 5] = [
+const CLIENTS: [&str; 6] = [
     "resock-blocking",
     "tungstenite-blocking",
     "resock-smol",
     "resock-tokio",
     "tokio-tungstenite",
+    "tokio-tungstenite-8k",
 ];
 
 /// The measuring loops of a resock async client, on whatever runtime drives it: round trips
@@ -227,11 +231,14 @@ fn resock_tokio_round(url: &str, round_trips: usize, pipelined: usize) -> Round 
 /// tokio-tungstenite written the fast way: `TCP_NODELAY` like resock; round trips with
 /// `send` (feed and flush) and `next`; the pipelined run with the stream split, a writer task
 /// that `feed`s while it holds credits and flushes only when it runs out (so one write carries
-/// many frames), and the reader handing a credit back per echo.
-fn tokio_tungstenite_round(url: &str, round_trips: usize, pipelined: usize) -> Round {
+/// many frames), and the reader handing a credit back per echo. `write_buffer`: tungstenite's
+/// `write_buffer_size` (`None`: its default, 128 KiB), the size at which `feed` writes to the
+/// socket by itself.
+fn tokio_tungstenite_round(url: &str, round_trips: usize, pipelined: usize, write_buffer: Option<usize>) -> Round {
     use futures_util::{SinkExt, StreamExt};
     use tokio::sync::Semaphore;
     use tokio_tungstenite::tungstenite::Message as TMessage;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
     async fn next_binary<S>(stream: &mut S) -> usize
     where
@@ -247,7 +254,8 @@ fn tokio_tungstenite_round(url: &str, round_trips: usize, pipelined: usize) -> R
 
     let runtime = tokio_runtime();
     runtime.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        let config = write_buffer.map(|size| WebSocketConfig::default().write_buffer_size(size));
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, config, true)
             .await
             .unwrap();
         let payload = [0x5Au8; SIZE];
@@ -402,7 +410,8 @@ fn main() {
             rounds.push(match *name {
                 "resock-smol" => smol_round(&url, round_trips, pipelined),
                 "resock-tokio" => resock_tokio_round(&url, round_trips, pipelined),
-                "tokio-tungstenite" => tokio_tungstenite_round(&url, round_trips, pipelined),
+                "tokio-tungstenite" => tokio_tungstenite_round(&url, round_trips, pipelined, None),
+                "tokio-tungstenite-8k" => tokio_tungstenite_round(&url, round_trips, pipelined, Some(8 * 1024)),
                 _ => {
                     let mut client = connect(name, &url);
                     let (p50, p99) = latency(client.as_mut(), round_trips);
@@ -466,7 +475,10 @@ fn main() {
         );
     }
     let index = |name: &str| names.iter().position(|n| *n == name);
-    if let (Some(ours), Some(theirs)) = (index("resock-tokio"), index("tokio-tungstenite")) {
+    for rival in ["tokio-tungstenite", "tokio-tungstenite-8k"] {
+        let (Some(ours), Some(theirs)) = (index("resock-tokio"), index(rival)) else {
+            continue;
+        };
         let (ours_median, theirs_median) = (results[ours].1, results[theirs].1);
         let per_round: Vec<String> = samples[ours]
             .iter()
@@ -474,7 +486,7 @@ fn main() {
             .map(|(a, b)| format!("{:.2}", a.pipelined.rate / b.pipelined.rate))
             .collect();
         println!(
-            "e2e resock-tokio / tokio-tungstenite: p50 x{:.2}, p99 x{:.2}, throughput x{:.2} (per round: {}), \
+            "e2e resock-tokio / {rival}: p50 x{:.2}, p99 x{:.2}, throughput x{:.2} (per round: {}), \
              client CPU per message x{:.2}",
             ours_median.p50.as_secs_f64() / theirs_median.p50.as_secs_f64(),
             ours_median.p99.as_secs_f64() / theirs_median.p99.as_secs_f64(),

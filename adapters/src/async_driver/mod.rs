@@ -2,7 +2,6 @@
 //! seam in `runtime.rs`: TCP, TLS and a timer), shared by smol, async-std and tokio.
 //!
 //! Each poll of [`Driver`] does, until nothing moves:
-//! 1. poll the transport being opened, and report `Connected` or `Failed`;
 //! 1. poll the transport being opened, and report `Connected` or `Failed`; run the
 //!    per-connection hooks of a pending `Connect` with no lock held, then start opening;
 //! 2. under the lock: close the session if the last [`Client`](crate::Client) is gone, move
@@ -23,7 +22,8 @@
 //!
 //! The loop lives in a [`RunSlot`] (`slot.rs`): its task polls it, and so does `recv` with
 //! an empty inbox where the runtime allows (tokio), so a message is read on the reader's own
-//! task without a hand-over between tasks.
+//! task without a hand-over between tasks; so does a `send` that has just brought the bytes
+//! waiting to 8 KiB, so a sender that never yields gets them written (`handle/send.rs`).
 //!
 //! All state lives in the driver and the shared session, never in a suspended `.await`, so
 //! dropping the future at any point loses nothing that was accepted (queued messages stay in

@@ -1,7 +1,7 @@
 //! [`RunSlot`]: where the run loop lives, so that two parties can poll it: the driver task
-//! (always), and `recv` when its inbox is empty and the runtime allows polling the client's IO
-//! from the caller's task ([`Runtime::home`](super::Runtime::home); tokio, on the driver's own
-//! runtime).
+//! (always), and `recv` when its inbox is empty (or `send` when 8 KiB wait to be written) if
+//! the runtime allows polling the client's IO from the caller's task
+//! ([`Runtime::home`](super::Runtime::home); tokio, on the driver's own runtime).
 //!
 //! Why `recv` drives: with the loop on its own task only, a message reaches a `recv` through a
 //! hand-over: the driver task reads it and wakes the reader's task. On tokio's current-thread
@@ -169,6 +169,27 @@ impl RunSlot {
             self.task.wake();
         }
         true
+    }
+
+    /// A `send` that brought the bytes waiting to a write's worth: polls the loop once (which
+    /// writes them) if nobody else is polling it and the caller is at home. Unlike `recv`'s,
+    /// this poll registers no waker of the caller: a send that returns waits for nothing.
+    pub(crate) fn drive_for_send(self: &Arc<Self>) {
+        if !self.drivable.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(mut guard) = self.try_lock() else {
+            return;
+        };
+        if !guard.as_ref().is_some_and(|run| run.at_home()) {
+            self.release(guard);
+            return;
+        }
+        let ended = self.poll_locked(&mut guard, None).is_ready();
+        self.release(guard);
+        if ended {
+            self.task.wake();
+        }
     }
 
     /// Whether a `recv` on this thread would poll the loop now.
