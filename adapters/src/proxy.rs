@@ -120,8 +120,12 @@ pub(crate) fn doing(proxy: &ProxyUrl) -> String {
     format!("through proxy {proxy}")
 }
 
-/// `error` of a step with the proxy, prefixed by which proxy, its kind and details kept.
+/// `error` of a step with the proxy, prefixed by which proxy, its kind and details kept; a
+/// refused certificate is marked as the proxy's, and its sentence says so.
 pub(crate) fn during(proxy: &ProxyUrl, mut error: TransportError) -> TransportError {
+    if let Some(certificate) = error.certificate() {
+        error = TransportError::from_certificate(certificate.clone().for_proxy());
+    }
     error.message = format!("{}: {}", doing(proxy), error.message);
     error
 }

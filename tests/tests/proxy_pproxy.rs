@@ -265,12 +265,16 @@ fn an_https_proxy_is_verified_against_its_own_name() {
             panic!("{runtime}: {reason:?}; {seen:?}");
         };
         assert_eq!(error.kind, TransportErrorKind::TlsCertificate, "{runtime}: {error}");
+        // The sentence says whose certificate it was: the proxy's, not the server's.
         assert!(
-            error
-                .message
-                .starts_with(&format!("through proxy https://localhost:{}: ", proxy.port())),
+            error.message.starts_with(&format!(
+                "through proxy https://localhost:{}: the proxy's certificate for localhost ",
+                proxy.port()
+            )),
             "{runtime}: {error}"
         );
-        assert!(error.certificate().is_some(), "{runtime}: {error:?}");
+        let certificate = error.certificate().expect("the certificate error");
+        assert!(certificate.from_proxy, "{runtime}: {error:?}");
+        assert_eq!(certificate.host, "localhost", "{runtime}: {error:?}");
     }
 }

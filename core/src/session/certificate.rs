@@ -1,19 +1,22 @@
-//! Why the server's TLS certificate was refused, as a kind a program can match and a sentence a
-//! person can act on. The driver classifies what its TLS library reports; the session carries
+//! Why the server's (or an `https://` proxy's) TLS certificate was refused, as a kind a program
+//! can match and a sentence a person can act on. The driver classifies what its TLS library reports; the session carries
 //! the result in [`TransportError::certificate`](super::TransportError::certificate).
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-/// The server's certificate was refused.
+/// The server's certificate was refused, or the `https://` proxy's.
 ///
-/// `Display` is one sentence that names the host and says what to do about it.
+/// `Display` is one sentence that says whose certificate it was, names the host and says what
+/// to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateError {
     /// The name (or IP address) the client connected to and checked the certificate against.
     pub host: String,
     /// What was wrong with the certificate.
     pub kind: CertificateErrorKind,
+    /// The certificate was the `https://` proxy's (`host` is the proxy's), not the server's.
+    pub from_proxy: bool,
 }
 
 /// What was wrong with the server's certificate.
@@ -53,57 +56,66 @@ pub enum CertificateErrorKind {
 }
 
 impl CertificateError {
-    /// A certificate error for `host`.
+    /// A certificate error for the server `host`.
     pub fn new(host: impl Into<String>, kind: CertificateErrorKind) -> Self {
         CertificateError {
             host: host.into(),
             kind,
+            from_proxy: false,
         }
+    }
+
+    /// The same error, about the `https://` proxy's certificate (`host` being the proxy's).
+    #[must_use]
+    pub fn for_proxy(mut self) -> Self {
+        self.from_proxy = true;
+        self
     }
 }
 
 impl fmt::Display for CertificateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let host = &self.host;
+        let whose = if self.from_proxy { "proxy" } else { "server" };
         match &self.kind {
             CertificateErrorKind::UnknownIssuer => write!(
                 f,
-                "the server's certificate for {host} is signed by an unknown authority; \
+                "the {whose}'s certificate for {host} is signed by an unknown authority; \
                  pass its CA with --cacert or TlsOptions::add_root_pem"
             ),
             CertificateErrorKind::NameMismatch { presented } if presented.is_empty() => write!(
                 f,
-                "the server's certificate is not valid for {host} and names no host; \
-                 give the server a certificate whose subjectAltName includes {host}"
+                "the {whose}'s certificate is not valid for {host} and names no host; \
+                 give the {whose} a certificate whose subjectAltName includes {host}"
             ),
             CertificateErrorKind::NameMismatch { presented } => write!(
                 f,
-                "the server's certificate is for {}, not {host}; connect with one of those names \
-                 or give the server a certificate for {host}",
+                "the {whose}'s certificate is for {}, not {host}; connect with one of those names \
+                 or give the {whose} a certificate for {host}",
                 presented.join(", ")
             ),
             CertificateErrorKind::Expired { not_after, checked_at } => {
                 match between(*not_after, *checked_at) {
-                    Some(ago) => write!(f, "the server's certificate for {host} expired {ago} ago"),
-                    None => write!(f, "the server's certificate for {host} has expired"),
+                    Some(ago) => write!(f, "the {whose}'s certificate for {host} expired {ago} ago"),
+                    None => write!(f, "the {whose}'s certificate for {host} has expired"),
                 }?;
                 f.write_str("; renew it, or check this computer's clock")
             }
             CertificateErrorKind::NotYetValid { not_before, checked_at } => {
                 match between(*checked_at, *not_before) {
-                    Some(wait) => write!(f, "the server's certificate for {host} becomes valid only in {wait}"),
-                    None => write!(f, "the server's certificate for {host} is not valid yet"),
+                    Some(wait) => write!(f, "the {whose}'s certificate for {host} becomes valid only in {wait}"),
+                    None => write!(f, "the {whose}'s certificate for {host} is not valid yet"),
                 }?;
                 f.write_str("; check this computer's clock")
             }
             CertificateErrorKind::CaUsedAsEndEntity => write!(
                 f,
-                "the server's certificate for {host} is a CA certificate (CA:TRUE) that is not trusted; \
+                "the {whose}'s certificate for {host} is a CA certificate (CA:TRUE) that is not trusted; \
                  if it is a self-signed development certificate, pass that exact file with --cacert \
                  or TlsOptions::add_root_pem"
             ),
             CertificateErrorKind::Other(why) => {
-                write!(f, "the server's certificate for {host} was refused: {why}")
+                write!(f, "the {whose}'s certificate for {host} was refused: {why}")
             }
         }
     }
@@ -164,6 +176,47 @@ mod tests {
             sentence(CertificateErrorKind::Other("it has been revoked".into())),
             "the server's certificate for localhost was refused: it has been revoked"
         );
+    }
+
+    #[test]
+    fn a_proxys_certificate_says_it_is_the_proxys() {
+        let proxy = |kind| CertificateError::new("proxy.lan", kind).for_proxy().to_string();
+        assert_eq!(
+            proxy(CertificateErrorKind::UnknownIssuer),
+            "the proxy's certificate for proxy.lan is signed by an unknown authority; \
+             pass its CA with --cacert or TlsOptions::add_root_pem"
+        );
+        assert_eq!(
+            proxy(CertificateErrorKind::NameMismatch { presented: vec![] }),
+            "the proxy's certificate is not valid for proxy.lan and names no host; \
+             give the proxy a certificate whose subjectAltName includes proxy.lan"
+        );
+        for kind in [
+            CertificateErrorKind::NameMismatch {
+                presented: vec!["other.lan".into()],
+            },
+            CertificateErrorKind::Expired {
+                not_after: None,
+                checked_at: None,
+            },
+            CertificateErrorKind::NotYetValid {
+                not_before: None,
+                checked_at: None,
+            },
+            CertificateErrorKind::CaUsedAsEndEntity,
+            CertificateErrorKind::Other("revoked".into()),
+        ] {
+            let text = proxy(kind.clone());
+            assert!(text.starts_with("the proxy's certificate"), "{text}");
+            assert!(!text.contains("server"), "{text}");
+            assert!(sentence(kind).starts_with("the server's certificate"));
+        }
+        assert!(
+            CertificateError::new("h", CertificateErrorKind::UnknownIssuer)
+                .for_proxy()
+                .from_proxy
+        );
+        assert!(!CertificateError::new("h", CertificateErrorKind::UnknownIssuer).from_proxy);
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub enum TransportErrorKind {
     TimedOut,
     /// The TLS handshake failed for a reason other than the certificate.
     Tls,
-    /// The server's certificate was not trusted or did not match the host (fatal by default).
+    /// The server's (or the `https://` proxy's) certificate was not trusted or did not match
+    /// the host (fatal by default).
     TlsCertificate,
     /// The proxy refused or failed the tunnel; [`TransportError::proxy`] says how, and
     /// [`ProxyError::is_retryable`] whether the default policy tries again. Without a proxy
@@ -48,7 +49,8 @@ pub struct TransportError {
     /// One plain sentence, what was being done first and the cause last
     /// (`connecting to 127.0.0.1:1: connection refused`).
     pub message: String,
-    /// Why the server's certificate was refused, for [`TransportErrorKind::TlsCertificate`].
+    /// Why the server's (or the `https://` proxy's) certificate was refused, for
+    /// [`TransportErrorKind::TlsCertificate`].
     certificate: Option<Box<CertificateError>>,
     /// How the proxy failed, for [`TransportErrorKind::Proxy`].
     proxy: Option<Box<ProxyError>>,
@@ -96,7 +98,8 @@ impl TransportError {
         self.proxy.as_deref()
     }
 
-    /// Why the server's certificate was refused, when that is what failed.
+    /// Why the server's (or the `https://` proxy's) certificate was refused, when that is what
+    /// failed.
     pub fn certificate(&self) -> Option<&CertificateError> {
         self.certificate.as_deref()
     }
